@@ -1,0 +1,1 @@
+"""HTTP clients for each outside system; they alone decide what is retryable."""

@@ -1,0 +1,36 @@
+"""Business policy the worker reads from configuration and hands to workflows."""
+
+from datetime import timedelta
+from decimal import Decimal
+
+from pydantic import BaseModel
+
+
+class User(BaseModel):
+    name: str
+    roles: list[str] = []
+    crm_user_id: str | None = None
+
+
+class ApprovalPolicy(BaseModel):
+    role: str = "deal-desk"
+    thresholds: dict[str, Decimal]
+    """Deals above this amount, per currency, need an approval."""
+    deadline: timedelta
+    """How long to wait before escalating."""
+    escalation_grace: timedelta
+    """How long to wait after escalating before rejecting."""
+    escalate_to: str
+
+
+class DealPolicy(BaseModel):
+    approval: ApprovalPolicy
+    legal_entities: dict[str, str]
+    """CRM legal entity code -> ERP subsidiary id."""
+    currencies: list[str]
+    billing_terms: list[str]
+    billing_types: list[str]
+    users: list[User]
+
+    def user(self, name: str) -> User | None:
+        return next((u for u in self.users if u.name == name), None)

@@ -1,0 +1,90 @@
+"""The status every workflow answers to its `status` query."""
+
+from datetime import datetime
+from enum import StrEnum
+
+from pydantic import BaseModel
+
+
+class StepState(StrEnum):
+    PENDING = "pending"
+    RUNNING = "running"
+    WAITING = "waiting"
+    DONE = "done"
+    FAILED = "failed"
+    SKIPPED = "skipped"
+    COMPENSATED = "compensated"
+
+
+class RunState(StrEnum):
+    RUNNING = "running"
+    WAITING = "waiting"
+    COMPENSATING = "compensating"
+    COMPLETED = "completed"
+    REJECTED = "rejected"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+
+class WaitKind(StrEnum):
+    APPROVAL = "approval"
+    CORRECTION = "correction"
+
+
+class Step(BaseModel):
+    name: str
+    state: StepState = StepState.PENDING
+    started_at: datetime | None = None
+    ended_at: datetime | None = None
+    detail: str | None = None
+
+
+class FieldProblem(BaseModel):
+    field: str
+    message: str
+
+
+class WaitingFor(BaseModel):
+    kind: WaitKind
+    since: datetime
+    deadline: datetime | None = None
+    role: str | None = None
+    problems: list[FieldProblem] = []
+    escalated_at: datetime | None = None
+
+
+class CompensationOutcome(StrEnum):
+    UNDONE = "undone"
+    ALREADY_GONE = "already gone"
+    KEPT = "kept"
+    FAILED = "failed"
+
+
+class Compensation(BaseModel):
+    step: str
+    action: str
+    outcome: CompensationOutcome
+    at: datetime
+    detail: str | None = None
+
+
+class Event(BaseModel):
+    """A person's action or a notable moment: approvals, refusals, corrections, escalations."""
+
+    at: datetime
+    kind: str
+    user: str | None = None
+    detail: str
+
+
+class WorkflowStatus(BaseModel):
+    workflow_id: str
+    workflow: str
+    state: RunState
+    business_key: str
+    customer: str | None = None
+    steps: list[Step]
+    waiting_for: WaitingFor | None = None
+    compensations: list[Compensation] = []
+    events: list[Event] = []
+    error: str | None = None

@@ -1,0 +1,114 @@
+"""Reference data the sandbox systems share, so their seeds agree with each other."""
+
+from decimal import Decimal
+
+# CRM legal entity code -> (ERP subsidiary id, name, base currency)
+LEGAL_ENTITIES: dict[str, tuple[str, str, str]] = {
+    "US01": ("1", "Northwind Consulting Inc.", "USD"),
+    "UK01": ("2", "Northwind Consulting Ltd.", "GBP"),
+    "DE01": ("3", "Northwind Beratung GmbH", "EUR"),
+    "CA01": ("4", "Northwind Consulting Canada ULC", "CAD"),
+}
+CURRENCIES = ["USD", "GBP", "EUR", "CAD"]
+BILLING_TERMS = ["Net 15", "Net 30", "Net 45", "Net 60"]
+BILLING_TYPES = ["Time and Materials", "Fixed Fee"]
+
+ROLES = [
+    "Partner",
+    "Engagement Manager",
+    "Solution Architect",
+    "Senior Consultant",
+    "Consultant",
+    "Analyst",
+]
+_BASE_RATES = {
+    "Partner": Decimal("450"),
+    "Engagement Manager": Decimal("320"),
+    "Solution Architect": Decimal("290"),
+    "Senior Consultant": Decimal("240"),
+    "Consultant": Decimal("190"),
+    "Analyst": Decimal("140"),
+}
+_FX = {"USD": Decimal("1"), "GBP": Decimal("0.8"), "EUR": Decimal("0.92"), "CAD": Decimal("1.36")}
+
+# rate card code -> (currency, active, {role: hourly rate})
+RATE_CARDS: dict[str, tuple[str, bool, dict[str, Decimal]]] = {
+    f"STD-{cur}-2026": (
+        cur,
+        True,
+        {r: (v * fx).quantize(Decimal("1")) for r, v in _BASE_RATES.items()},
+    )
+    for cur, fx in _FX.items()
+}
+RATE_CARDS["LEGACY-USD-2019"] = ("USD", False, {r: v - 40 for r, v in _BASE_RATES.items()})
+
+# psflow user name -> (CRM user id, display name, roles)
+USERS: dict[str, tuple[str, str, list[str]]] = {
+    "sam": ("005Hs00000A1b2cIAB", "Sam Patel", ["sales"]),
+    "alex": ("005Hs00000A1b2dIAB", "Alex Kim", ["sales"]),
+    "dana": ("005Hs00000A1b2eIAB", "Dana Whitfield", ["deal-desk"]),
+    "morgan": ("005Hs00000A1b2fIAB", "Morgan Lee", ["deal-desk"]),
+    "priya": ("005Hs00000A1b2gIAB", "Priya Nair", ["deal-desk", "deal-desk-lead"]),
+    "finn": ("005Hs00000A1b2hIAB", "Finn Olsen", ["finance"]),
+}
+
+# Deals above these amounts need a deal-desk approval.
+APPROVAL_THRESHOLDS = {
+    "USD": Decimal("250000"),
+    "GBP": Decimal("200000"),
+    "EUR": Decimal("230000"),
+    "CAD": Decimal("340000"),
+}
+
+_SUFFIX_CHARS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ012345"
+
+
+def sf_id(prefix: str, number: int) -> str:
+    """An 18-character Salesforce id: 15 case-sensitive characters plus the checksum suffix."""
+    base = f"{prefix}Hs{number:010d}"[:15]
+    suffix = ""
+    for start in range(0, 15, 5):
+        chunk = base[start : start + 5]
+        bits = sum(1 << i for i, ch in enumerate(chunk) if ch.isupper())
+        suffix += _SUFFIX_CHARS[bits]
+    return base + suffix
+
+
+# (account name, billing country, legal entity) for the CRM accounts; index i has id sf_id("001", i + 1)
+ACCOUNTS: list[tuple[str, str, str]] = [
+    ("Acme Manufacturing Corp.", "US", "US01"),
+    ("Globex Financial Services", "US", "US01"),
+    ("Initech Software", "US", "US01"),
+    ("Umbrella Health Systems", "US", "US01"),
+    ("Stark Logistics", "US", "US01"),
+    ("Wayne Energy Partners", "US", "US01"),
+    ("Cyberdyne Retail Group", "US", "US01"),
+    ("Soylent Foods", "US", "US01"),
+    ("Hooli Media", "US", "US01"),
+    ("Vandelay Industries", "US", "US01"),
+    ("Wonka Consumer Brands", "GB", "UK01"),
+    ("Sterling Cooper Insurance", "GB", "UK01"),
+    ("Oceanic Airlines", "GB", "UK01"),
+    ("Blackwood Pharmaceuticals", "GB", "UK01"),
+    ("Kruger Automotive AG", "DE", "DE01"),
+    ("Rheinland Versicherung", "DE", "DE01"),
+    ("Bayern Chemie GmbH", "DE", "DE01"),
+    ("Nordlicht Telekom", "DE", "DE01"),
+    ("Maple Leaf Utilities", "CA", "CA01"),
+    ("Northern Rail Canada", "CA", "CA01"),
+    ("Pacific Timber Co.", "CA", "CA01"),
+    ("Tyrell Biotech", "US", "US01"),
+]
+
+
+def account_id(index: int) -> str:
+    return sf_id("001", index + 1)
+
+
+def customer_external_id(crm_account_id: str) -> str:
+    """The ERP customer's external id for a CRM account."""
+    return f"sfdc-{crm_account_id}"
+
+
+# ERP customers that exist before psflow runs (indexes into ACCOUNTS): psflow must never delete them.
+PREEXISTING_CUSTOMERS = [0, 1, 10, 14, 18]

@@ -1,0 +1,73 @@
+"""Serve the sandbox systems on localhost, each as its own ASGI app on its own port."""
+
+import asyncio
+from pathlib import Path
+
+import uvicorn
+from fastapi import FastAPI
+
+from config import Settings
+from sandbox.crm.app import create_app as create_crm
+from sandbox.erp.app import create_app as create_erp
+from sandbox.psa.app import create_app as create_psa
+
+
+def build_apps(settings: Settings) -> dict[str, tuple[FastAPI, int]]:
+    """Each system's app and port; data under <data_dir>/sandbox/<system>.db, seeded when new."""
+    folder = Path(settings.data_dir) / "sandbox"
+    box = settings.sandbox
+    return {
+        "crm": (
+            create_crm(
+                folder / "crm.db",
+                client_id=settings.crm.client_id,
+                client_secret=settings.crm.client_secret.get_secret_value(),
+            ),
+            box.crm_port,
+        ),
+        "erp": (
+            create_erp(
+                folder / "erp.db",
+                client_id=settings.erp.client_id,
+                client_secret=settings.erp.client_secret.get_secret_value(),
+                concurrency_limit=box.erp_concurrency_limit,
+            ),
+            box.erp_port,
+        ),
+        "psa": (
+            create_psa(
+                folder / "psa.db",
+                client_id=settings.psa.client_id,
+                client_secret=settings.psa.client_secret.get_secret_value(),
+            ),
+            box.psa_port,
+        ),
+    }
+
+
+async def serve(settings: Settings, ready: asyncio.Event | None = None) -> None:
+    """Run every system until cancelled."""
+    servers = [
+        uvicorn.Server(
+            uvicorn.Config(
+                app, host=settings.sandbox.host, port=port, log_level="warning", lifespan="off"
+            )
+        )
+        for app, port in build_apps(settings).values()
+    ]
+    tasks = [asyncio.create_task(s.serve()) for s in servers]
+    try:
+        while not all(s.started for s in servers):
+            if any(t.done() for t in tasks):
+                for task in tasks:
+                    if task.done() and task.exception():
+                        raise task.exception()  # type: ignore[misc]
+                raise SystemExit("a sandbox system could not start: is its port already in use?")
+            await asyncio.sleep(0.05)
+        if ready is not None:
+            ready.set()
+        await asyncio.gather(*tasks)
+    finally:
+        for server in servers:
+            server.should_exit = True
+        await asyncio.gather(*tasks, return_exceptions=True)
