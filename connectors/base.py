@@ -3,7 +3,7 @@
 import asyncio
 from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Self
 
 import httpx
 
@@ -48,7 +48,7 @@ class Connector:
         concurrency: int = 5,
         timeout_seconds: float = 30.0,
         transport: httpx.AsyncBaseTransport | None = None,
-    ) -> "Connector":
+    ) -> Self:
         """A connector with its own client: base URL, timeout, User-Agent and OAuth."""
         base_url = base_url.rstrip("/")
         client = httpx.AsyncClient(

@@ -6,6 +6,7 @@ Every sandbox app mounts the admin routes under /__admin and wraps itself in Fau
 import asyncio
 import fnmatch
 import json
+import math
 import time
 from collections.abc import Callable
 from typing import Any
@@ -95,7 +96,7 @@ class FaultMiddleware:
         body = json.dumps(self.error_body(fault.status, "injected fault")).encode()
         headers = [(b"content-type", b"application/json")]
         if fault.retry_after is not None:
-            headers.append((b"retry-after", str(int(fault.retry_after)).encode()))
+            headers.append((b"retry-after", str(math.ceil(fault.retry_after)).encode()))
         await send({"type": "http.response.start", "status": fault.status, "headers": headers})
         await send({"type": "http.response.body", "body": body})
 

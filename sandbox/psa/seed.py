@@ -1,0 +1,170 @@
+"""What the PSA sandbox holds before psflow runs: the firm's rate cards and a few engagements."""
+
+from typing import Any, NamedTuple
+
+from sandbox import catalog
+from sandbox.records import RecordStore
+
+RATE_CARD = "rate_card"
+PROJECT = "project"
+STAFFING_REQUEST = "staffing_request"
+ID_SEQUENCE = "psa"
+
+
+def new_id(store: RecordStore, prefix: str) -> str:
+    """The next PSA id, e.g. "PRJ-001042"; every kind draws from one counter."""
+    return f"{prefix}-{store.next_number(ID_SEQUENCE):06d}"
+
+
+class _Project(NamedTuple):
+    external_id: str
+    name: str
+    customer_name: str
+    erp_project_id: str
+    rate_card: str
+    billing_type: str
+    budget: str
+    start_date: str
+    status: str
+    milestones: list[tuple[str, str, str]]  # name, due date, amount
+    staffing: list[tuple[str, str, str, str]]  # role, hours, start date, status
+
+
+_PROJECTS = [
+    _Project(
+        "import-2025-q4-0117",
+        "Acme Manufacturing - S/4HANA Readiness Assessment",
+        "Acme Manufacturing Corp.",
+        "4312",
+        "STD-USD-2026",
+        "Fixed Fee",
+        "180000.00",
+        "2026-01-12",
+        "active",
+        [
+            ("Discovery complete", "2026-02-06", "60000.00"),
+            ("Assessment report", "2026-03-13", "80000.00"),
+            ("Roadmap sign-off", "2026-04-03", "40000.00"),
+        ],
+        [
+            ("Solution Architect", "320.00", "2026-01-12", "filled"),
+            ("Senior Consultant", "480.00", "2026-02-02", "open"),
+        ],
+    ),
+    _Project(
+        "import-2025-q4-0121",
+        "Wonka Consumer Brands - Service Cloud Rollout",
+        "Wonka Consumer Brands",
+        "4318",
+        "STD-GBP-2026",
+        "Time and Materials",
+        "240000.00",
+        "2026-02-02",
+        "active",
+        [("Pilot go-live", "2026-05-29", "0.00")],
+        [
+            ("Engagement Manager", "200.00", "2026-02-02", "filled"),
+            ("Consultant", "640.00", "2026-02-16", "open"),
+            ("Analyst", "320.00", "2026-03-02", "open"),
+        ],
+    ),
+    _Project(
+        "import-2025-q4-0126",
+        "Kruger Automotive - Data Platform Migration",
+        "Kruger Automotive AG",
+        "4325",
+        "STD-EUR-2026",
+        "Fixed Fee",
+        "310000.00",
+        "2026-03-02",
+        "active",
+        [
+            ("Target architecture approved", "2026-04-10", "90000.00"),
+            ("Wave 1 migrated", "2026-06-19", "120000.00"),
+            ("Decommission legacy warehouse", "2026-08-28", "100000.00"),
+        ],
+        [("Solution Architect", "400.00", "2026-03-02", "open")],
+    ),
+    _Project(
+        "import-2025-q4-0130",
+        "Maple Leaf Utilities - Field Service Optimisation",
+        "Maple Leaf Utilities",
+        "4331",
+        "STD-CAD-2026",
+        "Time and Materials",
+        "150000.00",
+        "2026-01-19",
+        "active",
+        [],
+        [("Senior Consultant", "360.00", "2026-01-19", "filled")],
+    ),
+    _Project(
+        "import-2024-q2-0042",
+        "Globex Financial - Regulatory Reporting Uplift",
+        "Globex Financial Services",
+        "3977",
+        "LEGACY-USD-2019",
+        "Fixed Fee",
+        "95000.00",
+        "2024-04-08",
+        "archived",
+        [
+            ("Gap analysis", "2024-05-10", "35000.00"),
+            ("Reporting pack live", "2024-07-26", "60000.00"),
+        ],
+        [("Consultant", "240.00", "2024-04-08", "cancelled")],
+    ),
+]
+
+
+def _seed_rate_cards(store: RecordStore) -> None:
+    for code, (currency, active, rates) in catalog.RATE_CARDS.items():
+        card = {
+            "code": code,
+            "currency": currency,
+            "active": active,
+            "rates": [{"role": role, "rate": str(rate)} for role, rate in rates.items()],
+        }
+        store.insert(RATE_CARD, code, card)
+
+
+def _seed_project(store: RecordStore, seed: _Project) -> None:
+    project_id = new_id(store, "PRJ")
+    currency = catalog.RATE_CARDS[seed.rate_card][0]
+    milestones: list[dict[str, Any]] = [
+        {"id": new_id(store, "MS"), "name": name, "due_date": due, "amount": amount}
+        for name, due, amount in seed.milestones
+    ]
+    project = {
+        "id": project_id,
+        "external_id": seed.external_id,
+        "name": seed.name,
+        "customer_name": seed.customer_name,
+        "erp_project_id": seed.erp_project_id,
+        "status": seed.status,
+        "currency": currency,
+        "budget": seed.budget,
+        "billing_type": seed.billing_type,
+        "rate_card": seed.rate_card,
+        "start_date": seed.start_date,
+        "milestones": milestones,
+    }
+    store.insert(PROJECT, project_id, project, external_id=seed.external_id)
+    for role, hours, start, status in seed.staffing:
+        request_id = new_id(store, "SR")
+        request = {
+            "id": request_id,
+            "project_id": project_id,
+            "role": role,
+            "hours": hours,
+            "start_date": start,
+            "status": status,
+        }
+        store.insert(STAFFING_REQUEST, request_id, request)
+
+
+def seed(store: RecordStore) -> None:
+    """Fill an empty store with every catalog rate card and the demo engagements."""
+    _seed_rate_cards(store)
+    for project in _PROJECTS:
+        _seed_project(store, project)
