@@ -5,6 +5,20 @@ from decimal import Decimal
 
 from pydantic import BaseModel
 
+_SUFFIX_CHARS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ012345"
+
+
+def salesforce_id_18(record_id: str) -> str:
+    """The 18-character, case-insensitive form of a 15-character Salesforce id."""
+    if len(record_id) != 15:
+        return record_id
+    suffix = ""
+    for start in range(0, 15, 5):
+        chunk = record_id[start : start + 5]
+        bits = sum(1 << i for i, ch in enumerate(chunk) if ch.isupper())
+        suffix += _SUFFIX_CHARS[bits]
+    return record_id + suffix
+
 
 class Account(BaseModel):
     id: str

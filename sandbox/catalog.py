@@ -2,6 +2,11 @@
 
 from decimal import Decimal
 
+from models.crm import salesforce_id_18
+from models.erp import customer_external_id
+
+__all__ = ["customer_external_id"]  # re-exported for the seeds
+
 # CRM legal entity code -> (ERP subsidiary id, name, base currency)
 LEGAL_ENTITIES: dict[str, tuple[str, str, str]] = {
     "US01": ("1", "Northwind Consulting Inc.", "USD"),
@@ -60,21 +65,12 @@ APPROVAL_THRESHOLDS = {
     "CAD": Decimal("340000"),
 }
 
-_SUFFIX_CHARS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ012345"
-
-
 def sf_id(prefix: str, number: int) -> str:
-    """An 18-character Salesforce id: 15 case-sensitive characters plus the checksum suffix."""
-    base = f"{prefix}Hs{number:010d}"[:15]
-    suffix = ""
-    for start in range(0, 15, 5):
-        chunk = base[start : start + 5]
-        bits = sum(1 << i for i, ch in enumerate(chunk) if ch.isupper())
-        suffix += _SUFFIX_CHARS[bits]
-    return base + suffix
+    """An 18-character Salesforce id for a prefix (001, 006, ...) and a sequence number."""
+    return salesforce_id_18(f"{prefix}Hs{number:010d}"[:15])
 
 
-# (account name, billing country, legal entity) for the CRM accounts; index i has id sf_id("001", i + 1)
+# (account name, billing country, legal entity); index i has id sf_id("001", i + 1)
 ACCOUNTS: list[tuple[str, str, str]] = [
     ("Acme Manufacturing Corp.", "US", "US01"),
     ("Globex Financial Services", "US", "US01"),
@@ -105,9 +101,6 @@ def account_id(index: int) -> str:
     return sf_id("001", index + 1)
 
 
-def customer_external_id(crm_account_id: str) -> str:
-    """The ERP customer's external id for a CRM account."""
-    return f"sfdc-{crm_account_id}"
 
 
 # ERP customers that exist before psflow runs (indexes into ACCOUNTS): psflow must never delete them.

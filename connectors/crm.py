@@ -1,0 +1,217 @@
+"""Salesforce REST client: opportunities, their line items and milestones, and upserts.
+
+The same code talks to the CRM sandbox and to a real Salesforce org; only the base URL and
+the connected app's client credentials differ.
+"""
+
+import asyncio
+import json
+from datetime import date
+from decimal import Decimal
+from typing import Any, ClassVar
+from urllib.parse import quote
+
+import httpx
+
+from connectors.base import Connector
+from connectors.errors import RequestRejected
+from models.crm import Account, Milestone, Opportunity, ResourceLine
+
+API_VERSION = "v60.0"
+
+# canonical name -> Salesforce field on Opportunity
+OPPORTUNITY_FIELDS: dict[str, str] = {
+    "rate_card": "Rate_Card__c",
+    "legal_entity": "Legal_Entity__c",
+    "currency": "CurrencyIsoCode",
+    "billing_terms": "Billing_Terms__c",
+    "billing_type": "Billing_Type__c",
+    "erp_project_id": "ERP_Project_Id__c",
+    "psa_project_id": "PSA_Project_Id__c",
+}
+
+LINE_ITEMS = "OpportunityLineItems"
+MILESTONES = "Project_Milestones__r"
+
+
+def salesforce_fields(names: list[str]) -> list[str]:
+    """The Salesforce fields behind canonical opportunity field names."""
+    unknown = [n for n in names if n not in OPPORTUNITY_FIELDS]
+    if unknown:
+        raise ValueError(
+            f"unknown opportunity field(s) {', '.join(unknown)}: "
+            f"use {', '.join(OPPORTUNITY_FIELDS)}"
+        )
+    return [OPPORTUNITY_FIELDS[n] for n in names]
+
+
+def _decimal(value: Any) -> Decimal:
+    return value if isinstance(value, Decimal) else Decimal(str(value))
+
+
+def _date(value: Any) -> date | None:
+    return date.fromisoformat(value) if value else None
+
+
+def _text(value: Any) -> str | None:
+    return None if value is None else str(value)
+
+
+def _json_value(value: object) -> object:
+    """A value Salesforce's JSON accepts: numbers as numbers, dates as ISO strings."""
+    if isinstance(value, Decimal):
+        return float(value)
+    if isinstance(value, date):
+        return value.isoformat()
+    return value
+
+
+def _required(record: dict[str, Any], field: str) -> Any:
+    value = record.get(field)
+    if value is None:
+        raise RequestRejected(
+            "crm", f"opportunity {record.get('Id')} has no {field}", fields=[field]
+        )
+    return value
+
+
+def to_account(record: dict[str, Any]) -> Account:
+    """An Account record as the canonical Account."""
+    return Account(
+        id=record["Id"], name=record["Name"], billing_country=record.get("BillingCountry")
+    )
+
+
+def to_line(record: dict[str, Any]) -> ResourceLine:
+    """An OpportunityLineItem as a resource line: role, hours (Quantity) and hourly rate."""
+    return ResourceLine(
+        role=record["Role__c"],
+        hours=_decimal(record["Quantity"]),
+        rate=_decimal(record["UnitPrice"]),
+    )
+
+
+def to_milestone(record: dict[str, Any]) -> Milestone:
+    """A Project_Milestone__c record as a canonical milestone."""
+    return Milestone(
+        name=record["Name"],
+        due_date=date.fromisoformat(record["Due_Date__c"]),
+        amount=_decimal(record.get("Amount__c") or 0),
+    )
+
+
+def to_opportunity(
+    record: dict[str, Any],
+    account: Account,
+    lines: list[ResourceLine],
+    milestones: list[Milestone],
+) -> Opportunity:
+    """An Opportunity record, with its account, lines and milestones, as the canonical deal."""
+    return Opportunity(
+        id=record["Id"],
+        name=record["Name"],
+        account=account,
+        owner_id=record["OwnerId"],
+        stage=record["StageName"],
+        is_won=bool(record["IsWon"]),
+        amount=_decimal(_required(record, "Amount")),
+        currency=record["CurrencyIsoCode"],
+        close_date=date.fromisoformat(record["CloseDate"]),
+        rate_card=record.get("Rate_Card__c"),
+        legal_entity=record.get("Legal_Entity__c"),
+        billing_terms=record.get("Billing_Terms__c"),
+        billing_type=record.get("Billing_Type__c"),
+        start_date=_date(record.get("Start_Date__c")),
+        erp_project_id=record.get("ERP_Project_Id__c"),
+        psa_project_id=record.get("PSA_Project_Id__c"),
+        lines=lines,
+        milestones=milestones,
+    )
+
+
+class CrmConnector(Connector):
+    """Salesforce REST API (sobjects and related lists) under one API version."""
+
+    system: ClassVar[str] = "crm"
+    token_path: ClassVar[str] = "/services/oauth2/token"
+    api_version: ClassVar[str] = API_VERSION
+
+    def error_message(self, response: httpx.Response) -> tuple[str, list[str]]:
+        """Salesforce's `[{"errorCode", "message", "fields"}]` body, or an OAuth error body."""
+        try:
+            body = response.json()
+        except ValueError:
+            return super().error_message(response)
+        if isinstance(body, list) and body and all(isinstance(e, dict) for e in body):
+            message = "; ".join(f"{e.get('errorCode', 'ERROR')}: {e.get('message')}" for e in body)
+            fields = [str(f) for e in body for f in e.get("fields") or []]
+            return message, list(dict.fromkeys(fields))
+        if isinstance(body, dict) and "error" in body:
+            return f"{body['error']}: {body.get('error_description', '')}", []
+        return super().error_message(response)
+
+    def _url(self, sobject: str, *parts: str) -> str:
+        path = "/".join(quote(p, safe="") for p in (sobject, *parts))
+        return f"/services/data/{self.api_version}/sobjects/{path}"
+
+    async def _get(self, url: str, params: dict[str, Any] | None = None) -> Any:
+        response = await self.request("GET", url, params=params)
+        return json.loads(response.content, parse_float=Decimal)
+
+    async def _related(self, opportunity_id: str, relationship: str) -> list[dict[str, Any]]:
+        """Every record of a related list, following nextRecordsUrl pages."""
+        page = await self._get(self._url("Opportunity", opportunity_id, relationship))
+        records: list[dict[str, Any]] = list(page["records"])
+        while not page.get("done", True) and page.get("nextRecordsUrl"):
+            page = await self._get(page["nextRecordsUrl"])
+            records.extend(page["records"])
+        return records
+
+    async def get_opportunity(self, opportunity_id: str) -> Opportunity:
+        """The deal with its account, resource lines and milestones."""
+        record = await self._get(self._url("Opportunity", opportunity_id))
+        _required(record, "Amount")  # refuse before fetching the rest
+        account_id = _required(record, "AccountId")
+        account, lines, milestones = await asyncio.gather(
+            self._get(self._url("Account", account_id)),
+            self._related(record["Id"], LINE_ITEMS),
+            self._related(record["Id"], MILESTONES),
+        )
+        return to_opportunity(
+            record,
+            to_account(account),
+            [to_line(r) for r in lines],
+            [to_milestone(r) for r in milestones],
+        )
+
+    async def get_opportunity_values(
+        self, opportunity_id: str, names: list[str]
+    ) -> dict[str, str | None]:
+        """Current values of canonical opportunity fields (see OPPORTUNITY_FIELDS)."""
+        fields = salesforce_fields(names)
+        if not names:
+            return {}
+        record = await self._get(
+            self._url("Opportunity", opportunity_id), params={"fields": ",".join(fields)}
+        )
+        return {name: _text(record.get(field)) for name, field in zip(names, fields, strict=True)}
+
+    async def update_opportunity(self, opportunity_id: str, changes: dict[str, str | None]) -> None:
+        """Set canonical opportunity fields; None clears a field."""
+        fields = salesforce_fields(list(changes))
+        if not changes:
+            return
+        body = dict(zip(fields, changes.values(), strict=True))
+        await self.request("PATCH", self._url("Opportunity", opportunity_id), json=body)
+
+    async def upsert_by_external_id(
+        self, sobject: str, field: str, value: str, fields: dict[str, object]
+    ) -> tuple[str, bool]:
+        """Create or update the record whose external id `field` equals `value`.
+
+        Returns the record id and whether it was created.
+        """
+        body = {name: _json_value(v) for name, v in fields.items()}
+        response = await self.request("PATCH", self._url(sobject, field, value), json=body)
+        result = response.json()
+        return str(result["id"]), bool(result["created"])
