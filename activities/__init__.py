@@ -1,0 +1,1 @@
+"""Activities: one system action each, idempotent, grouped by system; connectors injected."""

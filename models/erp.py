@@ -37,3 +37,8 @@ class ErpProject(BaseModel):
     external_id: str
     name: str
     customer_id: str
+
+
+def customer_external_id(crm_account_id: str) -> str:
+    """The ERP customer's external id for a CRM account: one customer per account."""
+    return f"sfdc-{crm_account_id}"

@@ -4,21 +4,24 @@ import re
 
 from pydantic import BaseModel, field_validator
 
+from models.crm import salesforce_id_18
+
 OPPORTUNITY_ID = re.compile(r"^006[A-Za-z0-9]{12}(?:[A-Za-z0-9]{3})?$")
 
 
 def check_opportunity_id(value: str) -> str:
-    """Salesforce opportunity ids start with 006 and have 15 or 18 characters."""
+    """A Salesforce opportunity id (006..., 15 or 18 characters), in its 18-character form."""
     if not OPPORTUNITY_ID.match(value):
         raise ValueError(
             f"{value!r} is not a Salesforce opportunity id: "
             "use the 15- or 18-character id that starts with 006"
         )
-    return value
+    return salesforce_id_18(value)
 
 
 def workflow_id(opportunity_id: str) -> str:
-    return f"opportunity-to-project/{opportunity_id}"
+    """One workflow per opportunity, whichever form of its id was given."""
+    return f"opportunity-to-project/{salesforce_id_18(opportunity_id)}"
 
 
 class OpportunityToProjectInput(BaseModel):
@@ -40,3 +43,8 @@ class OpportunityToProjectResult(BaseModel):
     erp_project_id: str | None = None
     psa_project_id: str | None = None
     staffing_request_ids: list[str] = []
+
+
+def project_external_id(opportunity_id: str) -> str:
+    """External id of the ERP and PSA projects made for an opportunity."""
+    return f"psflow-{opportunity_id}"

@@ -1,0 +1,23 @@
+"""Activities that write psflow's own store (the only writers of it)."""
+
+from sqlalchemy import Engine
+from temporalio import activity
+
+from models.audit import AuditEntry, RecordLink
+from store.audit import add_link, append_audit
+
+
+class StoreActivities:
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+
+    @activity.defn(name="store.record_audit")
+    def record_audit(self, entry: AuditEntry) -> None:
+        """Append who did what, when, to which workflow."""
+        append_audit(self._engine, entry)
+
+    @activity.defn(name="store.record_links")
+    def record_links(self, links: list[RecordLink]) -> None:
+        """Remember which records a business key produced in each system (idempotent)."""
+        for link in links:
+            add_link(self._engine, link)

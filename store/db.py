@@ -1,0 +1,41 @@
+"""Tables and engine. SQLite by default, any SQLAlchemy URL (e.g. PostgreSQL) by setting."""
+
+from datetime import datetime
+from pathlib import Path
+
+from sqlalchemy import Engine, UniqueConstraint
+from sqlmodel import Field, SQLModel, create_engine
+
+
+class AuditRecord(SQLModel, table=True):
+    __tablename__ = "audit_log"
+
+    id: int | None = Field(default=None, primary_key=True)
+    at: datetime = Field(index=True)
+    workflow_id: str = Field(index=True)
+    kind: str
+    user: str | None
+    detail: str
+
+
+class LinkRecord(SQLModel, table=True):
+    """Which record in which system a business key produced."""
+
+    __tablename__ = "record_links"
+    __table_args__ = (UniqueConstraint("business_key", "system", "record_type", "record_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    business_key: str = Field(index=True)
+    system: str
+    record_type: str
+    record_id: str
+    workflow_id: str
+
+
+def open_engine(url: str) -> Engine:
+    """Create the engine and the tables if they are missing."""
+    if url.startswith("sqlite:///"):
+        Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+    engine = create_engine(url, connect_args={"check_same_thread": False} if url.startswith("sqlite") else {})
+    SQLModel.metadata.create_all(engine)
+    return engine

@@ -1,0 +1,42 @@
+"""How workflows call activities: named retry policies and timeouts, in one place."""
+
+from collections.abc import Awaitable, Callable
+from datetime import timedelta
+from typing import Any, TypeVar
+
+from temporalio import workflow
+from temporalio.common import RetryPolicy
+
+A = TypeVar("A")
+R = TypeVar("R")
+
+CALL_TIMEOUT = timedelta(seconds=30)
+
+# Connectors mark validation errors non-retryable; everything else is retried this long.
+SYSTEM_CALL_RETRY = RetryPolicy(
+    initial_interval=timedelta(seconds=1),
+    backoff_coefficient=2.0,
+    maximum_interval=timedelta(seconds=30),
+    maximum_attempts=5,
+)
+# Undoing is worth more patience than doing.
+COMPENSATION_RETRY = RetryPolicy(
+    initial_interval=timedelta(seconds=1),
+    backoff_coefficient=2.0,
+    maximum_interval=timedelta(seconds=60),
+    maximum_attempts=10,
+)
+
+
+async def call(
+    method: Callable[[Any, A], Awaitable[R]], arg: A, retry: RetryPolicy = SYSTEM_CALL_RETRY
+) -> R:
+    """Run one activity method with psflow's timeout and retry policy."""
+    return await workflow.execute_activity_method(
+        method, arg, start_to_close_timeout=CALL_TIMEOUT, retry_policy=retry
+    )
+
+
+async def undo(method: Callable[[Any, A], Awaitable[R]], arg: A) -> R:
+    """Run one compensating activity with the compensation retry policy."""
+    return await call(method, arg, COMPENSATION_RETRY)

@@ -1,0 +1,281 @@
+"""The human-in-the-loop surface every workflow shares.
+
+Updates `approve`, `reject` and `correct` (validated: a refused caller never enters history),
+signals of the same names for fire-and-forget clients such as the plain `temporal` CLI, and a
+`status` query. Waits have deadlines; an approval that times out escalates once, then rejects.
+"""
+
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from datetime import timedelta
+
+from temporalio import workflow
+from temporalio.exceptions import ApplicationError
+
+with workflow.unsafe.imports_passed_through():
+    from activities.store import StoreActivities
+    from models.audit import AuditEntry
+    from models.people import Approval, Correction, Rejection
+    from models.status import (
+        Event,
+        FieldProblem,
+        RunState,
+        Step,
+        StepState,
+        WaitingFor,
+        WaitKind,
+        WorkflowStatus,
+    )
+    from workflows import search_attributes as sa
+    from workflows.saga import Saga, root_message
+
+STORE_TIMEOUT = timedelta(seconds=30)
+Decision = Approval | Rejection
+
+
+class Refused(ApplicationError):
+    """An approval, rejection or correction the workflow will not take; it keeps waiting."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason, type="Refused", non_retryable=True)
+
+
+class Interactive:
+    """Base for psflow workflows: steps, waits for people, the saga, and the status query."""
+
+    _status: WorkflowStatus
+    saga: Saga
+
+    def init_status(self, workflow_name: str, business_key: str, steps: list[str]) -> None:
+        self._status = WorkflowStatus(
+            workflow_id=workflow.info().workflow_id,
+            workflow=workflow_name,
+            state=RunState.RUNNING,
+            business_key=business_key,
+            steps=[Step(name=name) for name in steps],
+        )
+        self.saga = Saga()
+        self._decision: Decision | None = None
+        self._corrections: list[Correction] = []
+
+    # Subclasses say who may do what; a returned string is the reason for refusing.
+    def approval_refusal(self, user: str) -> str | None:
+        raise ApplicationError("this workflow takes no approvals", non_retryable=True)
+
+    def rejection_refusal(self, user: str) -> str | None:
+        return self.approval_refusal(user)
+
+    def correction_refusal(self, correction: Correction) -> str | None:
+        return f"{self._status.workflow} takes no corrections"
+
+    # ---- the status query -------------------------------------------------------------
+
+    @workflow.query
+    def status(self) -> WorkflowStatus:
+        """Steps, what it waits for and since when, compensations, and people's actions."""
+        return self._status.model_copy(update={"compensations": list(self.saga.log)})
+
+    # ---- updates (validated) and signals (fire-and-forget) -----------------------------
+
+    @workflow.update
+    async def approve(self, approval: Approval) -> str:
+        """Approve the waiting step as `approval.user`."""
+        self._decision = approval
+        return f"approved by {approval.user}"
+
+    @approve.validator
+    def _check_approve(self, approval: Approval) -> None:
+        self._raise_if(self._approval_problem(approval.user))
+
+    @workflow.update
+    async def reject(self, rejection: Rejection) -> str:
+        """Reject: the workflow undoes what it did and ends as rejected."""
+        self._decision = rejection
+        return f"rejected by {rejection.user}"
+
+    @reject.validator
+    def _check_reject(self, rejection: Rejection) -> None:
+        self._raise_if(self._rejection_problem(rejection.user))
+
+    @workflow.update
+    async def correct(self, correction: Correction) -> str:
+        """Fix the data the workflow is waiting on; it validates again and goes on."""
+        self._corrections.append(correction)
+        fields = ", ".join(f"{k}={v}" for k, v in correction.fields.items())
+        return f"correction {fields} accepted from {correction.user}"
+
+    @correct.validator
+    def _check_correct(self, correction: Correction) -> None:
+        self._raise_if(self._correction_problem(correction))
+
+    @workflow.signal(name="approve")
+    def approve_signal(self, approval: Approval) -> None:
+        """Fire-and-forget approve; a refusal is recorded in the status events."""
+        if not self._refused_signal("approve", approval.user, self._approval_problem(approval.user)):
+            self._decision = approval
+
+    @workflow.signal(name="reject")
+    def reject_signal(self, rejection: Rejection) -> None:
+        """Fire-and-forget reject; a refusal is recorded in the status events."""
+        problem = self._rejection_problem(rejection.user)
+        if not self._refused_signal("reject", rejection.user, problem):
+            self._decision = rejection
+
+    @workflow.signal(name="correct")
+    def correct_signal(self, correction: Correction) -> None:
+        """Fire-and-forget correct; a refusal is recorded in the status events."""
+        problem = self._correction_problem(correction)
+        if not self._refused_signal("correct", correction.user, problem):
+            self._corrections.append(correction)
+
+    def _approval_problem(self, user: str) -> str | None:
+        waiting = self._status.waiting_for
+        if waiting is None or waiting.kind != WaitKind.APPROVAL:
+            return f"{self._status.workflow_id} is not waiting for approval ({self._describe_wait()})"
+        return self.approval_refusal(user)
+
+    def _rejection_problem(self, user: str) -> str | None:
+        if self._status.waiting_for is None:
+            return f"{self._status.workflow_id} is not waiting for a decision ({self._describe_wait()})"
+        return self.rejection_refusal(user)
+
+    def _correction_problem(self, correction: Correction) -> str | None:
+        waiting = self._status.waiting_for
+        if waiting is None or waiting.kind != WaitKind.CORRECTION:
+            return f"{self._status.workflow_id} is not waiting for correction ({self._describe_wait()})"
+        return self.correction_refusal(correction)
+
+    def _describe_wait(self) -> str:
+        waiting = self._status.waiting_for
+        if waiting is not None:
+            return f"it waits for {waiting.kind.value}"
+        return f"state: {self._status.state.value}"
+
+    @staticmethod
+    def _raise_if(problem: str | None) -> None:
+        if problem:
+            raise Refused(problem)
+
+    def _refused_signal(self, name: str, user: str, problem: str | None) -> bool:
+        if problem:
+            self.note("refused", f"{name} refused: {problem}", user)
+        return problem is not None
+
+    # ---- steps and events ----------------------------------------------------------------
+
+    def note(self, kind: str, detail: str, user: str | None = None) -> None:
+        """Add an event to the status (people's actions, escalations, refusals)."""
+        self._status.events.append(Event(at=workflow.now(), kind=kind, user=user, detail=detail))
+
+    async def audit(self, kind: str, detail: str, user: str | None = None) -> None:
+        """Record in the status and in the store's audit log."""
+        self.note(kind, detail, user)
+        entry = AuditEntry(
+            at=workflow.now(),
+            workflow_id=self._status.workflow_id,
+            kind=kind,
+            user=user,
+            detail=detail,
+        )
+        await workflow.execute_activity_method(
+            StoreActivities.record_audit, entry, start_to_close_timeout=STORE_TIMEOUT
+        )
+
+    def _step(self, name: str) -> Step:
+        return next(s for s in self._status.steps if s.name == name)
+
+    @asynccontextmanager
+    async def step(self, name: str) -> AsyncIterator[Step]:
+        """Mark a step running, then done, or failed if its body raises."""
+        step = self._step(name)
+        step.state = StepState.RUNNING
+        step.started_at = workflow.now()
+        workflow.upsert_search_attributes([sa.STEP.value_set(name)])
+        try:
+            yield step
+        except BaseException as exc:
+            step.state = StepState.FAILED
+            step.detail = step.detail or root_message(exc)
+            step.ended_at = workflow.now()
+            raise
+        if step.state in (StepState.RUNNING, StepState.WAITING):
+            step.state = StepState.DONE
+        step.ended_at = workflow.now()
+
+    def skip(self, name: str, why: str) -> None:
+        step = self._step(name)
+        step.state = StepState.SKIPPED
+        step.detail = why
+
+    def set_state(self, state: RunState) -> None:
+        self._status.state = state
+
+    # ---- waiting for people -----------------------------------------------------------------
+
+    def _start_wait(self, waiting: WaitingFor, step: Step) -> None:
+        self._status.waiting_for = waiting
+        self._status.state = RunState.WAITING
+        step.state = StepState.WAITING
+        workflow.upsert_search_attributes(
+            [sa.WAITING_FOR.value_set(waiting.kind.value), sa.WAITING_SINCE.value_set(waiting.since)]
+        )
+
+    def _end_wait(self, step: Step) -> None:
+        self._status.waiting_for = None
+        self._status.state = RunState.RUNNING
+        step.state = StepState.RUNNING
+        workflow.upsert_search_attributes([sa.WAITING_FOR.value_unset(), sa.WAITING_SINCE.value_unset()])
+
+    async def wait_for_approval(
+        self, step: Step, role: str, deadline: timedelta, grace: timedelta, escalate_to: str
+    ) -> Decision:
+        """Wait for approve/reject; escalate once at the deadline; reject after the grace."""
+        since = workflow.now()
+        waiting = WaitingFor(kind=WaitKind.APPROVAL, since=since, deadline=since + deadline, role=role)
+        self._decision = None
+        self._start_wait(waiting, step)
+        decided = lambda: self._decision is not None and workflow.all_handlers_finished()  # noqa: E731
+        try:
+            if not await self._wait(decided, deadline):
+                waiting.escalated_at = workflow.now()
+                waiting.deadline = waiting.escalated_at + grace
+                await self.audit(
+                    "escalated",
+                    f"no {role} approval within {deadline}; escalated to {escalate_to}",
+                )
+                if not await self._wait(decided, grace):
+                    self._decision = Rejection(
+                        user="psflow",
+                        reason=f"no approval within {deadline + grace} (escalated to {escalate_to})",
+                    )
+        finally:
+            self._end_wait(step)
+        assert self._decision is not None
+        return self._decision
+
+    async def wait_for_correction(
+        self, step: Step, problems: list[FieldProblem]
+    ) -> Correction | Rejection:
+        """Wait until someone corrects the named fields (or rejects the whole thing)."""
+        self._decision = None
+        self._start_wait(
+            WaitingFor(kind=WaitKind.CORRECTION, since=workflow.now(), problems=problems), step
+        )
+        try:
+            await workflow.wait_condition(
+                lambda: (bool(self._corrections) or isinstance(self._decision, Rejection))
+                and workflow.all_handlers_finished()
+            )
+        finally:
+            self._end_wait(step)
+        if isinstance(self._decision, Rejection):
+            return self._decision
+        return self._corrections.pop(0)
+
+    @staticmethod
+    async def _wait(condition: Callable[[], bool], timeout: timedelta) -> bool:
+        try:
+            await workflow.wait_condition(condition, timeout=timeout)
+        except TimeoutError:
+            return False
+        return True

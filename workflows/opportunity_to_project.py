@@ -1,0 +1,355 @@
+"""opportunity-to-project: a closed-won deal becomes customer, projects and staffing requests."""
+
+import asyncio
+from datetime import timedelta
+
+from temporalio import workflow
+from temporalio.exceptions import ActivityError, ApplicationError
+
+with workflow.unsafe.imports_passed_through():
+    from activities.crm import CrmActivities, OpportunityUpdate
+    from activities.erp import CustomerRemoval, ErpActivities
+    from activities.policy import PolicyActivities
+    from activities.psa import ProjectCreation, PsaActivities, StaffingPlan
+    from activities.store import StoreActivities
+    from models.audit import RecordLink
+    from models.crm import Opportunity
+    from models.erp import ErpCustomerInput, ErpProjectInput, customer_external_id
+    from models.opportunity_to_project import (
+        OpportunityToProjectInput,
+        OpportunityToProjectResult,
+        project_external_id,
+    )
+    from models.people import Correction, Rejection
+    from models.policy import DealPolicy
+    from models.psa import PsaMilestoneInput, PsaProjectInput, RateCard
+    from models.status import CompensationOutcome, RunState, Step
+    from workflows import search_attributes as sa
+    from workflows.calls import call, undo
+    from workflows.deal_rules import (
+        CORRECTABLE_FIELDS,
+        deal_problems,
+        hours_by_role,
+        needs_approval,
+    )
+    from workflows.interaction import Interactive
+    from workflows.saga import root_message
+
+NAME = "opportunity-to-project"
+READ = "read opportunity"
+VALIDATE = "validate deal"
+APPROVE = "deal-desk approval"
+CUSTOMER = "upsert ERP customer"
+ERP_PROJECT = "create ERP project"
+PSA_PROJECT = "create PSA project"
+STAFFING = "open staffing requests"
+WRITE_BACK = "write ids back to CRM"
+STEPS = [READ, VALIDATE, APPROVE, CUSTOMER, ERP_PROJECT, PSA_PROJECT, STAFFING, WRITE_BACK]
+POLICY_TIMEOUT = timedelta(seconds=30)
+
+
+@workflow.defn(name=NAME)
+class OpportunityToProject(Interactive):
+    """Read and validate the deal, get approval if policy asks, then create in ERP, PSA, CRM."""
+
+    @workflow.init
+    def __init__(self, input: OpportunityToProjectInput) -> None:
+        self.init_status(NAME, input.opportunity_id, STEPS)
+        self._deal: Opportunity | None = None
+        self._policy: DealPolicy | None = None
+
+    @workflow.run
+    async def run(self, input: OpportunityToProjectInput) -> OpportunityToProjectResult:
+        try:
+            result = await self._run(input)
+        except asyncio.CancelledError:
+            await self._compensate()
+            self.set_state(RunState.CANCELLED)
+            raise
+        except (ActivityError, ApplicationError) as exc:
+            await self._compensate()
+            self.set_state(RunState.FAILED)
+            self._status.error = root_message(exc)
+            raise ApplicationError(
+                f"{NAME} for {input.opportunity_id} failed: {self._status.error}",
+                type="SagaFailed",
+                non_retryable=True,
+            ) from exc
+        done = result.outcome == "completed"
+        self.set_state(RunState.COMPLETED if done else RunState.REJECTED)
+        return result
+
+    async def _run(self, input: OpportunityToProjectInput) -> OpportunityToProjectResult:
+        async with self.step(READ) as step:
+            original = await call(CrmActivities.get_opportunity, input.opportunity_id)
+            self._deal = original
+            self._policy = policy = await workflow.execute_activity_method(
+                PolicyActivities.deal_policy, start_to_close_timeout=POLICY_TIMEOUT
+            )
+            self._status.customer = original.account.name
+            workflow.upsert_search_attributes([sa.CUSTOMER.value_set(original.account.name)])
+            _require_closed_won(original)
+            step.detail = f"{original.name}: {original.amount} {original.currency}"
+
+        async with self.step(VALIDATE) as step:
+            checked = await self._validated(original, policy, step)
+            if isinstance(checked, Rejection):
+                return await self._rejected(input.opportunity_id, checked, step)
+            self._deal = deal = checked
+
+        if needs_approval(deal, policy):
+            async with self.step(APPROVE) as step:
+                rule = policy.approval
+                decision = await self.wait_for_approval(
+                    step, rule.role, rule.deadline, rule.escalation_grace, rule.escalate_to
+                )
+                if isinstance(decision, Rejection):
+                    return await self._rejected(input.opportunity_id, decision, step)
+                await self.audit("approved", decision.comment or "approved", decision.user)
+                step.detail = f"approved by {decision.user}"
+        else:
+            self.skip(APPROVE, f"{deal.amount} {deal.currency} is within the approval threshold")
+
+        return await self._provision(original, deal, policy)
+
+    async def _provision(
+        self, original: Opportunity, deal: Opportunity, policy: DealPolicy
+    ) -> OpportunityToProjectResult:
+        """Create in ERP and PSA, then write the ids back; each undo registered first."""
+        key = self._status.workflow_id
+        # Keys are per run: a new run after a compensated one must create afresh.
+        request_key = f"{key}/{workflow.info().run_id}"
+        assert deal.legal_entity is not None and deal.billing_terms and deal.billing_type
+        subsidiary = policy.legal_entities[deal.legal_entity]
+        customer_eid = customer_external_id(deal.account.id)
+        project_eid = project_external_id(deal.id)
+
+        async with self.step(CUSTOMER) as step:
+            removal = CustomerRemoval(external_id=customer_eid, origin=key)
+            self.saga.on_failure(
+                CUSTOMER,
+                f"remove ERP customer {customer_eid} if psflow created it",
+                lambda: undo(ErpActivities.remove_customer, removal),
+            )
+            upsert = await call(
+                ErpActivities.upsert_customer,
+                ErpCustomerInput(
+                    external_id=customer_eid,
+                    company_name=deal.account.name,
+                    subsidiary_id=subsidiary,
+                    currency=deal.currency,
+                    terms=deal.billing_terms,
+                    origin=key,
+                ),
+            )
+            customer = upsert.customer
+            step.detail = f"{'created' if upsert.created_by_us else 'existing'} customer {customer.id}"
+
+        async with self.step(ERP_PROJECT) as step:
+            self.saga.on_failure(
+                ERP_PROJECT,
+                f"delete ERP project {project_eid}",
+                lambda: undo(ErpActivities.remove_project, project_eid),
+            )
+            erp_project = await call(
+                ErpActivities.upsert_project,
+                ErpProjectInput(
+                    external_id=project_eid,
+                    name=deal.name,
+                    customer_id=customer.id,
+                    subsidiary_id=subsidiary,
+                    currency=deal.currency,
+                    budget=deal.amount,
+                    billing_type=deal.billing_type,
+                ),
+            )
+            step.detail = f"ERP project {erp_project.id}"
+
+        start_date = deal.start_date or deal.close_date
+        async with self.step(PSA_PROJECT) as step:
+            self.saga.on_failure(
+                PSA_PROJECT,
+                f"archive PSA project {project_eid}",
+                lambda: undo(PsaActivities.archive_project, project_eid),
+            )
+            psa_project = await call(
+                PsaActivities.create_project,
+                ProjectCreation(
+                    idempotency_key=f"{request_key}/psa-project",
+                    project=PsaProjectInput(
+                        external_id=project_eid,
+                        name=deal.name,
+                        customer_name=deal.account.name,
+                        erp_project_id=erp_project.id,
+                        currency=deal.currency,
+                        budget=deal.amount,
+                        billing_type=deal.billing_type,
+                        rate_card=deal.rate_card or "",
+                        start_date=start_date,
+                        milestones=[
+                            PsaMilestoneInput(name=m.name, due_date=m.due_date, amount=m.amount)
+                            for m in deal.milestones
+                        ],
+                    ),
+                ),
+            )
+            step.detail = f"PSA project {psa_project.id}"
+
+        async with self.step(STAFFING) as step:
+            self.saga.on_failure(
+                STAFFING,
+                f"cancel staffing requests of {project_eid}",
+                lambda: undo(PsaActivities.cancel_staffing_requests, project_eid),
+            )
+            requests = await call(
+                PsaActivities.open_staffing_requests,
+                StaffingPlan(
+                    project_id=psa_project.id,
+                    start_date=start_date,
+                    hours_by_role=hours_by_role(deal),
+                    idempotency_prefix=f"{request_key}/staffing",
+                ),
+            )
+            step.detail = f"{len(requests)} staffing requests"
+
+        async with self.step(WRITE_BACK) as step:
+            changes = self._corrections_made(original, deal) | {
+                "erp_project_id": erp_project.id,
+                "psa_project_id": psa_project.id,
+            }
+            previous = OpportunityUpdate(
+                opportunity_id=deal.id, changes={k: _value(original, k) for k in changes}
+            )
+            self.saga.on_failure(
+                WRITE_BACK, "restore the opportunity's fields", lambda: self._restore(previous)
+            )
+            await call(
+                CrmActivities.update_opportunity,
+                OpportunityUpdate(opportunity_id=deal.id, changes=dict(changes)),
+            )
+            step.detail = ", ".join(f"{k}={v}" for k, v in changes.items())
+
+        await call(
+            StoreActivities.record_links,
+            [
+                RecordLink(
+                    business_key=deal.id,
+                    system=system,
+                    record_type=kind,
+                    record_id=record_id,
+                    workflow_id=key,
+                )
+                for system, kind, record_id in [
+                    ("erp", "customer", customer.id),
+                    ("erp", "job", erp_project.id),
+                    ("psa", "project", psa_project.id),
+                    *[("psa", "staffing-request", r.id) for r in requests],
+                ]
+            ],
+        )
+        return OpportunityToProjectResult(
+            opportunity_id=deal.id,
+            outcome="completed",
+            erp_customer_id=customer.id,
+            erp_project_id=erp_project.id,
+            psa_project_id=psa_project.id,
+            staffing_request_ids=[r.id for r in requests],
+        )
+
+    # ---- validation and correction ------------------------------------------------------
+
+    async def _validated(
+        self, deal: Opportunity, policy: DealPolicy, step: Step
+    ) -> Opportunity | Rejection:
+        """The deal once every rule holds, after as many corrections as it takes."""
+        while problems := deal_problems(deal, await self._rate_card(deal), policy):
+            step.detail = "; ".join(p.message for p in problems)
+            answer = await self.wait_for_correction(step, problems)
+            if isinstance(answer, Rejection):
+                return answer
+            deal = deal.model_copy(update=answer.fields)
+            self._deal = deal
+            changes = ", ".join(f"{k}={v}" for k, v in answer.fields.items())
+            await self.audit("corrected", f"{changes} {answer.comment}".strip(), answer.user)
+        step.detail = "deal is valid"
+        return deal
+
+    async def _rate_card(self, deal: Opportunity) -> RateCard | None:
+        if not deal.rate_card:
+            return None
+        return await call(PsaActivities.get_rate_card, deal.rate_card)
+
+    @staticmethod
+    def _corrections_made(original: Opportunity, deal: Opportunity) -> dict[str, str | None]:
+        return {
+            name: _value(deal, name)
+            for name in CORRECTABLE_FIELDS
+            if _value(deal, name) != _value(original, name)
+        }
+
+    async def _restore(self, previous: OpportunityUpdate) -> CompensationOutcome:
+        await undo(CrmActivities.update_opportunity, previous)
+        return CompensationOutcome.UNDONE
+
+    async def _rejected(
+        self, opportunity_id: str, rejection: Rejection, step: Step
+    ) -> OpportunityToProjectResult:
+        step.detail = f"rejected by {rejection.user}: {rejection.reason or 'no reason given'}"
+        await self.audit("rejected", rejection.reason or "rejected", rejection.user)
+        return OpportunityToProjectResult(
+            opportunity_id=opportunity_id, outcome="rejected", reason=rejection.reason
+        )
+
+    async def _compensate(self) -> None:
+        if self.saga:
+            self.set_state(RunState.COMPENSATING)
+            await self.saga.compensate()
+
+    # ---- who may approve, reject or correct -------------------------------------------
+
+    def approval_refusal(self, user: str) -> str | None:
+        problem = self.rejection_refusal(user)
+        if problem:
+            return problem
+        person = self._policy.user(user) if self._policy else None
+        if person and self._deal and person.crm_user_id == self._deal.owner_id:
+            return f"{user} owns this deal and cannot approve it (segregation of duties)"
+        return None
+
+    def rejection_refusal(self, user: str) -> str | None:
+        if self._policy is None:
+            return "the policy is not loaded yet: try again in a moment"
+        person = self._policy.user(user)
+        if person is None:
+            known = ", ".join(u.name for u in self._policy.users)
+            return f"unknown user {user!r}: known users are {known}"
+        role = self._policy.approval.role
+        if role not in person.roles:
+            return f"{user} does not have the {role} role this decision needs"
+        return None
+
+    def correction_refusal(self, correction: Correction) -> str | None:
+        if self._policy is None or self._policy.user(correction.user) is None:
+            return f"unknown user {correction.user!r}: corrections need a known user"
+        unknown = sorted(set(correction.fields) - set(CORRECTABLE_FIELDS))
+        if unknown:
+            return (
+                f"cannot correct {', '.join(unknown)}: "
+                f"correctable fields are {', '.join(CORRECTABLE_FIELDS)}"
+            )
+        return None
+
+
+def _require_closed_won(deal: Opportunity) -> None:
+    if not deal.is_won:
+        raise ApplicationError(
+            f"opportunity {deal.id} is at stage {deal.stage!r}, not Closed Won: "
+            "only closed-won deals become projects",
+            type="DealNotClosedWon",
+            non_retryable=True,
+        )
+
+
+def _value(deal: Opportunity, name: str) -> str | None:
+    value = getattr(deal, name)
+    return None if value is None else str(value)
