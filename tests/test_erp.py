@@ -1,0 +1,437 @@
+"""The ERP sandbox (NetSuite REST record/v1) and the ERP connector, together and apart."""
+
+import asyncio
+import json
+import socket
+from collections.abc import AsyncIterator, Callable
+from datetime import timedelta
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import uvicorn
+from fastapi import FastAPI
+
+from connectors.erp import ErpConnector, money
+from connectors.errors import NotFound, RateLimited, RequestRejected, SystemUnavailable
+from models.erp import ErpCustomerInput, ErpProjectInput
+from sandbox import catalog
+from sandbox.erp.app import RECORD_PATH, TOKEN_PATH, create_app
+
+CLIENT_ID = "psflow"
+CLIENT_SECRET = "erp-test-secret"
+BASE_URL = "http://erp.test"
+
+
+def make_app(tmp_path: Path, concurrency_limit: int = 5) -> FastAPI:
+    return create_app(
+        tmp_path / "erp.db",
+        client_id=CLIENT_ID,
+        client_secret=CLIENT_SECRET,
+        concurrency_limit=concurrency_limit,
+    )
+
+
+def build_connector(transport: httpx.AsyncBaseTransport) -> ErpConnector:
+    connector = ErpConnector.build(BASE_URL, CLIENT_ID, CLIENT_SECRET, transport=transport)
+    assert isinstance(connector, ErpConnector)
+    return connector
+
+
+@pytest.fixture
+def app(tmp_path: Path) -> FastAPI:
+    return make_app(tmp_path)
+
+
+@pytest.fixture
+async def erp(app: FastAPI) -> AsyncIterator[ErpConnector]:
+    connector = build_connector(httpx.ASGITransport(app=app))
+    yield connector
+    await connector.aclose()
+
+
+@pytest.fixture
+async def raw(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+    """A plain client holding a valid bearer token."""
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=BASE_URL) as c:
+        token = await c.post(
+            TOKEN_PATH,
+            data={
+                "grant_type": "client_credentials",
+                "client_id": CLIENT_ID,
+                "client_secret": CLIENT_SECRET,
+            },
+        )
+        c.headers["Authorization"] = f"Bearer {token.json()['access_token']}"
+        yield c
+
+
+def customer_input(
+    external_id: str = "sfdc-001Hs0000000099AAA", **changes: Any
+) -> ErpCustomerInput:
+    values: dict[str, Any] = {
+        "external_id": external_id,
+        "company_name": "Initech Software",
+        "subsidiary_id": "1",
+        "currency": "USD",
+        "terms": "Net 30",
+        "origin": "opportunity-to-project/006Hs0000000042AAA",
+    }
+    return ErpCustomerInput(**(values | changes))
+
+
+def project_input(customer_id: str, **changes: Any) -> ErpProjectInput:
+    values: dict[str, Any] = {
+        "external_id": "psflow-006Hs0000000042AAA",
+        "name": "Initech Billing Platform",
+        "customer_id": customer_id,
+        "subsidiary_id": "1",
+        "currency": "USD",
+        "budget": Decimal("250000.50"),
+        "billing_type": "Time and Materials",
+    }
+    return ErpProjectInput(**(values | changes))
+
+
+def netsuite_error(status: int, detail: str, code: str, path: str | None = None) -> bytes:
+    item = {"detail": detail, "o:errorCode": code} | ({"o:errorPath": path} if path else {})
+    return json.dumps(
+        {"type": "https://www.rfc-editor.org/rfc/rfc9110.html#section-15.5.1", "title": "Error",
+         "status": status, "o:errorDetails": [item]}
+    ).encode()  # fmt: skip
+
+
+def mock_erp(answer: Callable[[httpx.Request], httpx.Response]) -> ErpConnector:
+    """A connector whose token request succeeds and whose record requests `answer` handles."""
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        if request.url.path == TOKEN_PATH:
+            return httpx.Response(200, json={"access_token": "t", "token_type": "Bearer"})
+        return answer(request)
+
+    return build_connector(httpx.MockTransport(handler))
+
+
+# ---------------------------------------------------------------- the sandbox's API shape
+
+
+async def test_create_answers_204_with_location_of_the_new_record(
+    raw: httpx.AsyncClient,
+) -> None:
+    response = await raw.post(
+        f"{RECORD_PATH}/customer",
+        json={"companyName": "Dunder Paper", "subsidiary": {"id": "1"}, "externalId": "dp-1"},
+    )
+    assert response.status_code == 204
+    assert response.content == b""
+    location = response.headers["Location"]
+    assert location.startswith(f"{BASE_URL}{RECORD_PATH}/customer/")
+    internal_id = location.rsplit("/", 1)[1]
+    assert internal_id.isdigit()
+
+    record = (await raw.get(location)).json()
+    assert record["id"] == internal_id
+    assert record["externalId"] == "dp-1"
+    assert record["links"] == [{"rel": "self", "href": location}]
+    assert record["subsidiary"] == {"id": "1", "refName": "Northwind Consulting Inc."}
+    assert record["currency"] == {"id": "1", "refName": "US Dollar"}
+    assert "custentity_psflow_origin" not in record
+
+
+async def test_records_can_be_read_by_internal_id_and_by_eid(raw: httpx.AsyncClient) -> None:
+    external_id = catalog.customer_external_id(catalog.account_id(0))
+    by_eid = (await raw.get(f"{RECORD_PATH}/customer/eid:{external_id}")).json()
+    by_id = (await raw.get(f"{RECORD_PATH}/customer/{by_eid['id']}")).json()
+    assert by_eid == by_id
+    assert by_id["companyName"] == "Acme Manufacturing Corp."
+
+
+async def test_collection_pages_in_netsuites_shape(raw: httpx.AsyncClient) -> None:
+    first = (await raw.get(f"{RECORD_PATH}/customer", params={"limit": 3})).json()
+    total = first["totalResults"]
+    assert first["count"] == 3 and first["hasMore"] is True and first["offset"] == 0
+    assert {link["rel"] for link in first["links"]} >= {"self", "next"}
+    assert first["items"][0]["links"][0]["rel"] == "self"
+    last = (await raw.get(f"{RECORD_PATH}/customer", params={"limit": 3, "offset": 6})).json()
+    assert last["count"] == total - 6 and last["hasMore"] is False
+
+
+async def test_requests_without_a_token_get_netsuites_401(app: FastAPI) -> None:
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=BASE_URL) as c:
+        response = await c.get(f"{RECORD_PATH}/customer")
+    assert response.status_code == 401
+    detail = response.json()["o:errorDetails"][0]
+    assert detail["o:errorCode"] == "INVALID_LOGIN"
+
+
+async def test_unknown_record_type_and_unknown_route_are_404(raw: httpx.AsyncClient) -> None:
+    unknown_type = await raw.get(f"{RECORD_PATH}/spaceship/1")
+    unknown_route = await raw.get("/services/rest/nowhere")
+    assert unknown_type.status_code == unknown_route.status_code == 404
+    assert unknown_type.json()["o:errorDetails"][0]["o:errorCode"] == "INVALID_RCRD_TYPE"
+    assert unknown_route.json()["status"] == 404
+
+
+async def test_missing_mandatory_field_is_rejected_naming_it(raw: httpx.AsyncClient) -> None:
+    response = await raw.post(f"{RECORD_PATH}/customer", json={"subsidiary": {"id": "1"}})
+    body = response.json()
+    assert response.status_code == 400
+    assert body["title"] == "Bad Request" and body["status"] == 400
+    assert body["type"].startswith("https://www.rfc-editor.org/rfc/rfc9110.html#section-15.5")
+    assert body["o:errorDetails"][0]["o:errorCode"] == "USER_ERROR"
+    assert body["o:errorDetails"][0]["o:errorPath"] == "companyName"
+
+
+async def test_reference_lists_are_read_only(raw: httpx.AsyncClient) -> None:
+    response = await raw.post(f"{RECORD_PATH}/currency", json={"symbol": "CHF"})
+    assert response.status_code == 403
+
+
+async def test_post_with_the_same_idempotency_key_creates_once(raw: httpx.AsyncClient) -> None:
+    headers = {"X-NetSuite-Idempotency-Key": "9b0c-1"}
+    body = {"companyName": "Dunder Paper", "subsidiary": {"id": "1"}}
+    first = await raw.post(f"{RECORD_PATH}/customer", json=body, headers=headers)
+    again = await raw.post(f"{RECORD_PATH}/customer", json=body, headers=headers)
+    assert first.headers["Location"] == again.headers["Location"]
+
+
+async def test_reset_restores_the_seed(raw: httpx.AsyncClient) -> None:
+    before = (await raw.get(f"{RECORD_PATH}/customer")).json()["totalResults"]
+    await raw.post(f"{RECORD_PATH}/customer", json={"companyName": "X", "subsidiary": {"id": "2"}})
+    assert (await raw.post("/__admin/reset")).status_code == 204
+    after = (await raw.get(f"{RECORD_PATH}/customer")).json()["totalResults"]
+    assert after == before
+
+
+# ---------------------------------------------------------------- connector against sandbox
+
+
+async def test_seed_has_the_preexisting_customers_without_a_psflow_origin(
+    erp: ErpConnector,
+) -> None:
+    for index in catalog.PREEXISTING_CUSTOMERS:
+        name, _, _ = catalog.ACCOUNTS[index]
+        external_id = catalog.customer_external_id(catalog.account_id(index))
+        customer = await erp.get_customer(external_id)
+        assert customer is not None
+        assert (customer.company_name, customer.origin) == (name, None)
+
+
+async def test_unknown_external_id_reads_as_none(erp: ErpConnector) -> None:
+    assert await erp.get_customer("sfdc-nobody") is None
+    assert await erp.get_project("psflow-nothing") is None
+
+
+async def test_upsert_twice_by_the_same_external_id_keeps_one_record(
+    erp: ErpConnector, raw: httpx.AsyncClient
+) -> None:
+    count = (await raw.get(f"{RECORD_PATH}/customer")).json()["totalResults"]
+    first = await erp.upsert_customer(customer_input())
+    second = await erp.upsert_customer(customer_input(company_name="Initech Software Inc."))
+    assert second.id == first.id
+    assert second.company_name == "Initech Software Inc."
+    assert second.origin == "opportunity-to-project/006Hs0000000042AAA"
+    assert (await raw.get(f"{RECORD_PATH}/customer")).json()["totalResults"] == count + 1
+
+
+async def test_upsert_leaves_the_origin_of_an_existing_customer_alone(erp: ErpConnector) -> None:
+    external_id = catalog.customer_external_id(catalog.account_id(0))
+    customer = await erp.upsert_customer(
+        customer_input(external_id, company_name="Acme Manufacturing Corp.")
+    )
+    assert customer.origin is None
+
+
+async def test_project_upsert_links_the_customer_and_keeps_the_budget(
+    erp: ErpConnector, raw: httpx.AsyncClient
+) -> None:
+    customer = await erp.upsert_customer(customer_input())
+    project = await erp.upsert_project(project_input(customer.id))
+    again = await erp.upsert_project(project_input(customer.id))
+    assert again == project
+    assert project.customer_id == customer.id
+    record = (await raw.get(f"{RECORD_PATH}/job/{project.id}")).json()
+    assert Decimal(str(record["custentity_psflow_budget"])) == Decimal("250000.50")
+    assert record["jobBillingType"] == {"id": "TM", "refName": "Time and Materials"}
+    assert record["parent"]["refName"] == "Initech Software"
+
+
+async def test_delete_then_delete_again_answers_true_then_false(erp: ErpConnector) -> None:
+    customer = await erp.upsert_customer(customer_input())
+    project = await erp.upsert_project(project_input(customer.id))
+    assert await erp.delete_project(project.external_id) is True
+    assert await erp.delete_project(project.external_id) is False
+    assert await erp.delete_customer(customer.external_id) is True
+    assert await erp.delete_customer(customer.external_id) is False
+    assert await erp.get_customer(customer.external_id) is None
+
+
+async def test_customer_with_a_project_cannot_be_deleted(erp: ErpConnector) -> None:
+    customer = await erp.upsert_customer(customer_input())
+    await erp.upsert_project(project_input(customer.id))
+    with pytest.raises(RequestRejected) as caught:
+        await erp.delete_customer(customer.external_id)
+    assert caught.value.non_retryable is True
+    assert caught.value.status == 400
+    assert "cannot be deleted because it has dependent records" in caught.value.message
+    assert await erp.get_customer(customer.external_id) is not None
+
+
+@pytest.mark.parametrize(
+    ("changes", "field"),
+    [
+        ({"subsidiary_id": "99"}, "subsidiary"),
+        ({"currency": "JPY"}, "currency"),
+        ({"subsidiary_id": "4", "currency": "GBP"}, "currency"),
+        ({"external_id": "opportunity-to-project/006"}, "externalId"),
+    ],
+)
+async def test_validation_error_names_the_field(
+    erp: ErpConnector, changes: dict[str, Any], field: str
+) -> None:
+    with pytest.raises(RequestRejected) as caught:
+        await erp.upsert_customer(customer_input(**changes))
+    assert caught.value.non_retryable is True
+    assert caught.value.fields == [field]
+
+
+async def test_unknown_currency_code_is_rejected_before_sending(erp: ErpConnector) -> None:
+    with pytest.raises(RequestRejected) as caught:
+        await erp.upsert_customer(customer_input(currency="XTS"))
+    assert caught.value.fields == ["currency"]
+
+
+async def test_project_for_a_missing_customer_names_the_parent(erp: ErpConnector) -> None:
+    with pytest.raises(RequestRejected) as caught:
+        await erp.upsert_project(project_input("424242"))
+    assert caught.value.fields == ["parent"]
+
+
+async def test_injected_outage_is_retryable_system_unavailable(
+    erp: ErpConnector, raw: httpx.AsyncClient
+) -> None:
+    fault = {"path": f"{RECORD_PATH}/customer/*", "status": 503, "count": 1}
+    assert (await raw.post("/__admin/faults", json=fault)).status_code == 201
+    with pytest.raises(SystemUnavailable) as caught:
+        await erp.get_customer("sfdc-anyone")
+    assert caught.value.non_retryable is False
+    assert await erp.get_customer("sfdc-anyone") is None
+
+
+# ---------------------------------------------------------------- concurrency governance
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+async def started(server: uvicorn.Server, serving: asyncio.Task[None]) -> None:
+    for _ in range(500):
+        if server.started:
+            return
+        if serving.done():
+            raise RuntimeError("the ERP sandbox could not start")
+        await asyncio.sleep(0.01)
+    raise TimeoutError("the ERP sandbox did not start within 5 seconds")
+
+
+async def test_concurrency_limit_answers_429_beyond_n_requests_in_flight(
+    tmp_path: Path,
+) -> None:
+    limit, fired = 3, 8
+    port = free_port()
+    server = uvicorn.Server(
+        uvicorn.Config(
+            make_app(tmp_path, concurrency_limit=limit),
+            host="127.0.0.1",
+            port=port,
+            log_level="warning",
+            lifespan="off",
+        )
+    )
+    serving = asyncio.create_task(server.serve())
+    try:
+        await started(server, serving)
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as client:
+            token = await client.post(
+                TOKEN_PATH,
+                data={
+                    "grant_type": "client_credentials",
+                    "client_id": CLIENT_ID,
+                    "client_secret": CLIENT_SECRET,
+                },
+            )
+            client.headers["Authorization"] = f"Bearer {token.json()['access_token']}"
+            slow = {"path": f"{RECORD_PATH}/*", "status": None, "latency_ms": 300, "count": 50}
+            await client.post("/__admin/faults", json=slow)
+            responses = await asyncio.gather(
+                *(client.get(f"{RECORD_PATH}/currency/1") for _ in range(fired))
+            )
+    finally:
+        server.should_exit = True
+        await serving
+    statuses = sorted(r.status_code for r in responses)
+    assert statuses == [200] * limit + [429] * (fired - limit)
+    blocked = next(r for r in responses if r.status_code == 429).json()
+    assert blocked["o:errorDetails"][0] == {
+        "detail": "Concurrent request limit exceeded. Request blocked.",
+        "o:errorCode": "CONCURRENCY_LIMIT_EXCEEDED",
+    }
+
+
+# ---------------------------------------------------------------- edge cases, mocked
+
+
+async def test_429_with_retry_after_becomes_rate_limited_with_next_retry_delay() -> None:
+    body = netsuite_error(
+        429, "Concurrent request limit exceeded. Request blocked.", "CONCURRENCY_LIMIT_EXCEEDED"
+    )
+    erp = mock_erp(lambda _: httpx.Response(429, content=body, headers={"Retry-After": "7"}))
+    with pytest.raises(RateLimited) as caught:
+        await erp.get_customer("sfdc-x")
+    await erp.aclose()
+    assert caught.value.non_retryable is False
+    assert caught.value.next_retry_delay == timedelta(seconds=7)
+    assert "Concurrent request limit exceeded" in caught.value.message
+
+
+async def test_5xx_becomes_retryable_system_unavailable() -> None:
+    body = netsuite_error(500, "An unexpected error occurred.", "UNEXPECTED_ERROR")
+    erp = mock_erp(lambda _: httpx.Response(500, content=body))
+    with pytest.raises(SystemUnavailable) as caught:
+        await erp.delete_project("psflow-x")
+    await erp.aclose()
+    assert caught.value.non_retryable is False
+    assert "An unexpected error occurred. (UNEXPECTED_ERROR)" in caught.value.message
+
+
+async def test_404_without_netsuites_missing_record_code_is_not_taken_as_gone() -> None:
+    erp = mock_erp(lambda _: httpx.Response(404, text="<html>no such path</html>"))
+    with pytest.raises(NotFound):
+        await erp.delete_customer("sfdc-x")
+    with pytest.raises(NotFound):
+        await erp.get_customer("sfdc-x")
+    await erp.aclose()
+
+
+async def test_external_id_is_escaped_in_the_url() -> None:
+    seen: list[str] = []
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        seen.append(request.url.raw_path.decode())
+        return httpx.Response(404, content=netsuite_error(404, "gone", "NONEXISTENT_ID"))
+
+    erp = mock_erp(answer)
+    assert await erp.get_customer("a b/c") is None
+    await erp.aclose()
+    assert seen == [f"{RECORD_PATH}/customer/eid:a%20b%2Fc"]
+
+
+def test_money_is_sent_exactly_or_not_at_all() -> None:
+    assert money(Decimal("250000.50")) == 250000.5
+    with pytest.raises(ValueError):
+        money(Decimal("12345678901234567.89"))
