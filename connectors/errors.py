@@ -87,7 +87,7 @@ def error_for_status(
 
 
 def root_application_error(exc: BaseException) -> ApplicationError | None:
-    """Unwrap ActivityError/ChildWorkflowError/WorkflowFailureError chains to the ApplicationError."""
+    """The ApplicationError under ActivityError / WorkflowFailureError wrappers, if any."""
     current: BaseException | None = exc
     while current is not None:
         if isinstance(current, ApplicationError):

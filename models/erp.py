@@ -12,7 +12,7 @@ class ErpCustomerInput(BaseModel):
     currency: str
     terms: str
     origin: str
-    """Business key of the workflow that creates it; kept on the record as custentity_psflow_origin."""
+    """Id of the workflow that creates it, kept on the record as custentity_psflow_origin."""
 
 
 class ErpCustomer(BaseModel):

@@ -65,6 +65,7 @@ APPROVAL_THRESHOLDS = {
     "CAD": Decimal("340000"),
 }
 
+
 def sf_id(prefix: str, number: int) -> str:
     """An 18-character Salesforce id for a prefix (001, 006, ...) and a sequence number."""
     return salesforce_id_18(f"{prefix}Hs{number:010d}"[:15])
@@ -101,7 +102,5 @@ def account_id(index: int) -> str:
     return sf_id("001", index + 1)
 
 
-
-
-# ERP customers that exist before psflow runs (indexes into ACCOUNTS): psflow must never delete them.
+# ERP customers that exist before psflow runs (indexes into ACCOUNTS): never to be deleted.
 PREEXISTING_CUSTOMERS = [0, 1, 10, 14, 18]

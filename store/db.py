@@ -36,6 +36,8 @@ def open_engine(url: str) -> Engine:
     """Create the engine and the tables if they are missing."""
     if url.startswith("sqlite:///"):
         Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
-    engine = create_engine(url, connect_args={"check_same_thread": False} if url.startswith("sqlite") else {})
+    engine = create_engine(
+        url, connect_args={"check_same_thread": False} if url.startswith("sqlite") else {}
+    )
     SQLModel.metadata.create_all(engine)
     return engine

@@ -24,7 +24,9 @@ class WorkflowKind:
         except ValueError as exc:
             errors = getattr(exc, "errors", None)
             if callable(errors):
-                raise ValueError("; ".join(str(e["msg"]).removeprefix("Value error, ") for e in errors())) from None
+                raise ValueError(
+                    "; ".join(str(e["msg"]).removeprefix("Value error, ") for e in errors())
+                ) from None
             raise
 
 

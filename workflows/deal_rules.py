@@ -65,7 +65,9 @@ def _rate_card_problems(deal: Opportunity, card: RateCard | None) -> list[FieldP
     if not card.active:
         return problem(f"rate card {card.code} is inactive: use a current one")
     if card.currency != deal.currency:
-        return problem(f"rate card {card.code} is in {card.currency} but the deal is in {deal.currency}")
+        return problem(
+            f"rate card {card.code} is in {card.currency} but the deal is in {deal.currency}"
+        )
     missing = sorted({line.role for line in deal.lines} - {r.role for r in card.rates})
     if missing:
         return problem(f"rate card {card.code} has no rate for {_one_of(missing)}")

@@ -111,7 +111,9 @@ class Interactive:
     @workflow.signal(name="approve")
     def approve_signal(self, approval: Approval) -> None:
         """Fire-and-forget approve; a refusal is recorded in the status events."""
-        if not self._refused_signal("approve", approval.user, self._approval_problem(approval.user)):
+        if not self._refused_signal(
+            "approve", approval.user, self._approval_problem(approval.user)
+        ):
             self._decision = approval
 
     @workflow.signal(name="reject")
@@ -129,27 +131,31 @@ class Interactive:
             self._corrections.append(correction)
 
     def _approval_problem(self, user: str) -> str | None:
-        waiting = self._status.waiting_for
-        if waiting is None or waiting.kind != WaitKind.APPROVAL:
-            return f"{self._status.workflow_id} is not waiting for approval ({self._describe_wait()})"
+        if not self._waits_for(WaitKind.APPROVAL):
+            return self._not_waiting("approval")
         return self.approval_refusal(user)
 
     def _rejection_problem(self, user: str) -> str | None:
         if self._status.waiting_for is None:
-            return f"{self._status.workflow_id} is not waiting for a decision ({self._describe_wait()})"
+            return self._not_waiting("a decision")
         return self.rejection_refusal(user)
 
     def _correction_problem(self, correction: Correction) -> str | None:
-        waiting = self._status.waiting_for
-        if waiting is None or waiting.kind != WaitKind.CORRECTION:
-            return f"{self._status.workflow_id} is not waiting for correction ({self._describe_wait()})"
+        if not self._waits_for(WaitKind.CORRECTION):
+            return self._not_waiting("correction")
         return self.correction_refusal(correction)
 
-    def _describe_wait(self) -> str:
+    def _waits_for(self, kind: WaitKind) -> bool:
+        return self._status.waiting_for is not None and self._status.waiting_for.kind == kind
+
+    def _not_waiting(self, what: str) -> str:
         waiting = self._status.waiting_for
-        if waiting is not None:
-            return f"it waits for {waiting.kind.value}"
-        return f"state: {self._status.state.value}"
+        now = (
+            f"it waits for {waiting.kind.value}"
+            if waiting
+            else f"state: {self._status.state.value}"
+        )
+        return f"{self._status.workflow_id} is not waiting for {what} ({now})"
 
     @staticmethod
     def _raise_if(problem: str | None) -> None:
@@ -217,21 +223,28 @@ class Interactive:
         self._status.state = RunState.WAITING
         step.state = StepState.WAITING
         workflow.upsert_search_attributes(
-            [sa.WAITING_FOR.value_set(waiting.kind.value), sa.WAITING_SINCE.value_set(waiting.since)]
+            [
+                sa.WAITING_FOR.value_set(waiting.kind.value),
+                sa.WAITING_SINCE.value_set(waiting.since),
+            ]
         )
 
     def _end_wait(self, step: Step) -> None:
         self._status.waiting_for = None
         self._status.state = RunState.RUNNING
         step.state = StepState.RUNNING
-        workflow.upsert_search_attributes([sa.WAITING_FOR.value_unset(), sa.WAITING_SINCE.value_unset()])
+        workflow.upsert_search_attributes(
+            [sa.WAITING_FOR.value_unset(), sa.WAITING_SINCE.value_unset()]
+        )
 
     async def wait_for_approval(
         self, step: Step, role: str, deadline: timedelta, grace: timedelta, escalate_to: str
     ) -> Decision:
         """Wait for approve/reject; escalate once at the deadline; reject after the grace."""
         since = workflow.now()
-        waiting = WaitingFor(kind=WaitKind.APPROVAL, since=since, deadline=since + deadline, role=role)
+        waiting = WaitingFor(
+            kind=WaitKind.APPROVAL, since=since, deadline=since + deadline, role=role
+        )
         self._decision = None
         self._start_wait(waiting, step)
         decided = lambda: self._decision is not None and workflow.all_handlers_finished()  # noqa: E731
@@ -246,7 +259,8 @@ class Interactive:
                 if not await self._wait(decided, grace):
                     self._decision = Rejection(
                         user="psflow",
-                        reason=f"no approval within {deadline + grace} (escalated to {escalate_to})",
+                        reason=f"no approval within {deadline + grace} "
+                        f"(escalated to {escalate_to})",
                     )
         finally:
             self._end_wait(step)
@@ -263,8 +277,10 @@ class Interactive:
         )
         try:
             await workflow.wait_condition(
-                lambda: (bool(self._corrections) or isinstance(self._decision, Rejection))
-                and workflow.all_handlers_finished()
+                lambda: (
+                    (bool(self._corrections) or isinstance(self._decision, Rejection))
+                    and workflow.all_handlers_finished()
+                )
             )
         finally:
             self._end_wait(step)
@@ -273,9 +289,9 @@ class Interactive:
         return self._corrections.pop(0)
 
     @staticmethod
-    async def _wait(condition: Callable[[], bool], timeout: timedelta) -> bool:
+    async def _wait(condition: Callable[[], bool], limit: timedelta) -> bool:
         try:
-            await workflow.wait_condition(condition, timeout=timeout)
+            await workflow.wait_condition(condition, timeout=limit)
         except TimeoutError:
             return False
         return True

@@ -143,7 +143,9 @@ class OpportunityToProject(Interactive):
                 ),
             )
             customer = upsert.customer
-            step.detail = f"{'created' if upsert.created_by_us else 'existing'} customer {customer.id}"
+            step.detail = (
+                f"{'created' if upsert.created_by_us else 'existing'} customer {customer.id}"
+            )
 
         async with self.step(ERP_PROJECT) as step:
             self.saga.on_failure(

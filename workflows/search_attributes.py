@@ -1,5 +1,8 @@
 """Custom search attributes: the business terms the Temporal UI and `psflow list` filter by."""
 
+from temporalio.api.enums.v1 import IndexedValueType
+from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest
+from temporalio.client import Client
 from temporalio.common import SearchAttributeKey
 
 CUSTOMER = SearchAttributeKey.for_keyword("PsflowCustomer")
@@ -17,3 +20,15 @@ def cli_flags() -> list[str]:
     for key in ALL:
         flags += ["--search-attribute", f"{key.name}={key.indexed_value_type.name.title()}"]
     return flags
+
+
+async def register(client: Client, namespace: str) -> None:
+    """Add psflow's search attributes to a namespace (fails if one exists with another type)."""
+    await client.operator_service.add_search_attributes(
+        AddSearchAttributesRequest(
+            namespace=namespace,
+            search_attributes={
+                key.name: IndexedValueType.ValueType(key.indexed_value_type) for key in ALL
+            },
+        )
+    )

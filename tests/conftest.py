@@ -1,0 +1,79 @@
+"""Session fixtures: a real Temporal dev server and the sandbox systems over real HTTP."""
+
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import pytest
+from temporalio.client import Client
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.testing import WorkflowEnvironment
+
+from config import Settings, load_settings
+from tests.support import TEMPORAL, Sandbox, Systems, running_worker, write_settings
+from workflows.search_attributes import ALL as SEARCH_ATTRIBUTES
+
+
+@pytest.fixture(scope="session")
+def estate_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("estate")
+
+
+@pytest.fixture(scope="session")
+async def temporal_env() -> AsyncIterator[WorkflowEnvironment]:
+    env = await WorkflowEnvironment.start_local(
+        dev_server_existing_path=TEMPORAL,
+        search_attributes=SEARCH_ATTRIBUTES,
+        data_converter=pydantic_data_converter,
+    )
+    async with env:
+        yield env
+
+
+@pytest.fixture(scope="session")
+def config_file(estate_dir: Path, temporal_env: WorkflowEnvironment) -> Path:
+    target = temporal_env.client.service_client.config.target_host
+    return write_settings(estate_dir, temporal_address=target)
+
+
+@pytest.fixture(scope="session")
+def sandbox(config_file: Path) -> Iterator[Sandbox]:
+    box = Sandbox(config_file)
+    box.start()
+    try:
+        yield box
+    finally:
+        box.stop()
+
+
+@pytest.fixture(autouse=True)
+def _clear_faults(request: pytest.FixtureRequest) -> Iterator[None]:
+    yield
+    if "sandbox" in request.fixturenames:
+        request.getfixturevalue("sandbox").clear_faults()
+
+
+@pytest.fixture(scope="session")
+def settings(config_file: Path, sandbox: Sandbox) -> Settings:
+    return load_settings(config_file)
+
+
+@pytest.fixture
+def client(temporal_env: WorkflowEnvironment) -> Client:
+    return temporal_env.client
+
+
+@pytest.fixture
+async def worker(client: Client, settings: Settings) -> AsyncIterator[Settings]:
+    """A psflow worker on a task queue of this test's own; yields the settings it uses."""
+    async with running_worker(client, settings, f"psflow-test-{uuid.uuid4()}") as used:
+        yield used
+
+
+@pytest.fixture
+async def systems(settings: Settings) -> AsyncIterator[Systems]:
+    outside = Systems(settings)
+    try:
+        yield outside
+    finally:
+        await outside.aclose()

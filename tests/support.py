@@ -1,0 +1,150 @@
+"""Helpers the end-to-end tests share: servers, settings, a worker, sandbox inspection."""
+
+import asyncio
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+import httpx
+from temporalio.client import Client
+
+from config import Settings, load_settings
+
+BIN = Path(sys.executable).parent
+TEMPORAL = str(BIN / "temporal")
+TEST_SERVER = str(BIN / "temporal-test-server")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def write_settings(folder: Path, temporal_address: str = "127.0.0.1:7233") -> Path:
+    """A config file for an isolated estate: own data folder, free ports."""
+    crm, erp, psa = free_port(), free_port(), free_port()
+    config = folder / "psflow.toml"
+    config.write_text(
+        f"""
+data_dir = "{folder / "data"}"
+
+[temporal]
+address = "{temporal_address}"
+
+[sandbox]
+crm_port = {crm}
+erp_port = {erp}
+psa_port = {psa}
+
+[crm]
+url = "http://127.0.0.1:{crm}"
+
+[erp]
+url = "http://127.0.0.1:{erp}"
+
+[psa]
+url = "http://127.0.0.1:{psa}"
+"""
+    )
+    return config
+
+
+class Sandbox:
+    """The three sandbox systems in their own process, as `psflow sandbox up` runs them."""
+
+    def __init__(self, config: Path) -> None:
+        self.config = config
+        self.settings = load_settings(config)
+        self.process: subprocess.Popen[bytes] | None = None
+        self.urls = {
+            "crm": self.settings.crm.url,
+            "erp": self.settings.erp.url,
+            "psa": self.settings.psa.url,
+        }
+
+    def start(self) -> None:
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "sandbox", "--config", str(self.config)],
+            cwd=Path(__file__).parent.parent,
+        )
+        deadline = time.monotonic() + 60
+        for url in self.urls.values():
+            while True:
+                try:
+                    if httpx.get(f"{url}/__admin/health", timeout=1).status_code == 200:
+                        break
+                except httpx.TransportError:
+                    pass
+                if self.process.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError(f"sandbox did not start ({url})")
+                time.sleep(0.1)
+
+    def stop(self) -> None:
+        if self.process and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
+    def fault(self, system: str, **spec: Any) -> None:
+        response = httpx.post(f"{self.urls[system]}/__admin/faults", json=spec, timeout=5)
+        response.raise_for_status()
+
+    def clear_faults(self) -> None:
+        for url in self.urls.values():
+            httpx.delete(f"{url}/__admin/faults", timeout=5).raise_for_status()
+
+
+@asynccontextmanager
+async def running_worker(
+    client: Client, settings: Settings, task_queue: str
+) -> AsyncIterator[Settings]:
+    """The real psflow worker (worker.run_worker) on its own task queue."""
+    from worker import run_worker
+
+    settings = settings.model_copy(deep=True)
+    settings.temporal.task_queue = task_queue
+    stop = asyncio.Event()
+    task = asyncio.create_task(run_worker(settings, client=client, stop=stop))
+    try:
+        await asyncio.sleep(0)
+        yield settings
+    finally:
+        stop.set()
+        await task
+
+
+def env_for(config: Path, **extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PSFLOW_")}
+    env["PSFLOW_CONFIG"] = str(config)
+    env.update(extra)
+    return env
+
+
+class Systems:
+    """The outside systems as psflow's own connectors see them, for asserting final state."""
+
+    def __init__(self, settings: Settings) -> None:
+        from connectors.crm import CrmConnector
+        from connectors.erp import ErpConnector
+        from connectors.psa import PsaConnector
+
+        def build(cls: Any, system: Any) -> Any:
+            return cls.build(system.url, system.client_id, system.client_secret.get_secret_value())
+
+        self.crm: CrmConnector = build(CrmConnector, settings.crm)
+        self.erp: ErpConnector = build(ErpConnector, settings.erp)
+        self.psa: PsaConnector = build(PsaConnector, settings.psa)
+
+    async def aclose(self) -> None:
+        for connector in (self.crm, self.erp, self.psa):
+            await connector.aclose()
