@@ -1,0 +1,175 @@
+"""Temporal actions shared by the commands and the demo: start, update, cancel, follow."""
+
+import asyncio
+from collections.abc import Callable, Collection, Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any
+
+from pydantic import BaseModel, ValidationError
+from temporalio.client import (
+    Client,
+    WorkflowExecutionStatus,
+    WorkflowHandle,
+    WorkflowUpdateFailedError,
+    WorkflowUpdateRPCTimeoutOrCancelledError,
+)
+from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
+from temporalio.exceptions import WorkflowAlreadyStartedError
+from temporalio.service import RPCError, RPCStatusCode
+
+from cli.client import (
+    WORKER_TIMEOUT,
+    closed_state,
+    describe,
+    execution_status,
+    fetch_status,
+    no_worker,
+    require_worker,
+    rpc_problem,
+)
+from cli.output import CliError
+from config import Settings
+from models.status import RunState, WorkflowStatus
+
+if TYPE_CHECKING:
+    from workflows.catalog import WorkflowKind
+
+FINAL_STATES = {RunState.COMPLETED, RunState.REJECTED, RunState.FAILED, RunState.CANCELLED}
+POLL_SECONDS = 1.0
+
+
+@contextmanager
+def temporal_errors(settings: Settings, workflow_id: str | None = None) -> Iterator[None]:
+    """Turn RPC failures inside the block into one-line CliErrors."""
+    try:
+        yield
+    except RPCError as exc:
+        raise rpc_problem(exc, settings, workflow_id) from None
+
+
+def workflow_kinds() -> dict[str, "WorkflowKind"]:
+    from workflows.catalog import WORKFLOWS
+
+    return WORKFLOWS
+
+
+def kind_named(name: str) -> "WorkflowKind":
+    """The catalog entry, or a line naming the known workflows."""
+    kinds = workflow_kinds()
+    if name not in kinds:
+        raise CliError(f"unknown workflow {name!r}: use one of {', '.join(sorted(kinds))}")
+    return kinds[name]
+
+
+def input_for(kind: "WorkflowKind", key: str, user: str) -> BaseModel:
+    """The workflow's input, or the reason the key is malformed."""
+    try:
+        return kind.input_for(key, user)
+    except ValidationError as exc:
+        messages = [str(error["msg"]).removeprefix("Value error, ") for error in exc.errors()]
+        raise CliError("; ".join(messages)) from None
+    except ValueError as exc:
+        raise CliError(str(exc)) from None
+
+
+async def start(
+    client: Client, settings: Settings, kind: "WorkflowKind", key: str, user: str
+) -> tuple[WorkflowHandle[Any, Any], bool]:
+    """Start the workflow for `key`, or find the running one. Returns (handle, already running)."""
+    workflow_id = kind.workflow_id(key)
+    arguments = input_for(kind, key, user)
+    with temporal_errors(settings):
+        existing = client.get_workflow_handle(workflow_id)
+        before = None
+        if await execution_status(existing) == WorkflowExecutionStatus.RUNNING:
+            before = (await existing.describe()).run_id
+        try:
+            handle = await client.start_workflow(
+                kind.workflow.run,
+                arguments,
+                id=workflow_id,
+                task_queue=settings.temporal.task_queue,
+                id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+                id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE_FAILED_ONLY,
+            )
+        except WorkflowAlreadyStartedError:
+            state = closed_state(await execution_status(existing))
+            raise CliError(
+                f"{workflow_id} already ran ({state}); a completed one is not started again: "
+                f"see `psflow status {workflow_id}`"
+            ) from None
+    return handle, before is not None and before == handle.result_run_id
+
+
+async def running(client: Client, settings: Settings, workflow_id: str) -> str:
+    """Fail unless the workflow exists and is running; returns its task queue."""
+    description = await describe(client, settings, workflow_id)
+    if description.status != WorkflowExecutionStatus.RUNNING:
+        state = closed_state(description.status)
+        raise CliError(f"workflow {workflow_id} is not running (state: {state})")
+    return description.task_queue
+
+
+async def update(
+    client: Client, settings: Settings, workflow_id: str, name: str, argument: BaseModel
+) -> str:
+    """Send the update `name` and wait for its answer; a refusal becomes its reason."""
+    task_queue = await running(client, settings, workflow_id)
+    await require_worker(client, settings, task_queue)
+    handle = client.get_workflow_handle(workflow_id)
+    try:
+        result = await handle.execute_update(
+            name, argument, result_type=str, rpc_timeout=WORKER_TIMEOUT
+        )
+    except WorkflowUpdateFailedError as exc:
+        cause = exc.cause
+        reason = getattr(cause, "message", None) or str(cause)
+        raise CliError(f"{name} refused: {reason}") from None
+    except WorkflowUpdateRPCTimeoutOrCancelledError:
+        raise no_worker(task_queue) from None
+    except RPCError as exc:
+        if exc.status == RPCStatusCode.NOT_FOUND:  # it closed meanwhile
+            await running(client, settings, workflow_id)
+        raise rpc_problem(exc, settings, workflow_id) from None
+    return str(result) if result is not None else name
+
+
+async def cancel(client: Client, settings: Settings, workflow_id: str) -> None:
+    """Ask a running workflow to cancel (it compensates, then ends as cancelled)."""
+    await running(client, settings, workflow_id)
+    with temporal_errors(settings, workflow_id):
+        await client.get_workflow_handle(workflow_id).cancel()
+
+
+async def follow(
+    client: Client,
+    settings: Settings,
+    workflow_id: str,
+    until: Collection[RunState] = FINAL_STATES,
+    on_status: Callable[[WorkflowStatus], None] | None = None,
+    give_up_after: float | None = None,
+) -> tuple[WorkflowStatus, str]:
+    """Query the status every second until its state is one of `until` or Temporal closes it.
+
+    Returns the last status and the state to report (Temporal's word if it closed the workflow
+    without the workflow saying so, e.g. terminated).
+    """
+    loop = asyncio.get_running_loop()
+    deadline = None if give_up_after is None else loop.time() + give_up_after
+    while True:
+        description = await describe(client, settings, workflow_id)
+        await require_worker(client, settings, description.task_queue)
+        status = await fetch_status(client, settings, workflow_id)
+        if on_status is not None:
+            on_status(status)
+        if status.state in until:
+            return status, str(status.state)
+        if description.status != WorkflowExecutionStatus.RUNNING:
+            final = status.state in FINAL_STATES
+            return status, str(status.state) if final else closed_state(description.status)
+        if deadline is not None and loop.time() > deadline:
+            raise CliError(
+                f"{workflow_id} is still {status.state} after {give_up_after:.0f}s: "
+                f"see `psflow status {workflow_id}`"
+            )
+        await asyncio.sleep(POLL_SECONDS)

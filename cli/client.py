@@ -1,0 +1,179 @@
+"""The Temporal client the CLI uses, and Temporal errors turned into words."""
+
+from datetime import timedelta
+from typing import Any
+from urllib.parse import quote
+
+from temporalio.api.enums.v1 import TaskQueueType
+from temporalio.api.taskqueue.v1 import TaskQueue
+from temporalio.api.workflowservice.v1 import DescribeTaskQueueRequest
+from temporalio.client import (
+    Client,
+    WorkflowExecutionDescription,
+    WorkflowExecutionStatus,
+    WorkflowHandle,
+    WorkflowQueryFailedError,
+    WorkflowQueryRejectedError,
+)
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.service import RPCError, RPCStatusCode
+
+from cli.output import CliError
+from config import Settings
+from models.status import WorkflowStatus
+
+CONNECT_TIMEOUT = timedelta(seconds=5)
+# A query or update needs a worker; without one the call would wait a long time.
+WORKER_TIMEOUT = timedelta(seconds=15)
+STATES = {
+    WorkflowExecutionStatus.RUNNING: "running",
+    WorkflowExecutionStatus.COMPLETED: "completed",
+    WorkflowExecutionStatus.FAILED: "failed",
+    WorkflowExecutionStatus.CANCELED: "cancelled",
+    WorkflowExecutionStatus.TERMINATED: "terminated",
+    WorkflowExecutionStatus.CONTINUED_AS_NEW: "continued as new",
+    WorkflowExecutionStatus.TIMED_OUT: "timed out",
+}
+
+
+class NoWorker(CliError):
+    """No worker polls the workflow's task queue, or none answered in time."""
+
+
+async def connect(settings: Settings) -> Client:
+    """A client on the configured address and namespace, with the pydantic converter."""
+    address = settings.temporal.address
+    try:
+        return await Client.connect(
+            address,
+            namespace=settings.temporal.namespace,
+            data_converter=pydantic_data_converter,
+            connect_timeout=CONNECT_TIMEOUT,
+        )
+    except RuntimeError:  # the SDK core reports a failed connection as RuntimeError
+        raise unreachable(settings) from None
+
+
+def ui_link(settings: Settings, workflow_id: str) -> str:
+    """The workflow's page in the Temporal UI."""
+    base = settings.temporal.ui_url.rstrip("/")
+    namespace = quote(settings.temporal.namespace, safe="")
+    return f"{base}/namespaces/{namespace}/workflows/{quote(workflow_id, safe='')}"
+
+
+def closed_state(status: WorkflowExecutionStatus | None) -> str:
+    """Temporal's execution status in psflow's words."""
+    return STATES.get(status, "unknown") if status is not None else "unknown"
+
+
+def unreachable(settings: Settings) -> CliError:
+    return CliError(
+        f"cannot reach Temporal at {settings.temporal.address}: "
+        "start it with `psflow dev` or set --address"
+    )
+
+
+def no_such_workflow(workflow_id: str) -> CliError:
+    return CliError(f"no workflow {workflow_id}: check the id with `psflow list`")
+
+
+def no_worker(task_queue: str) -> NoWorker:
+    return NoWorker(
+        f"no worker is serving task queue {task_queue}: "
+        "start one with `psflow worker` (or run `psflow dev`)"
+    )
+
+
+def rpc_problem(exc: RPCError, settings: Settings, workflow_id: str | None = None) -> CliError:
+    """An RPC failure as one actionable line."""
+    if exc.status == RPCStatusCode.NOT_FOUND and "namespace" in exc.message.lower():
+        return CliError(
+            f"namespace {settings.temporal.namespace} does not exist at "
+            f"{settings.temporal.address}: create it or set --namespace"
+        )
+    if exc.status == RPCStatusCode.NOT_FOUND and workflow_id:
+        return no_such_workflow(workflow_id)
+    if exc.status == RPCStatusCode.UNAVAILABLE:
+        return unreachable(settings)
+    if exc.status in (RPCStatusCode.DEADLINE_EXCEEDED, RPCStatusCode.CANCELLED):
+        return no_worker(settings.temporal.task_queue)
+    return CliError(f"Temporal refused the request: {exc.message}")
+
+
+async def execution_status(handle: WorkflowHandle[Any, Any]) -> WorkflowExecutionStatus | None:
+    """Temporal's view of the workflow (running, completed, ...), or None if there is none."""
+    try:
+        return (await handle.describe()).status
+    except RPCError as exc:
+        if exc.status == RPCStatusCode.NOT_FOUND:
+            return None
+        raise
+
+
+async def describe(
+    client: Client, settings: Settings, workflow_id: str
+) -> WorkflowExecutionDescription:
+    """Temporal's record of the workflow; a missing one is a CliError."""
+    try:
+        return await client.get_workflow_handle(workflow_id).describe()
+    except RPCError as exc:
+        raise rpc_problem(exc, settings, workflow_id) from None
+
+
+async def require_worker(client: Client, settings: Settings, task_queue: str) -> None:
+    """Fail at once when no worker has polled the task queue lately.
+
+    Saves waiting out a query or update timeout, and the SDK can crash at exit after one
+    (temporalio/sdk-python#300).
+    """
+    request = DescribeTaskQueueRequest(
+        namespace=client.namespace,
+        task_queue=TaskQueue(name=task_queue),
+        task_queue_type=TaskQueueType.TASK_QUEUE_TYPE_WORKFLOW,
+    )
+    try:
+        response = await client.workflow_service.describe_task_queue(request)
+    except RPCError as exc:
+        raise rpc_problem(exc, settings) from None
+    if not response.pollers:
+        raise no_worker(task_queue)
+
+
+async def fetch_status(
+    client: Client, settings: Settings, workflow_id: str, wait: timedelta = WORKER_TIMEOUT
+) -> WorkflowStatus:
+    """The workflow's `status` query, as is."""
+    handle = client.get_workflow_handle(workflow_id)
+    try:
+        return await handle.query("status", result_type=WorkflowStatus, rpc_timeout=wait)
+    except RPCError as exc:
+        raise rpc_problem(exc, settings, workflow_id) from None
+    except (WorkflowQueryFailedError, WorkflowQueryRejectedError) as exc:
+        raise CliError(f"{workflow_id} did not answer its status query: {exc}") from None
+
+
+async def status_of(client: Client, settings: Settings, workflow_id: str) -> WorkflowStatus:
+    """The status query, after checking the workflow exists and a worker can answer."""
+    description = await describe(client, settings, workflow_id)
+    await require_worker(client, settings, description.task_queue)
+    return await fetch_status(client, settings, workflow_id)
+
+
+async def require_search_attributes(client: Client, settings: Settings) -> None:
+    """psflow's workflows set custom search attributes; without them every workflow task fails."""
+    from temporalio.api.operatorservice.v1 import ListSearchAttributesRequest
+
+    from workflows.search_attributes import ALL
+
+    request = ListSearchAttributesRequest(namespace=client.namespace)
+    try:
+        known = (await client.operator_service.list_search_attributes(request)).custom_attributes
+    except RPCError as exc:
+        raise rpc_problem(exc, settings) from None
+    missing = [key.name for key in ALL if key.name not in known]
+    if missing:
+        raise CliError(
+            f"Temporal at {settings.temporal.address} lacks psflow's search attributes "
+            f"({', '.join(missing)}): run it with `psflow dev`, or add each with "
+            "`temporal operator search-attribute create --name NAME --type TYPE`"
+        )

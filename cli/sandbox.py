@@ -1,0 +1,129 @@
+"""`psflow sandbox`: run the local CRM, ERP and PSA, inject faults, reset their data."""
+
+import asyncio
+from typing import Annotated, Any
+
+import typer
+from rich.panel import Panel
+
+from cli import sandbox_admin
+from cli.output import console, fail
+from cli.sandbox_admin import System
+from cli.stack import check_ports, sandbox_urls, start_sandbox
+from cli.state import run, settings_of
+from cli.stopping import cancel_on_signals
+from config import Settings
+
+app = typer.Typer(
+    help="Run the sandbox CRM, ERP and PSA; inject faults; reset their data.\n\n"
+    "Example: psflow sandbox fault erp --path '*/record/v1/job*' --status 503 --count 2",
+    no_args_is_help=True,
+)
+
+SystemArg = Annotated[System, typer.Argument(case_sensitive=False, help="crm, erp or psa.")]
+
+
+@app.command()
+def up(ctx: typer.Context) -> None:
+    """Serve the sandbox systems until Ctrl-C (data in <data_dir>/sandbox).
+
+    Example: psflow sandbox up
+    """
+    settings = settings_of(ctx)
+    run(_up(settings))
+
+
+async def _up(settings: Settings) -> None:
+    check_ports(settings, temporal=False)
+    with cancel_on_signals():
+        try:
+            task = await start_sandbox(settings)
+            urls = sandbox_urls(settings)
+            lines = [f"{name.upper()}  {url}" for name, url in urls.items()]
+            lines.append(f"PSA API docs  {urls['psa']}/docs")
+            lines.append("Ctrl-C stops them")
+            console.print(Panel("\n".join(lines), title="psflow sandbox", expand=False))
+            await task
+        except asyncio.CancelledError:
+            console.print("sandbox stopped")
+
+
+@app.command()
+def fault(
+    ctx: typer.Context,
+    system: SystemArg,
+    path: Annotated[
+        str | None,
+        typer.Option(help="Glob over the path, e.g. '*/record/v1/job*'.", show_default=False),
+    ] = None,
+    method: Annotated[str, typer.Option(help="HTTP method, or * for any.")] = "*",
+    status: Annotated[int, typer.Option(help="Status to answer (e.g. 503, 429).")] = 503,
+    count: Annotated[int, typer.Option(min=1, help="How many matching calls fail.")] = 1,
+    retry_after: Annotated[
+        float | None, typer.Option(help="Retry-After seconds to send.", show_default=False)
+    ] = None,
+    latency_ms: Annotated[int, typer.Option(min=0, help="Delay before answering.")] = 0,
+    down_for: Annotated[
+        float | None,
+        typer.Option(
+            min=0.001,
+            metavar="SECONDS",
+            help="Fail every matching call for this long instead.",
+            show_default=False,
+        ),
+    ] = None,
+    clear: Annotated[bool, typer.Option("--clear", help="Remove every armed fault.")] = False,
+) -> None:
+    """Make a sandbox route fail, slow down or go down for a while; or clear its faults.
+
+    Example: psflow sandbox fault erp --path '*/record/v1/job*' --status 429 --retry-after 1
+    """
+    settings = settings_of(ctx)
+    if clear:
+        run(sandbox_admin.clear_faults(settings, system))
+        console.print(f"sandbox {system.value.upper()}: faults cleared")
+        return
+    if path is None:
+        fail("give --path GLOB for the route to fail (or --clear to remove the faults)")
+    spec: dict[str, Any] = {
+        "path": path,
+        "method": method.upper(),
+        "status": status,
+        "count": count,
+        "retry_after": retry_after,
+        "latency_ms": latency_ms,
+        "down_for_seconds": down_for,
+    }
+    run(sandbox_admin.add_fault(settings, system, spec))
+    calls = "calls" if method == "*" else f"{method.upper()} calls"
+    answer = f"answer {status}" + (f" with Retry-After {retry_after:g}" if retry_after else "")
+    if latency_ms:
+        answer += f" after {latency_ms} ms"
+    times = "time" if count == 1 else "times"
+    when = f"for the next {down_for:g}s" if down_for else f"the next {count} {times}"
+    console.print(
+        f"sandbox {system.value.upper()}: {calls} to {path} {answer}, {when}", soft_wrap=True
+    )
+
+
+@app.command()
+def reset(
+    ctx: typer.Context,
+    system: Annotated[
+        System | None,
+        typer.Argument(case_sensitive=False, help="crm, erp or psa (default: all three)."),
+    ] = None,
+) -> None:
+    """Reseed a sandbox system's data and clear its faults (all systems by default).
+
+    Example: psflow sandbox reset erp
+    """
+    settings = settings_of(ctx)
+    systems = [system] if system else list(System)
+    run(_reset(settings, systems))
+    console.print("reset: " + ", ".join(s.value.upper() for s in systems))
+
+
+async def _reset(settings: Settings, systems: list[System]) -> None:
+    for system in systems:
+        await sandbox_admin.reset(settings, system)

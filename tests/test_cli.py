@@ -1,0 +1,200 @@
+"""The psflow CLI without a Temporal server: help, and one clear line for every mistake."""
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from click.testing import Result
+from typer.testing import CliRunner
+
+from cli.main import app
+from sandbox.crm.seed import DEMO_OPPORTUNITIES
+
+runner = CliRunner()
+PSFLOW = str(Path(sys.executable).parent / "psflow")
+OPPORTUNITY = DEMO_OPPORTUNITIES["small_usd"]
+COMMANDS = [
+    [],
+    ["start"],
+    ["status"],
+    ["watch"],
+    ["cancel"],
+    ["approve"],
+    ["reject"],
+    ["correct"],
+    ["list"],
+    ["dev"],
+    ["worker"],
+    ["demo"],
+    ["sandbox"],
+    ["sandbox", "up"],
+    ["sandbox", "fault"],
+    ["sandbox", "reset"],
+]
+
+
+@pytest.fixture(autouse=True)
+def isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """No PSFLOW_* settings from outside and no psflow.toml from the working directory."""
+    for name in list(os.environ):
+        if name.startswith("PSFLOW_"):
+            monkeypatch.delenv(name)
+    monkeypatch.chdir(tmp_path)
+    yield tmp_path
+
+
+def closed_port() -> int:
+    """A local port nothing listens on."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def invoke(*args: str) -> Result:
+    return runner.invoke(app, list(args))
+
+
+def one_line_error(result: Result) -> str:
+    """Assert exit 1 with exactly one line on stderr and no traceback; return the line."""
+    assert result.exit_code == 1, result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit)
+    assert "Traceback" not in result.output
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    return lines[0]
+
+
+@pytest.mark.parametrize("command", COMMANDS, ids=lambda c: " ".join(c) or "psflow")
+def test_every_help_exits_0_with_an_example(command: list[str]) -> None:
+    result = invoke(*command, "--help")
+    assert result.exit_code == 0, result.output
+    assert "Example:" in result.output
+
+
+def test_unknown_workflow_names_the_known_ones(isolated: Path) -> None:
+    line = one_line_error(invoke("start", "quote-to-cash", OPPORTUNITY))
+    assert "unknown workflow 'quote-to-cash'" in line
+    assert "opportunity-to-project" in line
+
+
+def test_malformed_opportunity_id_names_the_format() -> None:
+    line = one_line_error(invoke("start", "opportunity-to-project", "0061234"))
+    assert "'0061234' is not a Salesforce opportunity id" in line
+    assert "15- or 18-character" in line and "006" in line
+
+
+def test_correct_without_field_value_says_how() -> None:
+    line = one_line_error(
+        invoke("correct", f"opportunity-to-project/{OPPORTUNITY}", "--set", "nofield")
+    )
+    assert "use --set field=value" in line
+
+
+def test_correct_without_any_set_says_how() -> None:
+    line = one_line_error(invoke("correct", f"opportunity-to-project/{OPPORTUNITY}"))
+    assert "use --set field=value" in line
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["list"],
+        ["status", f"opportunity-to-project/{OPPORTUNITY}"],
+        ["approve", f"opportunity-to-project/{OPPORTUNITY}", "--as", "dana"],
+        ["cancel", f"opportunity-to-project/{OPPORTUNITY}"],
+        ["start", "opportunity-to-project", OPPORTUNITY],
+        ["worker"],
+    ],
+    ids=lambda c: c[0],
+)
+def test_temporal_not_running_is_one_line_quickly(command: list[str]) -> None:
+    address = f"127.0.0.1:{closed_port()}"
+    began = time.monotonic()
+    line = one_line_error(invoke("--address", address, *command))
+    assert time.monotonic() - began < 10
+    assert line == (
+        f"error: cannot reach Temporal at {address}: start it with `psflow dev` or set --address"
+    )
+
+
+def test_address_from_the_environment_is_used(monkeypatch: pytest.MonkeyPatch) -> None:
+    address = f"127.0.0.1:{closed_port()}"
+    monkeypatch.setenv("PSFLOW_TEMPORAL_ADDRESS", address)
+    assert address in one_line_error(invoke("list"))
+
+
+def test_sandbox_fault_when_sandbox_is_down(monkeypatch: pytest.MonkeyPatch) -> None:
+    url = f"http://127.0.0.1:{closed_port()}"
+    monkeypatch.setenv("PSFLOW_ERP_URL", url)
+    line = one_line_error(invoke("sandbox", "fault", "erp", "--path", "*/job*", "--status", "503"))
+    assert line == (
+        f"error: sandbox ERP is not running at {url}: "
+        "start it with `psflow sandbox up` or `psflow dev`"
+    )
+
+
+def test_sandbox_reset_when_sandbox_is_down(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PSFLOW_CRM_URL", f"http://127.0.0.1:{closed_port()}")
+    assert "sandbox CRM is not running" in one_line_error(invoke("sandbox", "reset", "crm"))
+
+
+def test_sandbox_fault_needs_a_path_or_clear() -> None:
+    assert "--path" in one_line_error(invoke("sandbox", "fault", "erp"))
+
+
+def test_missing_config_file_is_one_line(isolated: Path) -> None:
+    missing = isolated / "nowhere.toml"
+    line = one_line_error(invoke("--config", str(missing), "list"))
+    assert f"config file {missing} does not exist" in line
+
+
+def test_invalid_config_file_is_one_line(isolated: Path) -> None:
+    bad = isolated / "psflow.toml"
+    bad.write_text("[temporal\naddress = 1\n")
+    assert "is not valid TOML" in one_line_error(invoke("list"))
+
+
+def test_invalid_setting_is_one_line(isolated: Path) -> None:
+    (isolated / "psflow.toml").write_text("[sandbox]\ncrm_port = 'eighty'\n")
+    assert "configuration is invalid" in one_line_error(invoke("list"))
+
+
+def test_list_unknown_workflow_type_names_the_known_ones() -> None:
+    line = one_line_error(invoke("list", "--workflow", "nope"))
+    assert "opportunity-to-project" in line
+
+
+def test_dev_with_temporal_port_taken_starts_nothing(isolated: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        line = one_line_error(invoke("--address", f"127.0.0.1:{port}", "dev"))
+    assert f"port {port}" in line and "already in use" in line
+    assert not (isolated / ".psflow").exists()
+
+
+def test_dev_refuses_a_remote_address() -> None:
+    line = one_line_error(invoke("--address", "temporal.example.com:7233", "dev"))
+    assert "localhost:PORT" in line
+
+
+def test_console_script_exits_1_with_one_line(isolated: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PSFLOW_")}
+    done = subprocess.run(
+        [PSFLOW, "--address", f"127.0.0.1:{closed_port()}", "status", "x/y"],
+        env=env,
+        cwd=isolated,
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert done.returncode == 1
+    assert done.stdout == ""
+    assert done.stderr.startswith("error: cannot reach Temporal at 127.0.0.1:")
+    assert len(done.stderr.splitlines()) == 1

@@ -1,0 +1,336 @@
+"""The psflow CLI against a live Temporal dev server, the sandbox and the real worker."""
+
+import asyncio
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from click.testing import Result
+from temporalio.client import Client
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.service import RPCError, RPCStatusCode
+from temporalio.testing import WorkflowEnvironment
+from typer.testing import CliRunner
+
+from cli.main import app
+from config import load_settings
+from models.status import WorkflowStatus
+from sandbox.catalog import sf_id
+from sandbox.crm.seed import DEMO_OPPORTUNITIES
+from tests.support import TEMPORAL, Sandbox, free_port, running_worker, write_settings
+from workflows.search_attributes import ALL as SEARCH_ATTRIBUTES
+
+PSFLOW = str(Path(sys.executable).parent / "psflow")
+O2P = "opportunity-to-project"
+runner = CliRunner()
+
+
+def wid(deal: str) -> str:
+    return f"{O2P}/{DEMO_OPPORTUNITIES[deal]}"
+
+
+@pytest.fixture(scope="module")
+async def cli_temporal() -> AsyncIterator[WorkflowEnvironment]:
+    """A dev server of this module's own, so the deals it starts are fresh."""
+    env = await WorkflowEnvironment.start_local(
+        dev_server_existing_path=TEMPORAL,
+        search_attributes=SEARCH_ATTRIBUTES,
+        data_converter=pydantic_data_converter,
+    )
+    async with env:
+        yield env
+
+
+@pytest.fixture(scope="module")
+def cli_config(
+    tmp_path_factory: pytest.TempPathFactory, cli_temporal: WorkflowEnvironment
+) -> Iterator[Path]:
+    """Settings for this estate, with the sandbox running as `psflow sandbox up` would."""
+    folder = tmp_path_factory.mktemp("cli-estate")
+    config = write_settings(folder, cli_temporal.client.service_client.config.target_host)
+    box = Sandbox(config)
+    box.start()
+    try:
+        yield config
+    finally:
+        box.stop()
+
+
+@pytest.fixture(scope="module")
+async def cli_env(
+    cli_temporal: WorkflowEnvironment, cli_config: Path
+) -> AsyncIterator[dict[str, str]]:
+    """A worker on its own task queue; yields the environment that points the CLI at it."""
+    queue = f"psflow-cli-{uuid.uuid4()}"
+    async with running_worker(cli_temporal.client, load_settings(cli_config), queue):
+        yield {"PSFLOW_CONFIG": str(cli_config), "PSFLOW_TASK_QUEUE": queue}
+
+
+@pytest.fixture(autouse=True)
+def isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in list(os.environ):
+        if name.startswith("PSFLOW_"):
+            monkeypatch.delenv(name)
+    monkeypatch.chdir(tmp_path)
+
+
+@pytest.fixture
+def client(cli_temporal: WorkflowEnvironment) -> Client:
+    return cli_temporal.client
+
+
+async def psflow(env: dict[str, str], *args: str) -> Result:
+    """Run the CLI in a thread (it runs its own event loop), as a user would."""
+    return await asyncio.to_thread(runner.invoke, app, list(args), env=env)
+
+
+def one_line_error(result: Result) -> str:
+    assert result.exit_code == 1, result.output
+    assert "Traceback" not in result.output
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    return lines[0]
+
+
+async def status_json(env: dict[str, str], workflow_id: str) -> dict[str, object]:
+    result = await psflow(env, "status", workflow_id, "--json")
+    assert result.exit_code == 0, result.output
+    data: dict[str, object] = json.loads(result.stdout)
+    return data
+
+
+async def until_state(env: dict[str, str], workflow_id: str, state: str) -> dict[str, object]:
+    for _ in range(150):
+        data = await status_json(env, workflow_id)
+        if data["state"] == state:
+            return data
+        await asyncio.sleep(0.2)
+    raise AssertionError(f"{workflow_id} never reached {state}: {data}")
+
+
+async def test_unknown_opportunity_is_one_line_and_starts_nothing(
+    cli_env: dict[str, str], client: Client
+) -> None:
+    missing = sf_id("006", 9999)
+    line = one_line_error(await psflow(cli_env, "start", O2P, missing))
+    assert line == f"error: opportunity {missing} does not exist in the CRM: check the id"
+    with pytest.raises(RPCError) as err:
+        await client.get_workflow_handle(f"{O2P}/{missing}").describe()
+    assert err.value.status == RPCStatusCode.NOT_FOUND
+
+
+async def test_large_deal_approval_journey(cli_env: dict[str, str], client: Client) -> None:
+    workflow_id = wid("large_usd")
+    started = await psflow(cli_env, "start", O2P, DEMO_OPPORTUNITIES["large_usd"], "--as", "sam")
+    assert started.exit_code == 0, started.output
+    assert f"{workflow_id} started" in started.stdout
+    assert "/namespaces/default/workflows/opportunity-to-project%2F" in started.stdout
+
+    waiting = await until_state(cli_env, workflow_id, "waiting")
+    again = await psflow(cli_env, "start", O2P, DEMO_OPPORTUNITIES["large_usd"])
+    assert f"{workflow_id} already running" in again.stdout
+
+    queried = await client.get_workflow_handle(workflow_id).query(
+        "status", result_type=WorkflowStatus
+    )
+    assert waiting == queried.model_dump(mode="json")
+    assert waiting["waiting_for"]["kind"] == "approval"  # type: ignore[index]
+
+    listed = await psflow(cli_env, "list", "--waiting", "--json")
+    assert workflow_id in [row["workflow_id"] for row in json.loads(listed.stdout)]
+
+    refused = one_line_error(await psflow(cli_env, "approve", workflow_id, "--as", "sam"))
+    assert (
+        refused
+        == "error: approve refused: sam does not have the deal-desk role this decision needs"
+    )
+
+    approved = await psflow(cli_env, "approve", workflow_id, "--as", "dana", "--comment", "ok")
+    assert approved.exit_code == 0, approved.output
+    assert "approved by dana" in approved.stdout
+
+    watched = await psflow(cli_env, "watch", workflow_id)
+    assert watched.exit_code == 0, watched.output
+    assert watched.stdout.rstrip().endswith(f"{workflow_id} completed")
+
+    late = one_line_error(await psflow(cli_env, "approve", workflow_id, "--as", "dana"))
+    assert late == f"error: workflow {workflow_id} is not running (state: completed)"
+
+
+async def test_correction_journey(cli_env: dict[str, str]) -> None:
+    workflow_id = wid("unknown_legal_entity")
+    key = DEMO_OPPORTUNITIES["unknown_legal_entity"]
+    assert (await psflow(cli_env, "start", O2P, key)).exit_code == 0
+    waiting = await until_state(cli_env, workflow_id, "waiting")
+    problems = waiting["waiting_for"]["problems"]  # type: ignore[index]
+    assert [p["field"] for p in problems] == ["legal_entity"]
+
+    shown = await psflow(cli_env, "status", workflow_id)
+    assert "legal_entity" in shown.stdout and "correction" in shown.stdout
+
+    unknown = one_line_error(
+        await psflow(cli_env, "correct", workflow_id, "--as", "dana", "--set", "nofield=1")
+    )
+    assert unknown.startswith("error: correct refused: cannot correct nofield")
+
+    fixed = await psflow(
+        cli_env, "correct", workflow_id, "--as", "dana", "--set", "legal_entity=US01"
+    )
+    assert fixed.exit_code == 0, fixed.output
+    assert (await psflow(cli_env, "watch", workflow_id)).exit_code == 0
+
+
+async def test_cancel_undoes_and_watch_exits_1(cli_env: dict[str, str]) -> None:
+    workflow_id = wid("large_gbp")
+    assert (await psflow(cli_env, "start", O2P, DEMO_OPPORTUNITIES["large_gbp"])).exit_code == 0
+    await until_state(cli_env, workflow_id, "waiting")
+    cancelled = await psflow(cli_env, "cancel", workflow_id)
+    assert cancelled.exit_code == 0, cancelled.output
+    watched = await psflow(cli_env, "watch", workflow_id)
+    assert watched.exit_code == 1
+    assert watched.stdout.rstrip().endswith(f"{workflow_id} cancelled")
+    again = one_line_error(await psflow(cli_env, "cancel", workflow_id))
+    assert again == f"error: workflow {workflow_id} is not running (state: cancelled)"
+
+
+async def test_no_worker_is_one_line_at_once(cli_env: dict[str, str], client: Client) -> None:
+    from workflows.catalog import WORKFLOWS
+
+    kind = WORKFLOWS[O2P]
+    key = DEMO_OPPORTUNITIES["small_gbp"]
+    queue = f"nobody-polls-{uuid.uuid4()}"
+    await client.start_workflow(
+        kind.workflow.run, kind.input_for(key, "test"), id=kind.workflow_id(key), task_queue=queue
+    )
+    for command in (["status"], ["watch"], ["approve", "--as", "dana"]):
+        began = time.monotonic()
+        line = one_line_error(
+            await psflow(cli_env, command[0], kind.workflow_id(key), *command[1:])
+        )
+        assert line.startswith(f"error: no worker is serving task queue {queue}: start one")
+        assert time.monotonic() - began < 5
+    await client.get_workflow_handle(kind.workflow_id(key)).terminate()
+
+
+async def test_status_of_unknown_workflow(cli_env: dict[str, str]) -> None:
+    missing = f"{O2P}/{sf_id('006', 9998)}"
+    line = one_line_error(await psflow(cli_env, "status", missing))
+    assert line == f"error: no workflow {missing}: check the id with `psflow list`"
+
+
+async def test_list_all_shows_closed_ones(cli_env: dict[str, str]) -> None:
+    workflow_id = wid("small_usd")
+    assert (await psflow(cli_env, "start", O2P, DEMO_OPPORTUNITIES["small_usd"])).exit_code == 0
+    assert (await psflow(cli_env, "watch", workflow_id)).exit_code == 0
+    running = json.loads((await psflow(cli_env, "list", "--json")).stdout)
+    assert workflow_id not in [row["workflow_id"] for row in running]
+    everything = json.loads((await psflow(cli_env, "list", "--all", "--json")).stdout)
+    states = {row["workflow_id"]: row["state"] for row in everything}
+    assert states[workflow_id] == "completed"
+    table = await psflow(cli_env, "list", "--all", "--workflow", O2P)
+    assert table.exit_code == 0 and "completed" in table.stdout
+
+
+async def test_sandbox_fault_and_reset(cli_env: dict[str, str], cli_config: Path) -> None:
+    erp = load_settings(cli_config).erp.url
+    armed = await psflow(
+        cli_env, "sandbox", "fault", "erp", "--path", "*/nothing*", "--status", "429",
+        "--retry-after", "1", "--count", "2",
+    )  # fmt: skip
+    assert armed.exit_code == 0, armed.output
+    async with httpx.AsyncClient(base_url=f"{erp}/__admin") as admin:
+        faults = (await admin.get("/faults")).json()
+    assert [(f["path"], f["status"], f["remaining"]) for f in faults] == [("*/nothing*", 429, 2)]
+    assert (await psflow(cli_env, "sandbox", "fault", "erp", "--clear")).exit_code == 0
+    async with httpx.AsyncClient(base_url=f"{erp}/__admin") as admin:
+        assert (await admin.get("/faults")).json() == []
+    assert (await psflow(cli_env, "sandbox", "reset", "psa")).exit_code == 0
+
+
+def stack_config(folder: Path) -> Path:
+    """Settings for a whole local stack (Temporal, UI, sandbox) on free ports."""
+    crm, erp, psa = free_port(), free_port(), free_port()
+    config = folder / "stack.toml"
+    config.write_text(
+        f"""
+data_dir = "{folder / "data"}"
+
+[temporal]
+address = "127.0.0.1:{free_port()}"
+ui_url = "http://localhost:{free_port()}"
+
+[sandbox]
+crm_port = {crm}
+erp_port = {erp}
+psa_port = {psa}
+
+[crm]
+url = "http://127.0.0.1:{crm}"
+
+[erp]
+url = "http://127.0.0.1:{erp}"
+
+[psa]
+url = "http://127.0.0.1:{psa}"
+"""
+    )
+    return config
+
+
+def stack_env(config: Path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PSFLOW_")}
+    return env | {"PSFLOW_CONFIG": str(config), "COLUMNS": "160"}
+
+
+def ports_free(config: Path) -> bool:
+    from cli.stack import port_free, split_address, ui_port
+
+    settings = load_settings(config)
+    box = settings.sandbox
+    ports = [split_address(settings.temporal.address)[1], ui_port(settings)]
+    return all(
+        port_free("127.0.0.1", p) for p in [*ports, box.crm_port, box.erp_port, box.psa_port]
+    )
+
+
+def test_dev_serves_until_sigint_then_stops_everything(tmp_path: Path) -> None:
+    config = stack_config(tmp_path)
+    env = stack_env(config)
+    dev = subprocess.Popen([PSFLOW, "dev"], env=env, stdout=subprocess.PIPE, text=True)
+    try:
+        assert dev.stdout is not None
+        ready = any("Ctrl-C stops everything" in line for line in dev.stdout)
+        assert ready, "psflow dev never printed its panel"
+        listed = subprocess.run([PSFLOW, "list"], env=env, capture_output=True, text=True)
+        assert listed.returncode == 0, listed.stderr
+        assert "no workflows match" in listed.stdout
+    finally:
+        dev.send_signal(signal.SIGINT)
+        out, _ = dev.communicate(timeout=30)
+    assert dev.returncode == 0
+    assert "stopped the worker, the sandbox and Temporal" in out
+    assert ports_free(config)
+
+
+def test_demo_walks_the_journey_and_exits(tmp_path: Path) -> None:
+    config = stack_config(tmp_path)
+    began = time.monotonic()
+    demo = subprocess.run(
+        [PSFLOW, "demo", "--exit"], env=stack_env(config), capture_output=True, text=True,
+        timeout=240,
+    )  # fmt: skip
+    assert demo.returncode == 0, demo.stdout[-3000:] + demo.stderr[-3000:]
+    for chapter in ("1. A closed-won", "2. A large deal", "3. Bad data", "4. The ERP", "5. "):
+        assert chapter in demo.stdout
+    assert "approve refused: sam does not have the deal-desk role" in demo.stdout
+    assert "demo complete" in demo.stdout
+    assert time.monotonic() - began < 200
+    assert ports_free(config)
