@@ -257,32 +257,12 @@ async def test_sandbox_fault_and_reset(cli_env: dict[str, str], cli_config: Path
 
 def stack_config(folder: Path) -> Path:
     """Settings for a whole local stack (Temporal, UI, sandbox) on free ports."""
-    crm, erp, psa = free_port(), free_port(), free_port()
-    config = folder / "stack.toml"
-    config.write_text(
-        f"""
-data_dir = "{folder / "data"}"
-
-[temporal]
-address = "127.0.0.1:{free_port()}"
-ui_url = "http://localhost:{free_port()}"
-
-[sandbox]
-crm_port = {crm}
-erp_port = {erp}
-psa_port = {psa}
-
-[crm]
-url = "http://127.0.0.1:{crm}"
-
-[erp]
-url = "http://127.0.0.1:{erp}"
-
-[psa]
-url = "http://127.0.0.1:{psa}"
-"""
+    return write_settings(
+        folder,
+        f"127.0.0.1:{free_port()}",
+        ui_url=f"http://localhost:{free_port()}",
+        name="stack.toml",
     )
-    return config
 
 
 def stack_env(config: Path) -> dict[str, str]:
