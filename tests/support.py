@@ -27,16 +27,22 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def write_settings(folder: Path, temporal_address: str = "127.0.0.1:7233") -> Path:
+def write_settings(
+    folder: Path,
+    temporal_address: str = "127.0.0.1:7233",
+    ui_url: str = "http://localhost:8233",
+    name: str = "psflow.toml",
+) -> Path:
     """A config file for an isolated estate: own data folder, free ports."""
     crm, erp, psa = free_port(), free_port(), free_port()
-    config = folder / "psflow.toml"
+    config = folder / name
     config.write_text(
         f"""
 data_dir = "{folder / "data"}"
 
 [temporal]
 address = "{temporal_address}"
+ui_url = "{ui_url}"
 
 [sandbox]
 crm_port = {crm}
