@@ -1,6 +1,7 @@
 """The psflow worker: builds the connectors, registers every workflow and activity, runs."""
 
 import asyncio
+import gc
 import logging
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import AsyncExitStack
@@ -86,7 +87,10 @@ async def run_worker(
 
 def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    asyncio.run(run_worker(load_settings()))
+    try:
+        asyncio.run(run_worker(load_settings()))
+    finally:
+        gc.collect()  # free Temporal's Rust-backed objects before interpreter shutdown
 
 
 if __name__ == "__main__":

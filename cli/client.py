@@ -123,8 +123,7 @@ async def describe(
 async def require_worker(client: Client, settings: Settings, task_queue: str) -> None:
     """Fail at once when no worker has polled the task queue lately.
 
-    Saves waiting out a query or update timeout, and the SDK can crash at exit after one
-    (temporalio/sdk-python#300).
+    Saves waiting out a query or update timeout for a worker that is not there.
     """
     request = DescribeTaskQueueRequest(
         namespace=client.namespace,

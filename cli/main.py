@@ -1,43 +1,14 @@
 """The `psflow` command: root options, and every command joined onto one app."""
 
-import contextlib
-import logging
-import os
-import sys
 from pathlib import Path
-from typing import Annotated, Any, NoReturn
+from typing import Annotated
 
 import typer
 
 from cli import dev, listing, people, sandbox, workflows
 from cli.state import State
 
-
-class Psflow(typer.Typer):
-    """The root app; run as the console script it exits without interpreter teardown.
-
-    The Temporal SDK's Rust threads can crash a finalizing interpreter after the work is done
-    (temporalio/sdk-python#300), which would turn a clean exit into an abort.
-    """
-
-    def __call__(self, *args: Any, **kwargs: Any) -> NoReturn:
-        try:
-            super().__call__(*args, **kwargs)
-            code = 0
-        except SystemExit as exc:
-            if exc.code is None or isinstance(exc.code, int):
-                code = exc.code or 0
-            else:
-                print(exc.code, file=sys.stderr)
-                code = 1
-        logging.shutdown()
-        for stream in (sys.stdout, sys.stderr):
-            with contextlib.suppress(OSError, ValueError):  # closed pipe or stream
-                stream.flush()
-        os._exit(code)
-
-
-app = Psflow(
+app = typer.Typer(
     name="psflow",
     help="Durable sagas that keep the CRM, PSA and ERP in step.\n\n"
     "Example: psflow start opportunity-to-project 006Hs0000000001IAA --as sam",

@@ -1,6 +1,7 @@
 """What the root options decide, settings loaded on first use, and running async commands."""
 
 import asyncio
+import gc
 from collections.abc import Coroutine
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -56,3 +57,7 @@ def run(coro: Coroutine[Any, Any, T]) -> T:
         return asyncio.run(coro)
     except CliError as exc:
         fail(str(exc))
+    finally:
+        # Temporal clients sit in reference cycles; freed during interpreter shutdown, their
+        # Rust core can crash the process. Collect them while the interpreter is whole.
+        gc.collect()

@@ -1,5 +1,6 @@
 """Session fixtures: a real Temporal dev server and the sandbox systems over real HTTP."""
 
+import gc
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -77,3 +78,9 @@ async def systems(settings: Settings) -> AsyncIterator[Systems]:
         yield outside
     finally:
         await outside.aclose()
+
+
+def pytest_unconfigure() -> None:
+    """Free Temporal's Rust-backed clients while the interpreter is whole, not during its
+    shutdown, where dropping them can crash the process after every test has passed."""
+    gc.collect()

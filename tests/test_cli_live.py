@@ -226,6 +226,33 @@ async def test_status_of_unknown_workflow(cli_env: dict[str, str]) -> None:
     assert line == f"error: no workflow {missing}: check the id with `psflow list`"
 
 
+async def test_console_script_exits_with_its_own_code_every_time(
+    cli_env: dict[str, str],
+) -> None:
+    """Temporal's Rust client freed at interpreter shutdown used to crash ~1 exit in 15."""
+    missing = f"{O2P}/{sf_id('006', 9997)}"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PSFLOW_")} | cli_env
+
+    async def once() -> tuple[int | None, str]:
+        process = await asyncio.create_subprocess_exec(
+            PSFLOW,
+            "status",
+            missing,
+            env=env,
+            stdout=asyncio.subprocess.DEVNULL,
+            stderr=asyncio.subprocess.PIPE,
+        )
+        _, err = await process.communicate()
+        return process.returncode, err.decode()
+
+    outcomes = []
+    for _ in range(8):
+        outcomes += await asyncio.gather(*(once() for _ in range(5)))
+    crashed = [(code, err[-300:]) for code, err in outcomes if code != 1]
+    assert not crashed, crashed
+    assert all("no workflow" in err for _, err in outcomes)
+
+
 async def test_list_all_shows_closed_ones(cli_env: dict[str, str]) -> None:
     workflow_id = wid("small_usd")
     assert (await psflow(cli_env, "start", O2P, DEMO_OPPORTUNITIES["small_usd"])).exit_code == 0
