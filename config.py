@@ -11,7 +11,7 @@ from typing import Any
 
 from pydantic import BaseModel, SecretStr
 
-from models.policy import ApprovalPolicy, DealPolicy, User
+from models.policy import ApprovalPolicy, DealPolicy, StaffingPolicy, User
 from sandbox import catalog
 
 CONFIG_ENV = "PSFLOW_CONFIG"
@@ -38,7 +38,17 @@ class SandboxSettings(BaseModel):
     crm_port: int = 8701
     erp_port: int = 8702
     psa_port: int = 8703
+    hcm_port: int = 8704
+    hcm_tenant: str = catalog.HCM_TENANT
+    event_webhook_url: str | None = None
+    """Where the sandbox HCM delivers worker events (none: events are only recorded)."""
     erp_concurrency_limit: int = 5
+
+
+_USERS = [
+    User(name=name, crm_user_id=crm_id, roles=roles)
+    for name, (crm_id, _, roles) in catalog.USERS.items()
+]
 
 
 class Settings(BaseModel):
@@ -51,6 +61,9 @@ class Settings(BaseModel):
     )
     psa: SystemSettings = SystemSettings(
         url="http://127.0.0.1:8703", client_secret=SecretStr("sandbox-psa-secret")
+    )
+    hcm: SystemSettings = SystemSettings(
+        url="http://127.0.0.1:8704", client_secret=SecretStr("sandbox-hcm-secret")
     )
     sandbox: SandboxSettings = SandboxSettings()
     data_dir: Path = Path(".psflow")
@@ -66,10 +79,21 @@ class Settings(BaseModel):
         currencies=catalog.CURRENCIES,
         billing_terms=catalog.BILLING_TERMS,
         billing_types=catalog.BILLING_TYPES,
-        users=[
-            User(name=name, crm_user_id=crm_id, roles=roles)
-            for name, (crm_id, _, roles) in catalog.USERS.items()
-        ],
+        users=_USERS,
+    )
+
+    staffing: StaffingPolicy = StaffingPolicy(
+        approval=ApprovalPolicy(
+            role="resource-manager",
+            thresholds={},
+            deadline=timedelta(hours=24),
+            escalation_grace=timedelta(hours=24),
+            escalate_to="omar",
+        ),
+        departments={code: erp_id for code, (erp_id, _) in catalog.DEPARTMENTS.items()},
+        cost_centers={code: entity for code, (entity, _) in catalog.COST_CENTERS.items()},
+        roles=catalog.ROLES,
+        users=_USERS,
     )
 
     @property
@@ -92,6 +116,9 @@ ENV_KEYS: dict[str, tuple[str, ...]] = {
     "PSFLOW_PSA_URL": ("psa", "url"),
     "PSFLOW_PSA_CLIENT_ID": ("psa", "client_id"),
     "PSFLOW_PSA_CLIENT_SECRET": ("psa", "client_secret"),
+    "PSFLOW_HCM_URL": ("hcm", "url"),
+    "PSFLOW_HCM_CLIENT_ID": ("hcm", "client_id"),
+    "PSFLOW_HCM_CLIENT_SECRET": ("hcm", "client_secret"),
     "PSFLOW_DATA_DIR": ("data_dir",),
     "PSFLOW_STORE_URL": ("store_url",),
 }
@@ -115,7 +142,7 @@ def load_settings(config_file: Path | None = None, env: dict[str, str] | None = 
     """Defaults, overlaid by the TOML file (if any), overlaid by PSFLOW_* variables."""
     env = dict(os.environ) if env is None else env
     data = Settings().model_dump(mode="python")
-    for section in ("crm", "erp", "psa"):
+    for section in ("crm", "erp", "psa", "hcm"):
         data[section]["client_secret"] = data[section]["client_secret"].get_secret_value()
     path = config_file or Path(env.get(CONFIG_ENV, DEFAULT_CONFIG_FILE))
     if config_file is not None or CONFIG_ENV in env or path.exists():

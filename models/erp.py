@@ -1,5 +1,6 @@
 """What psflow writes to the ERP (NetSuite)."""
 
+from datetime import date
 from decimal import Decimal
 
 from pydantic import BaseModel
@@ -42,3 +43,48 @@ class ErpProject(BaseModel):
 def customer_external_id(crm_account_id: str) -> str:
     """The ERP customer's external id for a CRM account: one customer per account."""
     return f"sfdc-{crm_account_id}"
+
+
+class ErpEmployeeInput(BaseModel):
+    external_id: str
+    first_name: str
+    last_name: str
+    email: str | None = None
+    subsidiary_id: str
+    department_id: str
+    cost_center: str
+    labor_cost: Decimal
+    """Hourly labour cost, NetSuite's laborCost."""
+    currency: str
+    origin: str
+
+
+class ErpEmployee(BaseModel):
+    id: str
+    external_id: str
+    name: str
+    subsidiary_id: str
+    cost_center: str
+    labor_cost: Decimal
+    inactive: bool
+    origin: str | None = None
+
+
+class LabourForecastInput(BaseModel):
+    """A NetSuite resourceAllocation: who is planned on which project, for how many hours."""
+
+    external_id: str
+    project_external_id: str
+    employee_external_id: str
+    hours: Decimal
+    cost: Decimal
+    start_date: date
+    end_date: date | None = None
+
+
+class LabourForecast(BaseModel):
+    id: str
+    external_id: str
+    hours: Decimal
+    cost: Decimal
+    end_date: date | None = None

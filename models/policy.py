@@ -34,3 +34,18 @@ class DealPolicy(BaseModel):
 
     def user(self, name: str) -> User | None:
         return next((u for u in self.users if u.name == name), None)
+
+
+class StaffingPolicy(BaseModel):
+    """What hire-to-staff validates against, and who approves assignments."""
+
+    approval: ApprovalPolicy
+    departments: dict[str, str]
+    """HCM department code -> ERP department id."""
+    cost_centers: dict[str, str]
+    """Cost center code -> the legal entity it belongs to."""
+    roles: list[str]
+    users: list[User]
+
+    def user(self, name: str) -> User | None:
+        return next((u for u in self.users if u.name == name), None)

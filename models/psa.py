@@ -42,6 +42,8 @@ class PsaProject(BaseModel):
     external_id: str
     name: str
     status: str
+    flags: list[str] = []
+    """Notes for the project's managers, e.g. a staffed consultant who left."""
 
 
 class StaffingRequestInput(BaseModel):
@@ -49,6 +51,8 @@ class StaffingRequestInput(BaseModel):
     role: str
     hours: Decimal
     start_date: date
+    skills: list[str] = []
+    location: str | None = None
 
 
 class StaffingRequest(BaseModel):
@@ -57,3 +61,59 @@ class StaffingRequest(BaseModel):
     role: str
     hours: Decimal
     status: str
+    """open, filled or cancelled."""
+    start_date: date | None = None
+    skills: list[str] = []
+    location: str | None = None
+
+
+class ResourceInput(BaseModel):
+    external_id: str
+    """The HCM worker id."""
+    name: str
+    email: str | None = None
+    role: str
+    skills: list[str] = []
+    location: str | None = None
+    legal_entity: str
+    cost_center: str
+    cost_rate: Decimal
+    currency: str
+    calendar: str = "Standard 40h"
+    available_from: date
+
+
+class Resource(BaseModel):
+    id: str
+    external_id: str
+    name: str
+    role: str
+    skills: list[str] = []
+    location: str | None = None
+    legal_entity: str
+    cost_center: str
+    cost_rate: Decimal
+    currency: str
+    active: bool
+    available_from: date
+
+
+class AssignmentInput(BaseModel):
+    resource_id: str
+    project_id: str
+    staffing_request_id: str
+    hours: Decimal
+    start_date: date
+    end_date: date | None = None
+
+
+class Assignment(BaseModel):
+    id: str
+    resource_id: str
+    project_id: str
+    staffing_request_id: str
+    hours: Decimal
+    start_date: date
+    end_date: date | None = None
+    status: str
+    """active or ended."""

@@ -55,6 +55,8 @@ USERS: dict[str, tuple[str, str, list[str]]] = {
     "morgan": ("005Hs00000A1b2fIAB", "Morgan Lee", ["deal-desk"]),
     "priya": ("005Hs00000A1b2gIAB", "Priya Nair", ["deal-desk", "deal-desk-lead"]),
     "finn": ("005Hs00000A1b2hIAB", "Finn Olsen", ["finance"]),
+    "rita": ("005Hs00000A1b2iIAB", "Rita Alvarez", ["resource-manager"]),
+    "omar": ("005Hs00000A1b2jIAB", "Omar Haddad", ["resource-manager"]),
 }
 
 # Deals above these amounts need a deal-desk approval.
@@ -104,3 +106,39 @@ def account_id(index: int) -> str:
 
 # ERP customers that exist before psflow runs (indexes into ACCOUNTS): never to be deleted.
 PREEXISTING_CUSTOMERS = [0, 1, 10, 14, 18]
+
+
+# HCM department code -> (ERP department id, name)
+DEPARTMENTS: dict[str, tuple[str, str]] = {
+    "DEP-CONS": ("101", "Consulting"),
+    "DEP-ARCH": ("102", "Architecture"),
+    "DEP-DATA": ("103", "Data & Analytics"),
+    "DEP-PMO": ("104", "Delivery Management"),
+}
+# HCM cost center -> (legal entity, name); the ERP keeps the same codes
+COST_CENTERS: dict[str, tuple[str, str]] = {
+    "CC-1100": ("US01", "Consulting East"),
+    "CC-1200": ("US01", "Consulting West"),
+    "CC-1300": ("US01", "Architecture US"),
+    "CC-2100": ("UK01", "Consulting London"),
+    "CC-3100": ("DE01", "Beratung München"),
+    "CC-4100": ("CA01", "Consulting Toronto"),
+}
+LOCATIONS: dict[str, list[str]] = {
+    "US01": ["New York", "Chicago", "San Francisco"],
+    "UK01": ["London"],
+    "DE01": ["Munich", "Berlin"],
+    "CA01": ["Toronto"],
+}
+SKILLS = [
+    "Salesforce",
+    "NetSuite",
+    "Workday",
+    "Data Engineering",
+    "Cloud Architecture",
+    "Change Management",
+    "Project Management",
+    "Python",
+    "SAP",
+]
+HCM_TENANT = "northwind"
