@@ -45,6 +45,7 @@ class SandboxSettings(BaseModel):
     erp_concurrency_limit: int = 5
 
 
+_SUBSIDIARIES = {code: sub for code, (sub, _, _) in catalog.LEGAL_ENTITIES.items()}
 _USERS = [
     User(name=name, crm_user_id=crm_id, roles=roles)
     for name, (crm_id, _, roles) in catalog.USERS.items()
@@ -75,7 +76,7 @@ class Settings(BaseModel):
             escalation_grace=timedelta(hours=24),
             escalate_to="priya",
         ),
-        legal_entities={code: sub for code, (sub, _, _) in catalog.LEGAL_ENTITIES.items()},
+        legal_entities=_SUBSIDIARIES,
         currencies=catalog.CURRENCIES,
         billing_terms=catalog.BILLING_TERMS,
         billing_types=catalog.BILLING_TYPES,
@@ -92,6 +93,7 @@ class Settings(BaseModel):
         ),
         departments={code: erp_id for code, (erp_id, _) in catalog.DEPARTMENTS.items()},
         cost_centers={code: entity for code, (entity, _) in catalog.COST_CENTERS.items()},
+        legal_entities=_SUBSIDIARIES,
         roles=catalog.ROLES,
         users=_USERS,
     )

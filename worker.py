@@ -65,7 +65,7 @@ async def run_worker(
             CrmActivities(crm),
             ErpActivities(erp),
             PsaActivities(psa),
-            PolicyActivities(settings.policy),
+            PolicyActivities(settings.policy, settings.staffing),
             StoreActivities(engine),
         ]
         worker = Worker(

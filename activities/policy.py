@@ -2,14 +2,20 @@
 
 from temporalio import activity
 
-from models.policy import DealPolicy
+from models.policy import DealPolicy, StaffingPolicy
 
 
 class PolicyActivities:
-    def __init__(self, deal_policy: DealPolicy) -> None:
+    def __init__(self, deal_policy: DealPolicy, staffing_policy: StaffingPolicy) -> None:
         self._deal_policy = deal_policy
+        self._staffing_policy = staffing_policy
 
     @activity.defn(name="policy.deal_policy")
     async def deal_policy(self) -> DealPolicy:
         """Approval thresholds, deadlines, mappings and the user directory in force now."""
         return self._deal_policy
+
+    @activity.defn(name="policy.staffing_policy")
+    async def staffing_policy(self) -> StaffingPolicy:
+        """Mappings hires are validated against, and who approves assignments."""
+        return self._staffing_policy

@@ -44,6 +44,8 @@ class StaffingPolicy(BaseModel):
     """HCM department code -> ERP department id."""
     cost_centers: dict[str, str]
     """Cost center code -> the legal entity it belongs to."""
+    legal_entities: dict[str, str]
+    """HCM company (legal entity) code -> ERP subsidiary id."""
     roles: list[str]
     users: list[User]
 

@@ -5,12 +5,14 @@ signals of the same names for fire-and-forget clients such as the plain `tempora
 `status` query. Waits have deadlines; an approval that times out escalates once, then rejects.
 """
 
-from collections.abc import AsyncIterator, Callable
+import asyncio
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from datetime import timedelta
+from typing import TypeVar
 
 from temporalio import workflow
-from temporalio.exceptions import ApplicationError
+from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
     from activities.store import StoreActivities
@@ -30,6 +32,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows.saga import Saga, root_message
 
 STORE_TIMEOUT = timedelta(seconds=30)
+R = TypeVar("R")
 Decision = Approval | Rejection
 
 
@@ -215,6 +218,33 @@ class Interactive:
 
     def set_state(self, state: RunState) -> None:
         self._status.state = state
+
+    async def run_saga(self, body: Awaitable[R]) -> R:
+        """Run the business steps; on a failure for good or a cancellation, compensate first.
+
+        A failure ends the workflow as a SagaFailed ApplicationError naming the root cause.
+        """
+        try:
+            return await body
+        except asyncio.CancelledError:
+            await self._compensate()
+            self.set_state(RunState.CANCELLED)
+            raise
+        except (ActivityError, ApplicationError) as exc:
+            await self._compensate()
+            self.set_state(RunState.FAILED)
+            self._status.error = root_message(exc)
+            raise ApplicationError(
+                f"{self._status.workflow} for {self._status.business_key} failed: "
+                f"{self._status.error}",
+                type="SagaFailed",
+                non_retryable=True,
+            ) from exc
+
+    async def _compensate(self) -> None:
+        if self.saga:
+            self.set_state(RunState.COMPENSATING)
+            await self.saga.compensate()
 
     # ---- waiting for people -----------------------------------------------------------------
 

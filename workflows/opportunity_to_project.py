@@ -1,10 +1,9 @@
 """opportunity-to-project: a closed-won deal becomes customer, projects and staffing requests."""
 
-import asyncio
 from datetime import timedelta
 
 from temporalio import workflow
-from temporalio.exceptions import ActivityError, ApplicationError
+from temporalio.exceptions import ApplicationError
 
 with workflow.unsafe.imports_passed_through():
     from activities.crm import CrmActivities, OpportunityUpdate
@@ -33,7 +32,6 @@ with workflow.unsafe.imports_passed_through():
         needs_approval,
     )
     from workflows.interaction import Interactive
-    from workflows.saga import root_message
 
 NAME = "opportunity-to-project"
 READ = "read opportunity"
@@ -60,21 +58,7 @@ class OpportunityToProject(Interactive):
 
     @workflow.run
     async def run(self, input: OpportunityToProjectInput) -> OpportunityToProjectResult:
-        try:
-            result = await self._run(input)
-        except asyncio.CancelledError:
-            await self._compensate()
-            self.set_state(RunState.CANCELLED)
-            raise
-        except (ActivityError, ApplicationError) as exc:
-            await self._compensate()
-            self.set_state(RunState.FAILED)
-            self._status.error = root_message(exc)
-            raise ApplicationError(
-                f"{NAME} for {input.opportunity_id} failed: {self._status.error}",
-                type="SagaFailed",
-                non_retryable=True,
-            ) from exc
+        result = await self.run_saga(self._run(input))
         done = result.outcome == "completed"
         self.set_state(RunState.COMPLETED if done else RunState.REJECTED)
         return result
@@ -301,11 +285,6 @@ class OpportunityToProject(Interactive):
         return OpportunityToProjectResult(
             opportunity_id=opportunity_id, outcome="rejected", reason=rejection.reason
         )
-
-    async def _compensate(self) -> None:
-        if self.saga:
-            self.set_state(RunState.COMPENSATING)
-            await self.saga.compensate()
 
     # ---- who may approve, reject or correct -------------------------------------------
 
