@@ -28,6 +28,7 @@ def stack_panel(settings: Settings, *, persist: bool = True) -> Panel:
         f"CRM          {urls['crm']}",
         f"ERP          {urls['erp']}",
         f"PSA          {urls['psa']}  (API docs {urls['psa']}/docs)",
+        f"HCM          {urls['hcm']}  (API docs {urls['hcm']}/docs)",
         f"worker       task queue {temporal.task_queue}",
         f"data         {settings.data_dir}" + ("" if persist else " (Temporal in memory)"),
         "",

@@ -1,26 +1,31 @@
-"""`psflow sandbox`: run the local CRM, ERP and PSA, inject faults, reset their data."""
+"""`psflow sandbox`: run the local CRM, ERP, PSA and HCM, inject faults, reset their data,
+and send HCM worker events."""
 
 import asyncio
+from datetime import datetime
 from typing import Annotated, Any
 
 import typer
 from rich.panel import Panel
 
 from cli import sandbox_admin
-from cli.output import console, fail
+from cli.output import CliError, console, fail
+from cli.people import parse_fields
 from cli.sandbox_admin import System
 from cli.stack import check_ports, sandbox_urls, start_sandbox
 from cli.state import run, settings_of
 from cli.stopping import cancel_on_signals
 from config import Settings
+from models.hcm import WorkerEventKind
 
 app = typer.Typer(
-    help="Run the sandbox CRM, ERP and PSA; inject faults; reset their data.\n\n"
+    help="Run the sandbox CRM, ERP, PSA and HCM; inject faults; reset their data; "
+    "send HCM worker events.\n\n"
     "Example: psflow sandbox fault erp --path '*/record/v1/job*' --status 503 --count 2",
     no_args_is_help=True,
 )
 
-SystemArg = Annotated[System, typer.Argument(case_sensitive=False, help="crm, erp or psa.")]
+SystemArg = Annotated[System, typer.Argument(case_sensitive=False, help="crm, erp, psa or hcm.")]
 
 
 @app.command()
@@ -41,6 +46,7 @@ async def _up(settings: Settings) -> None:
             urls = sandbox_urls(settings)
             lines = [f"{name.upper()}  {url}" for name, url in urls.items()]
             lines.append(f"PSA API docs  {urls['psa']}/docs")
+            lines.append(f"HCM API docs  {urls['hcm']}/docs")
             lines.append("Ctrl-C stops them")
             console.print(Panel("\n".join(lines), title="psflow sandbox", expand=False))
             await task
@@ -111,7 +117,7 @@ def reset(
     ctx: typer.Context,
     system: Annotated[
         System | None,
-        typer.Argument(case_sensitive=False, help="crm, erp or psa (default: all three)."),
+        typer.Argument(case_sensitive=False, help="crm, erp, psa or hcm (default: all)."),
     ] = None,
 ) -> None:
     """Reseed a sandbox system's data and clear its faults (all systems by default).
@@ -127,3 +133,55 @@ def reset(
 async def _reset(settings: Settings, systems: list[System]) -> None:
     for system in systems:
         await sandbox_admin.reset(settings, system)
+
+
+@app.command()
+def event(
+    ctx: typer.Context,
+    kind: Annotated[
+        WorkerEventKind,
+        typer.Argument(metavar="KIND", case_sensitive=False, help="hire, transfer or termination."),
+    ],
+    worker_id: Annotated[
+        str,
+        typer.Argument(
+            metavar="WORKER_ID", help="Employee_ID (e.g. 30001) or WID.", show_default=False
+        ),
+    ],
+    set_: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--set",
+            metavar="FIELD=VALUE",
+            help="A changed field for a transfer or hire (legal_entity, cost_center, cost_rate, "
+            "currency, department, manager_id, location, role); repeat for several.",
+        ),
+    ] = None,
+    effective_date: Annotated[
+        datetime | None,
+        typer.Option(
+            formats=["%Y-%m-%d"],
+            metavar="YYYY-MM-DD",
+            help="When it takes effect (default: the hire date for a hire, else today).",
+            show_default=False,
+        ),
+    ] = None,
+) -> None:
+    """Hire, transfer or terminate a sandbox HCM worker; prints the event id.
+
+    The HCM sends the event to sandbox.event_webhook_url, retrying while it fails.
+
+    Example: psflow sandbox event transfer 20001 --set cost_center=CC-1200 --set cost_rate=98
+    """
+    try:
+        changes = parse_fields(set_) if set_ else {}
+    except CliError as exc:
+        fail(str(exc))
+    settings = settings_of(ctx)
+    when = effective_date.date() if effective_date else None
+    recorded = run(sandbox_admin.worker_event(settings, kind.value, worker_id, changes, when))
+    console.print(
+        f"{recorded['event_id']}  {kind.value} of worker {recorded['worker_id']} "
+        f"effective {recorded['effective_date']} (sequence {recorded['sequence']})",
+        soft_wrap=True,
+    )

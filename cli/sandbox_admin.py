@@ -1,5 +1,6 @@
-"""The sandbox systems' admin routes over HTTP: faults and reset."""
+"""The sandbox systems' admin routes over HTTP: faults, reset and HCM worker events."""
 
+from datetime import date
 from enum import StrEnum
 from typing import Any
 
@@ -15,6 +16,7 @@ class System(StrEnum):
     CRM = "crm"
     ERP = "erp"
     PSA = "psa"
+    HCM = "hcm"
 
 
 def base_url(settings: Settings, system: System) -> str:
@@ -37,9 +39,19 @@ async def admin(
             "start it with `psflow sandbox up` or `psflow dev`"
         ) from None
     if not response.is_success:
-        detail = response.text[:300] or response.reason_phrase
-        raise CliError(f"sandbox {name} at {url} refused {method} {route}: {detail}")
+        raise CliError(f"sandbox {name} at {url} refused {method} {route}: {_detail(response)}")
     return response
+
+
+def _detail(response: httpx.Response) -> str:
+    """The system's own message when its error body has a plain one, else the raw text."""
+    try:
+        message = response.json().get("error")
+    except (ValueError, AttributeError):
+        message = None
+    if isinstance(message, str) and message:
+        return message[:300]
+    return response.text[:300] or response.reason_phrase
 
 
 async def add_fault(settings: Settings, system: System, spec: dict[str, Any]) -> dict[str, Any]:
@@ -55,3 +67,18 @@ async def clear_faults(settings: Settings, system: System) -> None:
 async def reset(settings: Settings, system: System) -> None:
     """Back to the seed data, with no faults."""
     await admin(settings, system, "POST", "reset")
+
+
+async def worker_event(
+    settings: Settings,
+    kind: str,
+    worker_id: str,
+    changes: dict[str, str],
+    effective_date: date | None,
+) -> dict[str, Any]:
+    """Apply a hire, transfer or termination in the sandbox HCM; returns the recorded event."""
+    body: dict[str, Any] = {"kind": kind, "worker_id": worker_id, "changes": changes}
+    if effective_date is not None:
+        body["effective_date"] = effective_date.isoformat()
+    event: dict[str, Any] = (await admin(settings, System.HCM, "POST", "events", body)).json()
+    return event

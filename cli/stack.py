@@ -22,6 +22,7 @@ from workflows.search_attributes import cli_flags
 SERVER_START_TIMEOUT = 30.0
 STOP_TIMEOUT = 10.0
 LOCAL_HOSTS = {"localhost", "127.0.0.1"}
+SANDBOX_SYSTEMS = ("crm", "erp", "psa", "hcm")
 
 
 def temporal_binary() -> str:
@@ -82,7 +83,7 @@ def check_ports(settings: Settings, *, temporal: bool = True) -> None:
                 "stop what uses it or set PSFLOW_UI_URL with another port",
             ),
         ]
-    for system in ("crm", "erp", "psa"):
+    for system in SANDBOX_SYSTEMS:
         wanted.append(
             (
                 box.host,
@@ -100,8 +101,7 @@ def check_ports(settings: Settings, *, temporal: bool = True) -> None:
 def sandbox_urls(settings: Settings) -> dict[str, str]:
     box = settings.sandbox
     return {
-        system: f"http://{box.host}:{getattr(box, f'{system}_port')}"
-        for system in ("crm", "erp", "psa")
+        system: f"http://{box.host}:{getattr(box, f'{system}_port')}" for system in SANDBOX_SYSTEMS
     }
 
 

@@ -26,7 +26,7 @@ class Worker(BaseModel):
     currency: str | None = None
     hire_date: date
     status: str = "active"
-    """active or terminated."""
+    """pre-hire, active or terminated."""
     termination_date: date | None = None
 
     @property

@@ -9,6 +9,7 @@ from fastapi import FastAPI
 from config import Settings
 from sandbox.crm.app import create_app as create_crm
 from sandbox.erp.app import create_app as create_erp
+from sandbox.hcm.app import create_app as create_hcm
 from sandbox.psa.app import create_app as create_psa
 
 
@@ -41,6 +42,16 @@ def build_apps(settings: Settings) -> dict[str, tuple[FastAPI, int]]:
                 client_secret=settings.psa.client_secret.get_secret_value(),
             ),
             box.psa_port,
+        ),
+        "hcm": (
+            create_hcm(
+                folder / "hcm.db",
+                client_id=settings.hcm.client_id,
+                client_secret=settings.hcm.client_secret.get_secret_value(),
+                tenant=box.hcm_tenant,
+                webhook_url=box.event_webhook_url,
+            ),
+            box.hcm_port,
         ),
     }
 

@@ -34,7 +34,7 @@ def write_settings(
     name: str = "psflow.toml",
 ) -> Path:
     """A config file for an isolated estate: own data folder, free ports."""
-    crm, erp, psa = free_port(), free_port(), free_port()
+    crm, erp, psa, hcm = free_port(), free_port(), free_port(), free_port()
     config = folder / name
     config.write_text(
         f"""
@@ -48,6 +48,7 @@ ui_url = "{ui_url}"
 crm_port = {crm}
 erp_port = {erp}
 psa_port = {psa}
+hcm_port = {hcm}
 
 [crm]
 url = "http://127.0.0.1:{crm}"
@@ -57,13 +58,16 @@ url = "http://127.0.0.1:{erp}"
 
 [psa]
 url = "http://127.0.0.1:{psa}"
+
+[hcm]
+url = "http://127.0.0.1:{hcm}"
 """
     )
     return config
 
 
 class Sandbox:
-    """The three sandbox systems in their own process, as `psflow sandbox up` runs them."""
+    """The sandbox systems in their own process, as `psflow sandbox up` runs them."""
 
     def __init__(self, config: Path) -> None:
         self.config = config
@@ -73,6 +77,7 @@ class Sandbox:
             "crm": self.settings.crm.url,
             "erp": self.settings.erp.url,
             "psa": self.settings.psa.url,
+            "hcm": self.settings.hcm.url,
         }
 
     def start(self) -> None:
@@ -142,6 +147,7 @@ class Systems:
     def __init__(self, settings: Settings) -> None:
         from connectors.crm import CrmConnector
         from connectors.erp import ErpConnector
+        from connectors.hcm import HcmConnector
         from connectors.psa import PsaConnector
 
         def build(cls: Any, system: Any) -> Any:
@@ -150,7 +156,13 @@ class Systems:
         self.crm: CrmConnector = build(CrmConnector, settings.crm)
         self.erp: ErpConnector = build(ErpConnector, settings.erp)
         self.psa: PsaConnector = build(PsaConnector, settings.psa)
+        self.hcm = HcmConnector.build(
+            settings.hcm.url,
+            settings.hcm.client_id,
+            settings.hcm.client_secret.get_secret_value(),
+            tenant=settings.sandbox.hcm_tenant,
+        )
 
     async def aclose(self) -> None:
-        for connector in (self.crm, self.erp, self.psa):
+        for connector in (self.crm, self.erp, self.psa, self.hcm):
             await connector.aclose()

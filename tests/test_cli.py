@@ -198,3 +198,24 @@ def test_console_script_exits_1_with_one_line(isolated: Path) -> None:
     assert done.stdout == ""
     assert done.stderr.startswith("error: cannot reach Temporal at 127.0.0.1:")
     assert len(done.stderr.splitlines()) == 1
+
+
+def test_sandbox_event_help_has_an_example() -> None:
+    result = invoke("sandbox", "event", "--help")
+    assert result.exit_code == 0, result.output
+    assert "Example: psflow sandbox event" in result.output
+
+
+def test_sandbox_event_when_hcm_is_down(monkeypatch: pytest.MonkeyPatch) -> None:
+    url = f"http://127.0.0.1:{closed_port()}"
+    monkeypatch.setenv("PSFLOW_HCM_URL", url)
+    line = one_line_error(invoke("sandbox", "event", "hire", "30001"))
+    assert line == (
+        f"error: sandbox HCM is not running at {url}: "
+        "start it with `psflow sandbox up` or `psflow dev`"
+    )
+
+
+def test_sandbox_event_set_needs_field_value() -> None:
+    line = one_line_error(invoke("sandbox", "event", "transfer", "20001", "--set", "cost_rate"))
+    assert "use --set field=value" in line
