@@ -33,13 +33,17 @@ class SystemSettings(BaseModel):
     timeout_seconds: float = 30.0
 
 
+class HcmSettings(SystemSettings):
+    tenant: str = catalog.HCM_TENANT
+    """The Workday tenant in every API path (/ccx/api/v1/{tenant}/...)."""
+
+
 class SandboxSettings(BaseModel):
     host: str = "127.0.0.1"
     crm_port: int = 8701
     erp_port: int = 8702
     psa_port: int = 8703
     hcm_port: int = 8704
-    hcm_tenant: str = catalog.HCM_TENANT
     event_webhook_url: str | None = None
     """Where the sandbox HCM delivers worker events (none: events are only recorded)."""
     erp_concurrency_limit: int = 5
@@ -63,7 +67,7 @@ class Settings(BaseModel):
     psa: SystemSettings = SystemSettings(
         url="http://127.0.0.1:8703", client_secret=SecretStr("sandbox-psa-secret")
     )
-    hcm: SystemSettings = SystemSettings(
+    hcm: HcmSettings = HcmSettings(
         url="http://127.0.0.1:8704", client_secret=SecretStr("sandbox-hcm-secret")
     )
     sandbox: SandboxSettings = SandboxSettings()
@@ -121,6 +125,7 @@ ENV_KEYS: dict[str, tuple[str, ...]] = {
     "PSFLOW_HCM_URL": ("hcm", "url"),
     "PSFLOW_HCM_CLIENT_ID": ("hcm", "client_id"),
     "PSFLOW_HCM_CLIENT_SECRET": ("hcm", "client_secret"),
+    "PSFLOW_HCM_TENANT": ("hcm", "tenant"),
     "PSFLOW_DATA_DIR": ("data_dir",),
     "PSFLOW_STORE_URL": ("store_url",),
 }

@@ -12,14 +12,18 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import Worker
 
 from activities.crm import CrmActivities
+from activities.employees import EmployeeActivities
 from activities.erp import ErpActivities
+from activities.hcm import HcmActivities
 from activities.policy import PolicyActivities
 from activities.psa import PsaActivities
+from activities.staffing import StaffingActivities
 from activities.store import StoreActivities
 from config import Settings, SystemSettings, load_settings
 from connectors.base import Connector
 from connectors.crm import CrmConnector
 from connectors.erp import ErpConnector
+from connectors.hcm import HcmConnector
 from connectors.psa import PsaConnector
 from store.db import open_engine
 from workflows.catalog import ALL_WORKFLOWS
@@ -56,7 +60,15 @@ async def run_worker(
         crm = _connector(CrmConnector, settings.crm)
         erp = _connector(ErpConnector, settings.erp)
         psa = _connector(PsaConnector, settings.psa)
-        for connector in (crm, erp, psa):
+        hcm = HcmConnector.build(
+            settings.hcm.url,
+            settings.hcm.client_id,
+            settings.hcm.client_secret.get_secret_value(),
+            tenant=settings.hcm.tenant,
+            concurrency=settings.hcm.concurrency,
+            timeout_seconds=settings.hcm.timeout_seconds,
+        )
+        for connector in (crm, erp, psa, hcm):
             stack.push_async_callback(connector.aclose)
         engine = open_engine(settings.resolved_store_url)
         stack.callback(engine.dispose)
@@ -65,6 +77,9 @@ async def run_worker(
             CrmActivities(crm),
             ErpActivities(erp),
             PsaActivities(psa),
+            HcmActivities(hcm),
+            StaffingActivities(psa),
+            EmployeeActivities(erp),
             PolicyActivities(settings.policy, settings.staffing),
             StoreActivities(engine),
         ]

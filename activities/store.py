@@ -4,7 +4,9 @@ from sqlalchemy import Engine
 from temporalio import activity
 
 from models.audit import AuditEntry, RecordLink
+from models.hcm import WorkerEvent
 from store.audit import add_link, append_audit
+from store.events import mark_applied, staleness
 
 
 class StoreActivities:
@@ -21,3 +23,13 @@ class StoreActivities:
         """Remember which records a business key produced in each system (idempotent)."""
         for link in links:
             add_link(self._engine, link)
+
+    @activity.defn(name="store.event_staleness")
+    def event_staleness(self, event: WorkerEvent) -> str | None:
+        """Why an HCM event must not be applied (duplicate or out of order), or None."""
+        return staleness(self._engine, event)
+
+    @activity.defn(name="store.mark_event_applied")
+    def mark_event_applied(self, event: WorkerEvent) -> None:
+        """Remember that the event has had its effect."""
+        mark_applied(self._engine, event)

@@ -4,25 +4,50 @@ Keyed by workflow name; a workflow without a check here starts unchecked and its
 validates the key.
 """
 
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 
 from cli.output import CliError
-from config import Settings
+from config import Settings, SystemSettings
+from connectors.errors import (
+    AuthenticationFailed,
+    NotFound,
+    RateLimited,
+    RequestRejected,
+    SystemUnavailable,
+)
 
 Precheck = Callable[[Settings, str], Awaitable[None]]
 CHECK_TIMEOUT_SECONDS = 10.0
 
 
+@asynccontextmanager
+async def checking(system: str, settings: SystemSettings, what: str) -> AsyncIterator[None]:
+    """Turn a connector's typed errors into one line naming `what` and the fix."""
+    label = system.upper()
+    try:
+        yield
+    except NotFound:
+        raise CliError(f"{what} does not exist in the {label}: check the id") from None
+    except (SystemUnavailable, RateLimited):
+        raise CliError(
+            f"cannot check {what}: the {label} at {settings.url} does not answer; "
+            "start the sandbox with `psflow sandbox up` or `psflow dev`, "
+            f"or set PSFLOW_{label}_URL"
+        ) from None
+    except AuthenticationFailed:
+        raise CliError(
+            f"the {label} at {settings.url} refused psflow's credentials: "
+            f"check PSFLOW_{label}_CLIENT_ID and PSFLOW_{label}_CLIENT_SECRET"
+        ) from None
+    except RequestRejected as exc:
+        reason = exc.message.partition(f"answered {exc.status}: ")[2] or exc.message
+        raise CliError(f"the {label} does not accept {what} ({reason}): check the id") from None
+
+
 async def opportunity_exists(settings: Settings, opportunity_id: str) -> None:
     """The opportunity must exist in the CRM; its data is the workflow's to validate."""
     from connectors.crm import CrmConnector
-    from connectors.errors import (
-        AuthenticationFailed,
-        NotFound,
-        RateLimited,
-        RequestRejected,
-        SystemUnavailable,
-    )
 
     crm = settings.crm
     connector = CrmConnector.build(
@@ -32,32 +57,36 @@ async def opportunity_exists(settings: Settings, opportunity_id: str) -> None:
         timeout_seconds=CHECK_TIMEOUT_SECONDS,
     )
     try:
-        # One field is enough to learn that the record exists.
-        await connector.get_opportunity_values(opportunity_id, ["currency"])
-    except NotFound:
-        raise CliError(
-            f"opportunity {opportunity_id} does not exist in the CRM: check the id"
-        ) from None
-    except (SystemUnavailable, RateLimited):
-        raise CliError(
-            f"cannot check opportunity {opportunity_id}: the CRM at {crm.url} does not answer; "
-            "start the sandbox with `psflow sandbox up` or `psflow dev`, or set PSFLOW_CRM_URL"
-        ) from None
-    except AuthenticationFailed:
-        raise CliError(
-            f"the CRM at {crm.url} refused psflow's credentials: "
-            "check PSFLOW_CRM_CLIENT_ID and PSFLOW_CRM_CLIENT_SECRET"
-        ) from None
-    except RequestRejected as exc:
-        reason = exc.message.partition(f"answered {exc.status}: ")[2] or exc.message
-        raise CliError(
-            f"the CRM does not accept opportunity {opportunity_id} ({reason}): check the id"
-        ) from None
+        async with checking("crm", crm, f"opportunity {opportunity_id}"):
+            # One field is enough to learn that the record exists.
+            await connector.get_opportunity_values(opportunity_id, ["currency"])
     finally:
         await connector.aclose()
 
 
-PRECHECKS: dict[str, Precheck] = {"opportunity-to-project": opportunity_exists}
+async def worker_exists(settings: Settings, worker_id: str) -> None:
+    """The worker must exist in the HCM; their attributes are the workflow's to validate."""
+    from connectors.hcm import HcmConnector
+
+    hcm = settings.hcm
+    connector = HcmConnector.build(
+        hcm.url,
+        hcm.client_id,
+        hcm.client_secret.get_secret_value(),
+        timeout_seconds=CHECK_TIMEOUT_SECONDS,
+        tenant=settings.hcm.tenant,
+    )
+    try:
+        async with checking("hcm", hcm, f"worker {worker_id}"):
+            await connector.get_worker(worker_id)
+    finally:
+        await connector.aclose()
+
+
+PRECHECKS: dict[str, Precheck] = {
+    "opportunity-to-project": opportunity_exists,
+    "hire-to-staff": worker_exists,
+}
 
 
 async def precheck(settings: Settings, workflow_name: str, key: str) -> None:

@@ -116,4 +116,4 @@ class Assignment(BaseModel):
     start_date: date
     end_date: date | None = None
     status: str
-    """active or ended."""
+    """active, ended or cancelled."""

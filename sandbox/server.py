@@ -48,7 +48,7 @@ def build_apps(settings: Settings) -> dict[str, tuple[FastAPI, int]]:
                 folder / "hcm.db",
                 client_id=settings.hcm.client_id,
                 client_secret=settings.hcm.client_secret.get_secret_value(),
-                tenant=box.hcm_tenant,
+                tenant=settings.hcm.tenant,
                 webhook_url=box.event_webhook_url,
             ),
             box.hcm_port,

@@ -41,3 +41,16 @@ def open_engine(url: str) -> Engine:
     )
     SQLModel.metadata.create_all(engine)
     return engine
+
+
+class WorkerEventRecord(SQLModel, table=True):
+    """HCM events already applied, so a duplicate or an older one has no second effect."""
+
+    __tablename__ = "worker_events"
+
+    id: int | None = Field(default=None, primary_key=True)
+    event_id: str = Field(unique=True)
+    worker_id: str = Field(index=True)
+    sequence: int
+    kind: str
+    applied_at: datetime

@@ -160,7 +160,7 @@ class Systems:
             settings.hcm.url,
             settings.hcm.client_id,
             settings.hcm.client_secret.get_secret_value(),
-            tenant=settings.sandbox.hcm_tenant,
+            tenant=settings.hcm.tenant,
         )
 
     async def aclose(self) -> None:

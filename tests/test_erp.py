@@ -4,7 +4,7 @@ import asyncio
 import json
 import socket
 from collections.abc import AsyncIterator, Callable
-from datetime import timedelta
+from datetime import date, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -14,9 +14,9 @@ import pytest
 import uvicorn
 from fastapi import FastAPI
 
-from connectors.erp import ErpConnector, money
+from connectors.erp import ErpConnector, money, planned_end_date
 from connectors.errors import NotFound, RateLimited, RequestRejected, SystemUnavailable
-from models.erp import ErpCustomerInput, ErpProjectInput
+from models.erp import ErpCustomerInput, ErpEmployeeInput, ErpProjectInput, LabourForecastInput
 from sandbox import catalog
 from sandbox.erp.app import RECORD_PATH, TOKEN_PATH, create_app
 
@@ -93,6 +93,36 @@ def project_input(customer_id: str, **changes: Any) -> ErpProjectInput:
         "billing_type": "Time and Materials",
     }
     return ErpProjectInput(**(values | changes))
+
+
+def employee_input(external_id: str = "wd-21034", **changes: Any) -> ErpEmployeeInput:
+    values: dict[str, Any] = {
+        "external_id": external_id,
+        "first_name": "Riley",
+        "last_name": "Chen",
+        "email": "riley.chen@northwind-consulting.example",
+        "subsidiary_id": "1",
+        "department_id": "101",
+        "cost_center": "CC-1100",
+        "labor_cost": Decimal("92.50"),
+        "currency": "USD",
+        "origin": "hire-to-staff/21034",
+    }
+    return ErpEmployeeInput(**(values | changes))
+
+
+def forecast_input(**changes: Any) -> LabourForecastInput:
+    """160 h of the new hire on a seeded US project, at 92.50 an hour."""
+    values: dict[str, Any] = {
+        "external_id": "psflow-asg-21034-0001",
+        "project_external_id": "LEGACY-P-2024-017",
+        "employee_external_id": "wd-21034",
+        "hours": Decimal("160"),
+        "cost": Decimal("14800.00"),
+        "start_date": date(2026, 1, 5),
+        "end_date": date(2026, 2, 27),
+    }
+    return LabourForecastInput(**(values | changes))
 
 
 def netsuite_error(status: int, detail: str, code: str, path: str | None = None) -> bytes:
@@ -222,6 +252,7 @@ async def test_seed_has_the_preexisting_customers_without_a_psflow_origin(
 async def test_unknown_external_id_reads_as_none(erp: ErpConnector) -> None:
     assert await erp.get_customer("sfdc-nobody") is None
     assert await erp.get_project("psflow-nothing") is None
+    assert await erp.get_project("") is None
 
 
 async def test_upsert_twice_by_the_same_external_id_keeps_one_record(
@@ -318,6 +349,250 @@ async def test_injected_outage_is_retryable_system_unavailable(
         await erp.get_customer("sfdc-anyone")
     assert caught.value.non_retryable is False
     assert await erp.get_customer("sfdc-anyone") is None
+
+
+# ---------------------------------------------------------------- employees and allocations
+
+
+async def test_departments_are_a_read_only_list_from_the_catalog(raw: httpx.AsyncClient) -> None:
+    listed = (await raw.get(f"{RECORD_PATH}/department")).json()
+    assert {item["id"] for item in listed["items"]} == {
+        dep_id for dep_id, _ in catalog.DEPARTMENTS.values()
+    }
+    data = (await raw.get(f"{RECORD_PATH}/department/eid:DEP-DATA")).json()
+    assert (data["id"], data["name"]) == catalog.DEPARTMENTS["DEP-DATA"]
+    refused = await raw.post(f"{RECORD_PATH}/department", json={"name": "Sales"})
+    assert refused.status_code == 403
+
+
+async def test_employee_is_created_in_netsuites_shape(raw: httpx.AsyncClient) -> None:
+    body = {
+        "externalId": "wd-30001",
+        "firstName": "Ada",
+        "lastName": "Okafor",
+        "email": "ada.okafor@northwind-consulting.example",
+        "subsidiary": {"id": "2"},
+        "department": {"id": "102"},
+        "custentity_psflow_cost_center": "CC-2100",
+        "laborCost": 70.25,
+    }
+    created = await raw.post(f"{RECORD_PATH}/employee", json=body)
+    assert created.status_code == 204
+    record = (await raw.get(created.headers["Location"])).json()
+    assert record["entityId"] == "Ada Okafor"
+    assert record["subsidiary"] == {"id": "2", "refName": "Northwind Consulting Ltd."}
+    assert record["department"] == {"id": "102", "refName": "Architecture"}
+    assert (record["laborCost"], record["isInactive"]) == (70.25, False)
+    assert "currency" not in record
+
+
+@pytest.mark.parametrize(
+    ("changes", "field"),
+    [
+        ({"lastName": None}, "lastName"),
+        ({"laborCost": 0}, "laborCost"),
+        ({"email": "ada at northwind"}, "email"),
+        ({"department": {"id": "999"}}, "department"),
+        ({"custentity_psflow_cost_center": "CC-9999"}, "custentity_psflow_cost_center"),
+        ({"custentity_psflow_cost_center": "CC-3100"}, "custentity_psflow_cost_center"),
+        ({"currency": {"id": "1"}}, "currency"),
+    ],
+)
+async def test_invalid_employee_is_refused_naming_the_field(
+    raw: httpx.AsyncClient, changes: dict[str, Any], field: str
+) -> None:
+    body = {
+        "firstName": "Ada",
+        "lastName": "Okafor",
+        "subsidiary": {"id": "1"},
+        "custentity_psflow_cost_center": "CC-1100",
+    }
+    body = {k: v for k, v in (body | changes).items() if v is not None}
+    response = await raw.post(f"{RECORD_PATH}/employee", json=body)
+    assert response.status_code == 400
+    assert response.json()["o:errorDetails"][0]["o:errorPath"] == field
+
+
+async def test_allocations_filter_by_project_and_a_bad_query_is_400(
+    raw: httpx.AsyncClient,
+) -> None:
+    job = (await raw.get(f"{RECORD_PATH}/job/eid:LEGACY-P-2024-031")).json()
+    query = {"q": f"project ANY_OF {job['id']}"}
+    found = (await raw.get(f"{RECORD_PATH}/resourceAllocation", params=query)).json()
+    assert found["totalResults"] == 1
+    allocation = (await raw.get(found["items"][0]["links"][0]["href"])).json()
+    assert allocation["allocationResource"]["refName"] == "Mei Tanaka"
+    assert allocation["custrecord_psflow_cost"] == 480 * 118.0
+    bad = await raw.get(f"{RECORD_PATH}/resourceAllocation", params={"q": "project OR 1"})
+    assert bad.status_code == 400
+    assert bad.json()["o:errorDetails"][0]["o:errorCode"] == "INVALID_PARAMETER"
+
+
+async def test_allocation_cost_is_kept_as_sent_or_worked_out_when_left_out(
+    raw: httpx.AsyncClient,
+) -> None:
+    employee = (await raw.get(f"{RECORD_PATH}/employee/eid:LEGACY-E-0104")).json()
+    job = (await raw.get(f"{RECORD_PATH}/job/eid:LEGACY-P-2024-031")).json()
+    body = {
+        "allocationResource": {"id": employee["id"]},
+        "project": {"id": job["id"]},
+        "allocationAmount": 37.5,
+        "startDate": "2026-02-02",
+        "endDate": "2026-02-06",
+    }
+    worked_out = await raw.put(f"{RECORD_PATH}/resourceAllocation/eid:ra-1", json=body)
+    sent = await raw.put(
+        f"{RECORD_PATH}/resourceAllocation/eid:ra-2",
+        json=body | {"custrecord_psflow_cost": 2800.0},
+    )
+    first = (await raw.get(worked_out.headers["Location"])).json()
+    second = (await raw.get(sent.headers["Location"])).json()
+    assert first["custrecord_psflow_cost"] == 2925.0  # 37.5 h x 78.00
+    assert second["custrecord_psflow_cost"] == 2800.0
+
+
+async def test_seeded_employees_have_no_psflow_origin_and_their_allocations(
+    erp: ErpConnector,
+) -> None:
+    jordan = await erp.get_employee("LEGACY-E-0101")
+    assert jordan is not None
+    assert (jordan.name, jordan.origin, jordan.labor_cost) == (
+        "Jordan Reyes",
+        None,
+        Decimal("96.5"),
+    )
+    [forecast] = await erp.list_labour_forecasts("LEGACY-E-0101")
+    assert (forecast.hours, forecast.cost) == (Decimal("320"), Decimal("30880"))
+    assert forecast.end_date == date(2024, 6, 28)
+    assert await erp.get_employee("wd-nobody") is None
+    assert await erp.list_labour_forecasts("wd-nobody") == []
+
+
+async def test_employee_upsert_twice_keeps_one_record_and_the_origin_of_its_create(
+    erp: ErpConnector, raw: httpx.AsyncClient
+) -> None:
+    count = (await raw.get(f"{RECORD_PATH}/employee")).json()["totalResults"]
+    first = await erp.upsert_employee(employee_input())
+    second = await erp.upsert_employee(
+        employee_input(labor_cost=Decimal("97.25"), origin="hire-to-staff/transfer-21034")
+    )
+    assert second.id == first.id
+    assert (second.labor_cost, second.origin) == (Decimal("97.25"), "hire-to-staff/21034")
+    assert (second.name, second.subsidiary_id, second.cost_center) == (
+        "Riley Chen",
+        "1",
+        "CC-1100",
+    )
+    assert (await raw.get(f"{RECORD_PATH}/employee")).json()["totalResults"] == count + 1
+
+
+async def test_cost_center_of_another_legal_entity_is_refused_naming_the_field(
+    erp: ErpConnector,
+) -> None:
+    with pytest.raises(RequestRejected) as caught:
+        await erp.upsert_employee(employee_input(subsidiary_id="2", currency="GBP"))
+    assert caught.value.non_retryable is True
+    assert caught.value.fields == ["custentity_psflow_cost_center"]
+    assert "CC-1100 belongs to Northwind Consulting Inc." in caught.value.message
+    assert await erp.get_employee("wd-21034") is None
+
+
+@pytest.mark.parametrize(
+    ("changes", "field"),
+    [({"currency": "EUR"}, "currency"), ({"subsidiary_id": "99"}, "subsidiary")],
+)
+async def test_labour_cost_outside_the_subsidiary_currency_is_refused_before_writing(
+    erp: ErpConnector, changes: dict[str, Any], field: str
+) -> None:
+    with pytest.raises(RequestRejected) as caught:
+        await erp.upsert_employee(employee_input(**changes))
+    assert caught.value.fields == [field]
+    assert await erp.get_employee("wd-21034") is None
+
+
+async def test_set_inactive_answers_whether_it_changed_anything(erp: ErpConnector) -> None:
+    await erp.upsert_employee(employee_input())
+    assert await erp.set_employee_inactive("wd-21034", True) is True
+    assert await erp.set_employee_inactive("wd-21034", True) is False
+    employee = await erp.get_employee("wd-21034")
+    assert employee is not None and employee.inactive is True
+    assert await erp.set_employee_inactive("wd-21034", False) is True
+    with pytest.raises(NotFound):
+        await erp.set_employee_inactive("wd-nobody", True)
+
+
+async def test_labour_forecast_is_created_upserted_and_deleted(
+    erp: ErpConnector, raw: httpx.AsyncClient
+) -> None:
+    employee = await erp.upsert_employee(employee_input())
+    created = await erp.upsert_labour_forecast(forecast_input())
+    changed = await erp.upsert_labour_forecast(
+        forecast_input(hours=Decimal("200"), cost=Decimal("18500"))
+    )
+    assert changed.id == created.id
+    assert (changed.hours, changed.cost, changed.end_date) == (
+        Decimal("200"),
+        Decimal("18500"),
+        date(2026, 2, 27),
+    )
+    assert await erp.list_labour_forecasts("wd-21034") == [changed]
+    record = (await raw.get(f"{RECORD_PATH}/resourceAllocation/{created.id}")).json()
+    job = (await raw.get(f"{RECORD_PATH}/job/eid:LEGACY-P-2024-017")).json()
+    assert record["allocationResource"] == {"id": employee.id, "refName": "Riley Chen"}
+    assert record["project"] == {"id": job["id"], "refName": job["companyName"]}
+    assert record["allocationUnit"] == {"id": "HOURS", "refName": "Hours"}
+    assert record["allocationType"] == {"id": "1", "refName": "Hard"}
+    assert (record["startDate"], record["endDate"]) == ("2026-01-05", "2026-02-27")
+    assert await erp.delete_labour_forecast(created.external_id) is True
+    assert await erp.delete_labour_forecast(created.external_id) is False
+    assert await erp.list_labour_forecasts("wd-21034") == []
+
+    open_ended = await erp.upsert_labour_forecast(forecast_input(end_date=None))
+    assert open_ended.end_date == date(2026, 1, 30)
+
+
+async def test_forecast_for_an_inactive_employee_is_refused(erp: ErpConnector) -> None:
+    await erp.upsert_employee(employee_input())
+    await erp.set_employee_inactive("wd-21034", True)
+    with pytest.raises(RequestRejected) as caught:
+        await erp.upsert_labour_forecast(forecast_input())
+    assert caught.value.fields == ["allocationResource"]
+    assert "inactive" in caught.value.message
+
+
+@pytest.mark.parametrize(
+    ("changes", "field"),
+    [
+        ({"end_date": date(2025, 12, 31)}, "endDate"),
+        ({"hours": Decimal("0")}, "allocationAmount"),
+        ({"project_external_id": "psflow-nothing"}, "project"),
+        ({"employee_external_id": "wd-nobody"}, "allocationResource"),
+    ],
+)
+async def test_invalid_forecast_is_refused_naming_the_field(
+    erp: ErpConnector, changes: dict[str, Any], field: str
+) -> None:
+    await erp.upsert_employee(employee_input())
+    with pytest.raises(RequestRejected) as caught:
+        await erp.upsert_labour_forecast(forecast_input(**changes))
+    assert caught.value.non_retryable is True
+    assert caught.value.fields == [field]
+
+
+async def test_employee_or_project_with_allocations_cannot_be_deleted(
+    erp: ErpConnector,
+) -> None:
+    await erp.upsert_employee(employee_input())
+    forecast = await erp.upsert_labour_forecast(forecast_input())
+    with pytest.raises(RequestRejected) as caught:
+        await erp.delete_employee("wd-21034")
+    assert caught.value.status == 400
+    assert "cannot be deleted because it has dependent records" in caught.value.message
+    with pytest.raises(RequestRejected):
+        await erp.delete_project("LEGACY-P-2024-017")
+    assert await erp.delete_labour_forecast(forecast.external_id) is True
+    assert await erp.delete_employee("wd-21034") is True
+    assert await erp.delete_employee("wd-21034") is False
 
 
 # ---------------------------------------------------------------- concurrency governance
@@ -435,3 +710,42 @@ def test_money_is_sent_exactly_or_not_at_all() -> None:
     assert money(Decimal("250000.50")) == 250000.5
     with pytest.raises(ValueError):
         money(Decimal("12345678901234567.89"))
+
+
+@pytest.mark.parametrize(
+    ("start", "hours", "end"),
+    [
+        (date(2026, 1, 5), "160", date(2026, 1, 30)),  # Monday, four full weeks
+        (date(2026, 1, 9), "12", date(2026, 1, 12)),  # Friday, a day and a half
+        (date(2026, 1, 10), "8", date(2026, 1, 12)),  # Saturday: starts on Monday
+    ],
+)
+def test_open_ended_allocation_ends_after_its_hours_at_full_time(
+    start: date, hours: str, end: date
+) -> None:
+    assert planned_end_date(start, Decimal(hours)) == end
+
+
+async def test_labour_forecasts_are_listed_with_netsuites_collection_filter() -> None:
+    queries: list[str | None] = []
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        path = request.url.path
+        if path == f"{RECORD_PATH}/employee/eid:wd-1":
+            return httpx.Response(200, json={"id": "1042", "externalId": "wd-1"})
+        if path == f"{RECORD_PATH}/resourceAllocation":
+            queries.append(request.url.params.get("q"))
+            return httpx.Response(200, json={"items": [{"id": "7"}], "hasMore": False})
+        record = {"id": "7", "externalId": "a-7", "allocationAmount": 8.0,
+                  "custrecord_psflow_cost": 740.0, "endDate": "2026-03-06"}  # fmt: skip
+        return httpx.Response(200, json=record)
+
+    erp = mock_erp(answer)
+    [forecast] = await erp.list_labour_forecasts("wd-1")
+    await erp.aclose()
+    assert queries == ["allocationResource ANY_OF 1042"]
+    assert (forecast.hours, forecast.cost, forecast.end_date) == (
+        Decimal("8"),
+        Decimal("740"),
+        date(2026, 3, 6),
+    )

@@ -5,8 +5,11 @@ from dataclasses import dataclass
 
 from pydantic import BaseModel
 
+from models import hire_to_staff as h2s
 from models import opportunity_to_project as o2p
+from workflows.hire_to_staff import HireToStaff
 from workflows.opportunity_to_project import OpportunityToProject
+from workflows.worker_change import WorkerChange
 
 
 @dataclass(frozen=True)
@@ -40,6 +43,14 @@ WORKFLOWS: dict[str, WorkflowKind] = {
             opportunity_id=key, requested_by=user
         ),
     ),
+    "hire-to-staff": WorkflowKind(
+        name="hire-to-staff",
+        workflow=HireToStaff,
+        key_help="HCM worker id (Employee_ID)",
+        workflow_id=h2s.hire_workflow_id,
+        make_input=lambda key, user: h2s.HireToStaffInput(worker_id=key, requested_by=user),
+    ),
 }
 
-ALL_WORKFLOWS = [kind.workflow for kind in WORKFLOWS.values()]
+# worker-change is started by HCM events (one workflow per event), not by a key.
+ALL_WORKFLOWS = [*(kind.workflow for kind in WORKFLOWS.values()), WorkerChange]

@@ -1,6 +1,8 @@
 """The ERP sandbox's starting data: reference lists, the customers that predate psflow, a few
-projects. Deterministic: the same ids and values on every reset."""
+projects, employees and their resource allocations. Deterministic: the same ids and values on
+every reset."""
 
+from decimal import Decimal
 from typing import Any
 
 from sandbox import catalog
@@ -33,8 +35,15 @@ JOB_STATUSES = {
 }
 DEFAULT_JOB_STATUS = "5"
 
+# Resource allocation units and types: internal id -> name. The sandbox plans in hours only.
+ALLOCATION_UNITS = {"HOURS": "Hours"}
+ALLOCATION_TYPES = {"1": "Hard", "2": "Soft"}
+
 ENTITY_SEQUENCE = "entity"
 ENTITY_START = 1000
+ALLOCATION_SEQUENCE = "resourceAllocation"
+ALLOCATION_START = 0
+EMAIL_DOMAIN = "northwind-consulting.example"
 
 # Customers not linked to any CRM account: (external id or None, name, legal entity, terms)
 OTHER_CUSTOMERS: list[tuple[str | None, str, str, str]] = [
@@ -55,6 +64,29 @@ EXISTING_JOBS: list[tuple[str | None, str, str, str, str]] = [
     ("LEGACY-P-2024-031", "Contoso Finance Transformation", "Contoso Holdings", "TM", "420000"),
     (None, "Tailspin Booking Engine Audit", "Tailspin Reisen GmbH", "FFM", "60000"),
 ]
+
+# Employees before psflow: (external id or None, first name, last name, title, legal entity,
+# HCM department code, cost center, hourly labour cost in the subsidiary's currency, inactive)
+EXISTING_EMPLOYEES: list[tuple[str | None, str, str, str, str, str, str, str, bool]] = [
+    ("LEGACY-E-0101", "Jordan", "Reyes", "Senior Consultant", "US01", "DEP-CONS", "CC-1100",
+     "96.50", False),
+    ("LEGACY-E-0102", "Mei", "Tanaka", "Solution Architect", "US01", "DEP-ARCH", "CC-1300",
+     "118.00", False),
+    (None, "Oliver", "Hughes", "Consultant", "UK01", "DEP-CONS", "CC-2100", "61.00", False),
+    ("LEGACY-E-0104", "Lena", "Vogel", "Data Engineer", "DE01", "DEP-DATA", "CC-3100",
+     "78.00", False),
+    ("LEGACY-E-0105", "Marcus", "Bell", "Engagement Manager", "US01", "DEP-PMO", "CC-1200",
+     "131.25", True),
+]  # fmt: skip
+# Their allocations: (external id, employee name, project name, hours, start, end)
+EXISTING_ALLOCATIONS: list[tuple[str, str, str, str, str, str]] = [
+    ("LEGACY-RA-0001", "Jordan Reyes", "Acme Plant Analytics Phase 1", "320",
+     "2024-03-04", "2024-06-28"),
+    ("LEGACY-RA-0002", "Mei Tanaka", "Contoso Finance Transformation", "480",
+     "2024-05-06", "2024-12-20"),
+    ("LEGACY-RA-0003", "Marcus Bell", "Globex Risk Platform Support", "120",
+     "2024-04-01", "2024-09-30"),
+]  # fmt: skip
 
 
 def currency_id(code: str) -> str:
@@ -103,6 +135,13 @@ def _seed_references(store: RecordStore) -> None:
                 "isInactive": False,
             },
         )
+    for code, (dep_id, dep_name) in catalog.DEPARTMENTS.items():
+        store.insert(
+            "department",
+            dep_id,
+            {"id": dep_id, "externalId": code, "name": dep_name, "isInactive": False},
+            code,
+        )
 
 
 def _insert_customer(
@@ -150,6 +189,59 @@ def _insert_job(
     store.insert("job", id, record, external_id)
 
 
+def _insert_employee(
+    store: RecordStore,
+    employee: tuple[str | None, str, str, str, str, str, str, str, bool],
+    created: str,
+) -> None:
+    external_id, first, last, title, entity, department, cost_center, cost, inactive = employee
+    sub_id, sub_name, _ = catalog.LEGAL_ENTITIES[entity]
+    dep_id, dep_name = catalog.DEPARTMENTS[department]
+    id = str(store.next_number(ENTITY_SEQUENCE, ENTITY_START))
+    record = {
+        "id": id,
+        "externalId": external_id,
+        "entityId": f"{first} {last}",
+        "firstName": first,
+        "lastName": last,
+        "email": f"{first}.{last}@{EMAIL_DOMAIN}".lower(),
+        "title": title,
+        "subsidiary": ref(sub_id, sub_name),
+        "department": ref(dep_id, dep_name),
+        "custentity_psflow_cost_center": cost_center,
+        "laborCost": float(cost),
+        "isInactive": inactive,
+        "dateCreated": created,
+        "lastModifiedDate": created,
+    }
+    store.insert("employee", id, record, external_id)
+
+
+def _insert_allocation(
+    store: RecordStore, allocation: tuple[str, str, str, str, str, str], created: str
+) -> None:
+    external_id, employee_name, job_name, hours, start, end = allocation
+    employee = store.find("employee", entityId=employee_name)[0]
+    job = store.find("job", companyName=job_name)[0]
+    cost = (Decimal(hours) * Decimal(str(employee["laborCost"]))).quantize(Decimal("0.01"))
+    id = str(store.next_number(ALLOCATION_SEQUENCE, ALLOCATION_START))
+    record = {
+        "id": id,
+        "externalId": external_id,
+        "allocationResource": ref(employee["id"], employee_name),
+        "project": ref(job["id"], job_name),
+        "allocationAmount": float(hours),
+        "allocationUnit": ref("HOURS", ALLOCATION_UNITS["HOURS"]),
+        "allocationType": ref("1", ALLOCATION_TYPES["1"]),
+        "startDate": start,
+        "endDate": end,
+        "custrecord_psflow_cost": float(cost),
+        "dateCreated": created,
+        "lastModifiedDate": created,
+    }
+    store.insert("resourceAllocation", id, record, external_id)
+
+
 def seed(store: RecordStore) -> None:
     """Fill an empty store with the sandbox's starting data."""
     _seed_references(store)
@@ -161,3 +253,7 @@ def seed(store: RecordStore) -> None:
         _insert_customer(store, legacy_key, name, entity, terms, f"2022-1{n}-01T09:00:00Z")
     for n, job in enumerate(EXISTING_JOBS):
         _insert_job(store, job, f"2024-0{n + 2}-10T09:00:00Z")
+    for n, employee in enumerate(EXISTING_EMPLOYEES):
+        _insert_employee(store, employee, f"2021-0{n + 3}-01T09:00:00Z")
+    for n, allocation in enumerate(EXISTING_ALLOCATIONS):
+        _insert_allocation(store, allocation, f"2024-0{n + 2}-20T09:00:00Z")

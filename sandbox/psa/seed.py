@@ -1,19 +1,21 @@
-"""What the PSA sandbox holds before psflow runs: the firm's rate cards and a few engagements."""
+"""What the PSA sandbox holds before psflow runs: rate cards, engagements and consultants."""
 
 from typing import Any, NamedTuple
 
 from sandbox import catalog
+from sandbox.psa.ids import ASSIGNMENT, PROJECT, RATE_CARD, STAFFING_REQUEST, new_id
+from sandbox.psa.seed_resources import seed_resources
 from sandbox.records import RecordStore
 
-RATE_CARD = "rate_card"
-PROJECT = "project"
-STAFFING_REQUEST = "staffing_request"
-ID_SEQUENCE = "psa"
 
-
-def new_id(store: RecordStore, prefix: str) -> str:
-    """The next PSA id, e.g. "PRJ-001042"; every kind draws from one counter."""
-    return f"{prefix}-{store.next_number(ID_SEQUENCE):06d}"
+class _Request(NamedTuple):
+    role: str
+    hours: str
+    start_date: str
+    status: str
+    skills: tuple[str, ...] = ()
+    location: str | None = None
+    assignee: str | None = None  # external id of the resource a filled request is staffed by
 
 
 class _Project(NamedTuple):
@@ -27,7 +29,7 @@ class _Project(NamedTuple):
     start_date: str
     status: str
     milestones: list[tuple[str, str, str]]  # name, due date, amount
-    staffing: list[tuple[str, str, str, str]]  # role, hours, start date, status
+    staffing: list[_Request]
 
 
 _PROJECTS = [
@@ -47,8 +49,17 @@ _PROJECTS = [
             ("Roadmap sign-off", "2026-04-03", "40000.00"),
         ],
         [
-            ("Solution Architect", "320.00", "2026-01-12", "filled"),
-            ("Senior Consultant", "480.00", "2026-02-02", "open"),
+            _Request(
+                "Solution Architect", "320.00", "2026-01-12", "filled", ("SAP",), None, "19001"
+            ),
+            _Request(
+                "Senior Consultant",
+                "480.00",
+                "2026-02-02",
+                "open",
+                ("SAP", "Change Management"),
+                "New York",
+            ),
         ],
     ),
     _Project(
@@ -63,9 +74,9 @@ _PROJECTS = [
         "active",
         [("Pilot go-live", "2026-05-29", "0.00")],
         [
-            ("Engagement Manager", "200.00", "2026-02-02", "filled"),
-            ("Consultant", "640.00", "2026-02-16", "open"),
-            ("Analyst", "320.00", "2026-03-02", "open"),
+            _Request("Engagement Manager", "200.00", "2026-02-02", "filled", assignee="19002"),
+            _Request("Consultant", "640.00", "2026-02-16", "open", ("Salesforce",), "London"),
+            _Request("Analyst", "320.00", "2026-03-02", "open"),
         ],
     ),
     _Project(
@@ -83,7 +94,16 @@ _PROJECTS = [
             ("Wave 1 migrated", "2026-06-19", "120000.00"),
             ("Decommission legacy warehouse", "2026-08-28", "100000.00"),
         ],
-        [("Solution Architect", "400.00", "2026-03-02", "open")],
+        [
+            _Request(
+                "Solution Architect",
+                "400.00",
+                "2026-03-02",
+                "open",
+                ("Data Engineering", "Cloud Architecture"),
+                "Munich",
+            )
+        ],
     ),
     _Project(
         "import-2025-q4-0130",
@@ -96,7 +116,17 @@ _PROJECTS = [
         "2026-01-19",
         "active",
         [],
-        [("Senior Consultant", "360.00", "2026-01-19", "filled")],
+        [
+            _Request(
+                "Senior Consultant",
+                "360.00",
+                "2026-01-19",
+                "filled",
+                ("Salesforce",),
+                "Toronto",
+                "19003",
+            )
+        ],
     ),
     _Project(
         "import-2024-q2-0042",
@@ -112,7 +142,7 @@ _PROJECTS = [
             ("Gap analysis", "2024-05-10", "35000.00"),
             ("Reporting pack live", "2024-07-26", "60000.00"),
         ],
-        [("Consultant", "240.00", "2024-04-08", "cancelled")],
+        [_Request("Consultant", "240.00", "2024-04-08", "cancelled")],
     ),
 ]
 
@@ -128,7 +158,8 @@ def _seed_rate_cards(store: RecordStore) -> None:
         store.insert(RATE_CARD, code, card)
 
 
-def _seed_project(store: RecordStore, seed: _Project) -> None:
+def _seed_project(store: RecordStore, seed: _Project) -> list[tuple[str, str, _Request]]:
+    """Insert the project and its staffing; the (project id, request id, seed) of each request."""
     project_id = new_id(store, "PRJ")
     currency = catalog.RATE_CARDS[seed.rate_card][0]
     milestones: list[dict[str, Any]] = [
@@ -148,23 +179,45 @@ def _seed_project(store: RecordStore, seed: _Project) -> None:
         "rate_card": seed.rate_card,
         "start_date": seed.start_date,
         "milestones": milestones,
+        "flags": [],
     }
     store.insert(PROJECT, project_id, project, external_id=seed.external_id)
-    for role, hours, start, status in seed.staffing:
+    requests = []
+    for staffing in seed.staffing:
         request_id = new_id(store, "SR")
         request = {
             "id": request_id,
             "project_id": project_id,
-            "role": role,
-            "hours": hours,
-            "start_date": start,
-            "status": status,
+            "role": staffing.role,
+            "hours": staffing.hours,
+            "start_date": staffing.start_date,
+            "skills": list(staffing.skills),
+            "location": staffing.location,
+            "status": staffing.status,
         }
         store.insert(STAFFING_REQUEST, request_id, request)
+        requests.append((project_id, request_id, staffing))
+    return requests
 
 
 def seed(store: RecordStore) -> None:
-    """Fill an empty store with every catalog rate card and the demo engagements."""
+    """Fill an empty store with every catalog rate card, the demo engagements, the firm's
+    consultants and the assignments that fill the engagements' filled staffing requests."""
     _seed_rate_cards(store)
-    for project in _PROJECTS:
-        _seed_project(store, project)
+    requests = [r for project in _PROJECTS for r in _seed_project(store, project)]
+    resources = seed_resources(store)
+    for project_id, request_id, staffing in requests:
+        if staffing.assignee is None:
+            continue
+        assignment_id = new_id(store, "ASG")
+        assignment = {
+            "id": assignment_id,
+            "resource_id": resources[staffing.assignee],
+            "project_id": project_id,
+            "staffing_request_id": request_id,
+            "hours": staffing.hours,
+            "start_date": staffing.start_date,
+            "end_date": None,
+            "status": "active",
+        }
+        store.insert(ASSIGNMENT, assignment_id, assignment)

@@ -1,0 +1,11 @@
+"""NetSuite REST's fixed names: URL paths, headers, paging limit and external id syntax."""
+
+import re
+
+TOKEN_PATH = "/services/rest/auth/oauth2/v1/token"
+RECORD_PATH = "/services/rest/record/v1"
+MAX_PAGE_SIZE = 1000
+# An external ID may hold letters, digits, _ and - only.
+EXTERNAL_ID = re.compile(r"[A-Za-z0-9_-]+")
+EID_PREFIX = "eid:"
+IDEMPOTENCY_HEADER = "X-NetSuite-Idempotency-Key"
