@@ -47,6 +47,13 @@ def temporal_errors(settings: Settings, workflow_id: str | None = None) -> Itera
         raise rpc_problem(exc, settings, workflow_id) from None
 
 
+def workflow_types() -> list[str]:
+    """Every workflow type psflow runs, including those started by events."""
+    from workflows.catalog import WORKFLOW_TYPES
+
+    return WORKFLOW_TYPES
+
+
 def workflow_kinds() -> dict[str, "WorkflowKind"]:
     from workflows.catalog import WORKFLOWS
 

@@ -159,7 +159,7 @@ def list_(
 async def _list(
     settings: Settings, workflow: str | None, waiting: bool, include_closed: bool, limit: int
 ) -> list[Row]:
-    types = [actions.kind_named(workflow).name] if workflow else sorted(actions.workflow_kinds())
+    types = [actions.kind_named(workflow).name] if workflow else sorted(actions.workflow_types())
     client = await connect(settings)
     return await collect(
         client, settings, types=types, waiting=waiting, include_closed=include_closed, limit=limit

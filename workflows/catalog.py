@@ -54,3 +54,5 @@ WORKFLOWS: dict[str, WorkflowKind] = {
 
 # worker-change is started by HCM events (one workflow per event), not by a key.
 ALL_WORKFLOWS = [*(kind.workflow for kind in WORKFLOWS.values()), WorkerChange]
+WORKFLOW_TYPES = [*WORKFLOWS, "worker-change"]
+"""Every workflow type psflow runs, as `psflow list` shows them."""
