@@ -3,10 +3,12 @@
 from itertools import zip_longest
 
 import typer
+from rich.box import SIMPLE_HEAD
 from rich.table import Table
 
 from cli.options import JsonOption
 from cli.output import CliError, console, print_json
+from cli.render import cells
 from cli.state import run, settings_of
 from config import Settings
 from connectors.errors import ConnectorError
@@ -53,20 +55,25 @@ def bench(ctx: typer.Context, json: JsonOption = False) -> None:
 
 
 def bench_table(free: list[Resource], requests: list[StaffingRequest]) -> Table:
-    """The bench as one table: free resources on the left, open requests on the right."""
-    table = Table(title=f"Bench: {len(free)} free, {len(requests)} open requests")
-    for column in ("resource", "role", "location", "", "request", "role ", "hours", "project"):
+    """Free resources on the left, open requests on the right; ids never cut short."""
+    table = Table(title=f"Bench: {len(free)} free, {len(requests)} open requests", box=SIMPLE_HEAD)
+    table.add_column("resource", no_wrap=True)
+    for column in ("name", "role", "location"):
         table.add_column(column)
+    table.add_column("request", no_wrap=True)
+    table.add_column("role")
+    table.add_column("hours", no_wrap=True, justify="right")
+    table.add_column("project", no_wrap=True)
     for resource, request in zip_longest(free, requests):
         left = (
-            [f"{resource.name} ({resource.id})", resource.role, resource.location or ""]
+            cells(resource.id, resource.name, resource.role, resource.location)
             if resource
-            else ["", "", ""]
+            else cells("", "", "", "")
         )
         right = (
-            [request.id, request.role, str(request.hours), request.project_id]
+            cells(request.id, request.role, str(request.hours), request.project_id)
             if request
-            else ["", "", "", ""]
+            else cells("", "", "", "")
         )
-        table.add_row(*left, "", *right)
+        table.add_row(*left, *right)
     return table

@@ -1,7 +1,7 @@
 """The demo journey, told as a story over a Temporal client and the sandbox systems."""
 
 from collections.abc import Collection
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from urllib.parse import quote
 
 from pydantic import BaseModel
@@ -9,14 +9,28 @@ from rich.rule import Rule
 from temporalio.client import Client
 
 from cli import actions, listing, sandbox_admin
+from cli.bench import bench_of, bench_table
 from cli.output import CliError, console
 from cli.render import list_table, status_view
 from config import Settings
+from connectors.errors import ConnectorError
+from connectors.hcm import HcmConnector
+from connectors.psa import PsaConnector
+from models.hire_to_staff import HireToStaffResult
+from models.opportunity_to_project import OpportunityToProjectResult
 from models.people import Approval, Correction
+from models.psa import StaffingRequest
 from models.status import RunState, WaitKind, WorkflowStatus
 from sandbox.crm.seed import DEMO_OPPORTUNITIES, SPARE_CLOSED_WON
+from sandbox.hcm.seed import DEMO_WORKERS, SPARE_PREHIRES
+from workflows.staffing_rules import best_match
 
 WORKFLOW = "opportunity-to-project"
+HIRE_WORKFLOW = "hire-to-staff"
+FIRST_HIRE = DEMO_WORKERS["prehire_consultant_us"]
+# Pre-hires with clean data; the demo also hires the first whose best request is on its projects.
+OTHER_HIRES = [DEMO_WORKERS["prehire_senior_us"], DEMO_WORKERS["prehire_analyst_uk"]]
+OTHER_HIRES += SPARE_PREHIRES
 STEP_TIMEOUT = 120.0
 ERP_JOB_ROUTE = "*/record/v1/job*"
 
@@ -27,6 +41,8 @@ class Demo:
 
     client: Client
     settings: Settings
+    deals: list[str] = field(default_factory=list)
+    """The opportunity-to-project workflows the demo started."""
 
     def chapter(self, title: str, story: str) -> None:
         console.print()
@@ -36,10 +52,12 @@ class Demo:
     def say(self, text: str, style: str = "") -> None:
         console.print(f"  {text}", style=style, soft_wrap=True, markup=False)
 
-    async def start(self, opportunity_id: str, user: str = "sam") -> str:
-        kind = actions.kind_named(WORKFLOW)
-        handle, _ = await actions.start(self.client, self.settings, kind, opportunity_id, user)
-        self.say(f"$ psflow start {WORKFLOW} {opportunity_id} --as {user}")
+    async def start(self, key: str, user: str = "sam", workflow: str = WORKFLOW) -> str:
+        kind = actions.kind_named(workflow)
+        handle, _ = await actions.start(self.client, self.settings, kind, key, user)
+        self.say(f"$ psflow start {workflow} {key} --as {user}")
+        if workflow == WORKFLOW:
+            self.deals.append(handle.id)
         return handle.id
 
     async def until(
@@ -154,9 +172,104 @@ async def erp_outage_is_retried(demo: Demo) -> None:
     console.print(status_view(status))
 
 
+async def staffing_the_new_projects(demo: Demo) -> None:
+    demo.chapter(
+        "5. Staffing the new projects",
+        "The new projects need people. Pre-hires start soon: the HCM records their hire, and "
+        "hire-to-staff makes each a PSA resource and an ERP employee, proposes the open "
+        "staffing request that fits best and waits for a resource manager: Dana is not one, "
+        "Rita and Omar are. With no open request for their role, a hire waits on the bench.",
+    )
+    hires = [FIRST_HIRE]
+    second = await hire_for_our_projects(demo)
+    if second is not None:
+        hires.append(second)
+    for worker_id in hires:
+        await sandbox_admin.worker_event(demo.settings, "hire", worker_id, {}, None)
+        demo.say(f"$ psflow sandbox event hire {worker_id}")
+    started = [await demo.start(w, user="rita", workflow=HIRE_WORKFLOW) for w in hires]
+    await staff(demo, started[0], approver="rita", refused_by="dana")
+    for workflow_id in started[1:]:
+        await staff(demo, workflow_id, approver="omar")
+    demo.say("$ psflow bench")
+    console.print(bench_table(*await bench_of(demo.settings)))
+
+
+async def hire_for_our_projects(demo: Demo) -> str | None:
+    """A pre-hire whose best open request is on a project the demo made (not the one the
+    first hire will take), or None."""
+    made: set[str | None] = set()
+    for workflow_id in demo.deals:
+        handle = demo.client.get_workflow_handle(
+            workflow_id, result_type=OpportunityToProjectResult
+        )
+        made.add((await handle.result()).psa_project_id)
+    settings = demo.settings
+    hcm, psa = settings.hcm, settings.psa
+    workers = HcmConnector.build(
+        hcm.url, hcm.client_id, hcm.client_secret.get_secret_value(), tenant=hcm.tenant
+    )
+    staffing = PsaConnector.build(psa.url, psa.client_id, psa.client_secret.get_secret_value())
+
+    async def match(worker_id: str) -> StaffingRequest | None:
+        worker = await workers.get_worker(worker_id)
+        if worker.role is None:
+            return None
+        return best_match(worker, await staffing.list_open_staffing_requests(worker.role))
+
+    try:
+        first = await match(FIRST_HIRE)
+        taken = first.id if first else None
+        for worker_id in OTHER_HIRES:
+            request = await match(worker_id)
+            if request is not None and request.project_id in made and request.id != taken:
+                return worker_id
+    except ConnectorError as exc:
+        raise CliError(f"demo: cannot read the HCM or the PSA ({exc.message})") from None
+    finally:
+        await workers.aclose()
+        await staffing.aclose()
+    return None
+
+
+async def staff(demo: Demo, workflow_id: str, approver: str, refused_by: str | None = None) -> None:
+    """Follow one hire-to-staff: approve its proposed match (after a refusal, if asked)."""
+    status = await demo.until(
+        workflow_id, {RunState.WAITING, RunState.COMPLETED}, "provisioning and matching"
+    )
+    if status.state == RunState.WAITING:
+        if status.waiting_for is None or status.waiting_for.kind != WaitKind.APPROVAL:
+            raise CliError(f"demo: {workflow_id} should wait for approval")
+        console.print(status_view(status))
+        if refused_by is not None:
+            demo.say(f"$ psflow approve {workflow_id} --as {refused_by}")
+            demo.say(await demo.refused(workflow_id, "approve", Approval(user=refused_by)), "red")
+        demo.say(f"$ psflow approve {workflow_id} --as {approver} --comment 'good fit'")
+        answer = await demo.send(
+            workflow_id, "approve", Approval(user=approver, comment="good fit")
+        )
+        demo.say(answer, "green")
+        status = await demo.until(workflow_id, {RunState.COMPLETED}, "assigning and forecasting")
+    console.print(status_view(status))
+    handle = demo.client.get_workflow_handle(workflow_id, result_type=HireToStaffResult)
+    result = await handle.result()
+    who = status.customer or result.worker_id
+    if result.outcome != "assigned":
+        demo.say(f"{who} is {result.outcome}: {result.reason}", "yellow")
+    elif result.forecast_id:
+        demo.say(f"{who} is assigned to {result.project_id}; labour forecast pushed", "green")
+    else:
+        demo.say(
+            f"{who} is assigned to {result.project_id}, a project the ERP does not know, "
+            "so there is no labour forecast to push",
+            "green",
+        )
+
+
 async def everything_at_a_glance(demo: Demo) -> None:
-    demo.chapter("5. Everything at a glance", "$ psflow list --all")
-    rows = await listing.collect(demo.client, demo.settings, types=[WORKFLOW], include_closed=True)
+    demo.chapter("6. Everything at a glance", "$ psflow list --all")
+    types = sorted(actions.workflow_kinds())
+    rows = await listing.collect(demo.client, demo.settings, types=types, include_closed=True)
     console.print(list_table(rows, console.width))
     temporal = demo.settings.temporal
     namespace = quote(temporal.namespace, safe="")
@@ -170,6 +283,7 @@ async def run_journey(client: Client, settings: Settings) -> None:
     await large_deal_needs_approval(demo)
     await bad_data_waits_for_correction(demo)
     await erp_outage_is_retried(demo)
+    await staffing_the_new_projects(demo)
     await everything_at_a_glance(demo)
     console.print()
     console.print("[bold green]demo complete[/bold green]")

@@ -102,7 +102,8 @@ def demo(
     """Run the stack from scratch and walk through the journeys, narrated.
 
     A closed-won deal becomes a project; a large one waits for approval; bad data waits for a
-    correction; an ERP outage is retried through. Data lives in <data_dir>/demo, wiped first.
+    correction; an ERP outage is retried through; new hires are provisioned and staffed on the
+    new projects after a resource manager approves. Data lives in <data_dir>/demo, wiped first.
 
     Example: psflow demo --exit
     """

@@ -10,6 +10,7 @@ import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -25,11 +26,26 @@ from config import load_settings
 from models.status import WorkflowStatus
 from sandbox.catalog import sf_id
 from sandbox.crm.seed import DEMO_OPPORTUNITIES
+from sandbox.hcm.seed import SPARE_PREHIRES
 from tests.support import TEMPORAL, Sandbox, free_port, running_worker, write_settings
 from workflows.search_attributes import ALL as SEARCH_ATTRIBUTES
 
 PSFLOW = str(Path(sys.executable).parent / "psflow")
 O2P = "opportunity-to-project"
+H2S = "hire-to-staff"
+H2S_STEPS = [
+    "read worker",
+    "validate worker",
+    "provision PSA resource",
+    "provision ERP employee",
+    "match staffing request",
+    "resource-manager approval",
+    "assign to project",
+    "push labour forecast",
+]
+# Spare pre-hires whose roles (Solution Architect, Consultant) have open requests in the PSA
+# seed that nothing else in this module fills, so each reaches the approval every time.
+ARCHITECT, CONSULTANT = SPARE_PREHIRES[2], SPARE_PREHIRES[3]
 runner = CliRunner()
 
 
@@ -282,6 +298,109 @@ async def test_sandbox_fault_and_reset(cli_env: dict[str, str], cli_config: Path
     assert (await psflow(cli_env, "sandbox", "reset", "psa")).exit_code == 0
 
 
+async def test_unknown_worker_is_one_line_and_starts_nothing(
+    cli_env: dict[str, str], client: Client
+) -> None:
+    line = one_line_error(await psflow(cli_env, "start", H2S, "99999"))
+    assert line == "error: worker 99999 does not exist in the HCM: check the id"
+    with pytest.raises(RPCError) as err:
+        await client.get_workflow_handle(f"{H2S}/99999").describe()
+    assert err.value.status == RPCStatusCode.NOT_FOUND
+
+
+async def hired_and_waiting(env: dict[str, str], worker_id: str) -> dict[str, Any]:
+    """Hire the pre-hire in the HCM, start hire-to-staff; returns its status at the approval."""
+    hired = await psflow(env, "sandbox", "event", "hire", worker_id)
+    assert hired.exit_code == 0, hired.output
+    assert f"hire of worker {worker_id}" in hired.stdout
+    started = await psflow(env, "start", H2S, worker_id, "--as", "rita")
+    assert started.exit_code == 0, started.output
+    assert f"{H2S}/{worker_id} started" in started.stdout
+    return await until_state(env, f"{H2S}/{worker_id}", "waiting")
+
+
+async def bench_json(env: dict[str, str]) -> dict[str, Any]:
+    result = await psflow(env, "bench", "--json")
+    assert result.exit_code == 0, result.output
+    data: dict[str, Any] = json.loads(result.stdout)
+    return data
+
+
+def proposed_request(status: dict[str, Any]) -> str:
+    """The request id in the match step's detail: "proposed SR-... (N h) on PRJ-..."."""
+    [match] = [s for s in status["steps"] if s["name"] == "match staffing request"]
+    assert match["detail"].startswith("proposed "), match
+    request_id: str = match["detail"].split()[1]
+    return request_id
+
+
+async def test_hire_waits_for_a_resource_manager_then_is_assigned(
+    cli_env: dict[str, str],
+) -> None:
+    workflow_id = f"{H2S}/{ARCHITECT}"
+    waiting = await hired_and_waiting(cli_env, ARCHITECT)
+    assert [s["name"] for s in waiting["steps"]] == H2S_STEPS
+    assert [s["state"] for s in waiting["steps"]] == ["done"] * 5 + ["waiting"] + ["pending"] * 2
+    assert waiting["waiting_for"]["kind"] == "approval"
+    assert waiting["waiting_for"]["role"] == "resource-manager"
+    request_id = proposed_request(waiting)
+
+    # Provisioned but not yet assigned: on the bench, beside the request proposed for them.
+    bench = await bench_json(cli_env)
+    assert f"hcm-{ARCHITECT}" in [r["external_id"] for r in bench["resources"]]
+    assert request_id in [r["id"] for r in bench["staffing_requests"]]
+
+    refused = one_line_error(await psflow(cli_env, "approve", workflow_id, "--as", "dana"))
+    assert refused == (
+        "error: approve refused: dana does not have the resource-manager role this decision needs"
+    )
+    approved = await psflow(cli_env, "approve", workflow_id, "--as", "rita", "--comment", "fit")
+    assert approved.exit_code == 0, approved.output
+    assert "approved by rita" in approved.stdout
+    watched = await psflow(cli_env, "watch", workflow_id)
+    assert watched.exit_code == 0, watched.output
+    assert watched.stdout.rstrip().endswith(f"{workflow_id} completed")
+
+    done: dict[str, Any] = await status_json(cli_env, workflow_id)
+    assert [s["state"] for s in done["steps"]] == ["done"] * 8
+    bench = await bench_json(cli_env)
+    assert f"hcm-{ARCHITECT}" not in [r["external_id"] for r in bench["resources"]]
+    assert request_id not in [r["id"] for r in bench["staffing_requests"]]
+
+
+async def test_rejected_match_leaves_the_hire_on_the_bench(cli_env: dict[str, str]) -> None:
+    workflow_id = f"{H2S}/{CONSULTANT}"
+    request_id = proposed_request(await hired_and_waiting(cli_env, CONSULTANT))
+    rejected = await psflow(
+        cli_env, "reject", workflow_id, "--as", "omar", "--reason", "keep for the next deal"
+    )
+    assert rejected.exit_code == 0, rejected.output
+    done: dict[str, Any] = await until_state(cli_env, workflow_id, "completed")
+    states = {s["name"]: s["state"] for s in done["steps"]}
+    assert states["resource-manager approval"] == "done"
+    assert states["assign to project"] == states["push labour forecast"] == "skipped"
+
+    bench = await bench_json(cli_env)
+    [resource] = [r for r in bench["resources"] if r["external_id"] == f"hcm-{CONSULTANT}"]
+    assert resource["active"] is True and resource["role"] == "Consultant"
+    assert request_id in [r["id"] for r in bench["staffing_requests"]]
+
+
+async def test_bench_lists_free_resources_and_open_requests(cli_env: dict[str, str]) -> None:
+    bench = await bench_json(cli_env)
+    assert set(bench) == {"resources", "staffing_requests"}
+    assert bench["resources"] and bench["staffing_requests"]
+    # The PSA seed's bench predates psflow: Marcus Reed (19004) has never been staffed.
+    [marcus] = [r for r in bench["resources"] if r["external_id"] == "19004"]
+    assert all(r["active"] for r in bench["resources"])
+    assert {r["status"] for r in bench["staffing_requests"]} == {"open"}
+    table = await psflow(cli_env, "bench")  # 80 columns: ids must still be whole
+    assert table.exit_code == 0, table.output
+    assert f"Bench: {len(bench['resources'])} free" in table.stdout
+    assert marcus["id"] in table.stdout
+    assert all(r["id"] in table.stdout for r in bench["staffing_requests"])
+
+
 def stack_config(folder: Path) -> Path:
     """Settings for a whole local stack (Temporal, UI, sandbox) on free ports."""
     return write_settings(
@@ -335,9 +454,18 @@ def test_demo_walks_the_journey_and_exits(tmp_path: Path) -> None:
         timeout=240,
     )  # fmt: skip
     assert demo.returncode == 0, demo.stdout[-3000:] + demo.stderr[-3000:]
-    for chapter in ("1. A closed-won", "2. A large deal", "3. Bad data", "4. The ERP", "5. "):
+    chapters = ("1. A closed-won", "2. A large deal", "3. Bad data", "4. The ERP", "5. Staffing")
+    for chapter in (*chapters, "6. Everything at a glance"):
         assert chapter in demo.stdout
     assert "approve refused: sam does not have the deal-desk role" in demo.stdout
+    assert "$ psflow sandbox event hire 30001" in demo.stdout
+    assert "$ psflow start hire-to-staff 30001 --as rita" in demo.stdout
+    assert "resource-manager approval" in demo.stdout
+    assert "approve refused: dana does not have the resource-manager role" in demo.stdout
+    assert "approved by rita" in demo.stdout
+    assert "Nora Castellano is assigned to PRJ-" in demo.stdout
+    assert "labour forecast pushed" in demo.stdout
+    assert "$ psflow bench" in demo.stdout and "Bench: " in demo.stdout
     assert "demo complete" in demo.stdout
     assert time.monotonic() - began < 200
     assert ports_free(config)

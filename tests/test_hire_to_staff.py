@@ -170,11 +170,13 @@ async def test_erp_down_after_psa_provisioning_leaves_nothing_half_made(
     client: Client, worker: Settings, systems: Systems, sandbox: Sandbox
 ) -> None:
     worker_id = DEMO_WORKERS["prehire_analyst_uk"]
+    hcm_event(sandbox, "hire", worker_id)
+    # Down for every attempt the retry policy allows, then back for the compensations.
     sandbox.fault(
         "erp",
         path="*/record/v1/employee/*",
         status=503,
-        count=SYSTEM_CALL_RETRY.maximum_attempts * 2,
+        count=SYSTEM_CALL_RETRY.maximum_attempts,
     )
     handle = await hire(client, worker, worker_id)
     with pytest.raises(WorkflowFailureError):
