@@ -23,23 +23,27 @@ class ApprovalPolicy(BaseModel):
     escalate_to: str
 
 
-class DealPolicy(BaseModel):
+class PeoplePolicy(BaseModel):
+    """Who may decide: the approval rule and the user directory."""
+
     approval: ApprovalPolicy
-    legal_entities: dict[str, str]
-    """CRM legal entity code -> ERP subsidiary id."""
-    currencies: list[str]
-    billing_terms: list[str]
-    billing_types: list[str]
     users: list[User]
 
     def user(self, name: str) -> User | None:
         return next((u for u in self.users if u.name == name), None)
 
 
-class StaffingPolicy(BaseModel):
+class DealPolicy(PeoplePolicy):
+    legal_entities: dict[str, str]
+    """CRM legal entity code -> ERP subsidiary id."""
+    currencies: list[str]
+    billing_terms: list[str]
+    billing_types: list[str]
+
+
+class StaffingPolicy(PeoplePolicy):
     """What hire-to-staff validates against, and who approves assignments."""
 
-    approval: ApprovalPolicy
     departments: dict[str, str]
     """HCM department code -> ERP department id."""
     cost_centers: dict[str, str]
@@ -47,7 +51,3 @@ class StaffingPolicy(BaseModel):
     legal_entities: dict[str, str]
     """HCM company (legal entity) code -> ERP subsidiary id."""
     roles: list[str]
-    users: list[User]
-
-    def user(self, name: str) -> User | None:
-        return next((u for u in self.users if u.name == name), None)

@@ -13,7 +13,7 @@ with workflow.unsafe.imports_passed_through():
     from models.erp import ErpEmployeeInput, LabourForecastInput
     from models.hcm import Worker
     from models.hire_to_staff import HireToStaffInput, HireToStaffResult, resource_external_id
-    from models.people import Correction, Rejection
+    from models.people import Rejection
     from models.policy import StaffingPolicy
     from models.psa import AssignmentInput, ResourceInput, StaffingRequest
     from models.status import RunState, Step
@@ -47,7 +47,7 @@ class HireToStaff(Interactive):
     @workflow.init
     def __init__(self, input: HireToStaffInput) -> None:
         self.init_status(NAME, input.worker_id, STEPS)
-        self._policy: StaffingPolicy | None = None
+        self.correctable = CORRECTABLE_FIELDS
 
     @workflow.run
     async def run(self, input: HireToStaffInput) -> HireToStaffResult:
@@ -58,7 +58,7 @@ class HireToStaff(Interactive):
     async def _run(self, input: HireToStaffInput) -> HireToStaffResult:
         async with self.step(READ) as step:
             worker = await call(HcmActivities.get_worker, input.worker_id)
-            self._policy = policy = await workflow.execute_activity_method(
+            self.policy = policy = await workflow.execute_activity_method(
                 PolicyActivities.staffing_policy, start_to_close_timeout=POLICY_TIMEOUT
             )
             self._status.customer = worker.name
@@ -262,26 +262,3 @@ class HireToStaff(Interactive):
         if not worker.manager_id:
             return False
         return await call(HcmActivities.worker_exists, worker.manager_id)
-
-    def approval_refusal(self, user: str) -> str | None:
-        if self._policy is None:
-            return "the policy is not loaded yet: try again in a moment"
-        person = self._policy.user(user)
-        if person is None:
-            known = ", ".join(u.name for u in self._policy.users)
-            return f"unknown user {user!r}: known users are {known}"
-        role = self._policy.approval.role
-        if role not in person.roles:
-            return f"{user} does not have the {role} role this decision needs"
-        return None
-
-    def correction_refusal(self, correction: Correction) -> str | None:
-        if self._policy is None or self._policy.user(correction.user) is None:
-            return f"unknown user {correction.user!r}: corrections need a known user"
-        unknown = sorted(set(correction.fields) - set(CORRECTABLE_FIELDS))
-        if unknown:
-            return (
-                f"cannot correct {', '.join(unknown)}: "
-                f"correctable fields are {', '.join(CORRECTABLE_FIELDS)}"
-            )
-        return None

@@ -18,6 +18,7 @@ with workflow.unsafe.imports_passed_through():
     from activities.store import StoreActivities
     from models.audit import AuditEntry
     from models.people import Approval, Correction, Rejection
+    from models.policy import PeoplePolicy
     from models.status import (
         Event,
         FieldProblem,
@@ -61,15 +62,36 @@ class Interactive:
         self._decision: Decision | None = None
         self._corrections: list[Correction] = []
 
-    # Subclasses say who may do what; a returned string is the reason for refusing.
-    def approval_refusal(self, user: str) -> str | None:
-        raise ApplicationError("this workflow takes no approvals", non_retryable=True)
+    # Who may do what; a returned string is the reason for refusing. Subclasses set `policy`
+    # once it is loaded and `correctable`, and may add rules (segregation of duties).
+    policy: PeoplePolicy | None = None
+    correctable: tuple[str, ...] = ()
 
     def rejection_refusal(self, user: str) -> str | None:
-        return self.approval_refusal(user)
+        if self.policy is None:
+            return "the policy is not loaded yet: try again in a moment"
+        person = self.policy.user(user)
+        if person is None:
+            known = ", ".join(u.name for u in self.policy.users)
+            return f"unknown user {user!r}: known users are {known}"
+        role = self.policy.approval.role
+        if role not in person.roles:
+            return f"{user} does not have the {role} role this decision needs"
+        return None
+
+    def approval_refusal(self, user: str) -> str | None:
+        return self.rejection_refusal(user)
 
     def correction_refusal(self, correction: Correction) -> str | None:
-        return f"{self._status.workflow} takes no corrections"
+        if self.policy is None or self.policy.user(correction.user) is None:
+            return f"unknown user {correction.user!r}: corrections need a known user"
+        unknown = sorted(set(correction.fields) - set(self.correctable))
+        if unknown:
+            return (
+                f"cannot correct {', '.join(unknown)}: "
+                f"correctable fields are {', '.join(self.correctable)}"
+            )
+        return None
 
     # ---- the status query -------------------------------------------------------------
 

@@ -19,7 +19,7 @@ with workflow.unsafe.imports_passed_through():
         OpportunityToProjectResult,
         project_external_id,
     )
-    from models.people import Correction, Rejection
+    from models.people import Rejection
     from models.policy import DealPolicy
     from models.psa import PsaMilestoneInput, PsaProjectInput, RateCard
     from models.status import CompensationOutcome, RunState, Step
@@ -54,7 +54,7 @@ class OpportunityToProject(Interactive):
     def __init__(self, input: OpportunityToProjectInput) -> None:
         self.init_status(NAME, input.opportunity_id, STEPS)
         self._deal: Opportunity | None = None
-        self._policy: DealPolicy | None = None
+        self.correctable = CORRECTABLE_FIELDS
 
     @workflow.run
     async def run(self, input: OpportunityToProjectInput) -> OpportunityToProjectResult:
@@ -67,7 +67,7 @@ class OpportunityToProject(Interactive):
         async with self.step(READ) as step:
             original = await call(CrmActivities.get_opportunity, input.opportunity_id)
             self._deal = original
-            self._policy = policy = await workflow.execute_activity_method(
+            self.policy = policy = await workflow.execute_activity_method(
                 PolicyActivities.deal_policy, start_to_close_timeout=POLICY_TIMEOUT
             )
             self._status.customer = original.account.name
@@ -292,32 +292,9 @@ class OpportunityToProject(Interactive):
         problem = self.rejection_refusal(user)
         if problem:
             return problem
-        person = self._policy.user(user) if self._policy else None
+        person = self.policy.user(user) if self.policy else None
         if person and self._deal and person.crm_user_id == self._deal.owner_id:
             return f"{user} owns this deal and cannot approve it (segregation of duties)"
-        return None
-
-    def rejection_refusal(self, user: str) -> str | None:
-        if self._policy is None:
-            return "the policy is not loaded yet: try again in a moment"
-        person = self._policy.user(user)
-        if person is None:
-            known = ", ".join(u.name for u in self._policy.users)
-            return f"unknown user {user!r}: known users are {known}"
-        role = self._policy.approval.role
-        if role not in person.roles:
-            return f"{user} does not have the {role} role this decision needs"
-        return None
-
-    def correction_refusal(self, correction: Correction) -> str | None:
-        if self._policy is None or self._policy.user(correction.user) is None:
-            return f"unknown user {correction.user!r}: corrections need a known user"
-        unknown = sorted(set(correction.fields) - set(CORRECTABLE_FIELDS))
-        if unknown:
-            return (
-                f"cannot correct {', '.join(unknown)}: "
-                f"correctable fields are {', '.join(CORRECTABLE_FIELDS)}"
-            )
         return None
 
 
