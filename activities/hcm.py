@@ -1,9 +1,9 @@
 """HCM (Workday) reads."""
 
-from connectors.hcm import HcmConnector
 from temporalio import activity
 
 from connectors.errors import NotFound
+from connectors.hcm import HcmConnector
 from models.hcm import Worker
 
 
