@@ -29,6 +29,7 @@ from cli.client import (
 )
 from cli.output import CliError
 from config import Settings
+from models.hcm import WorkerEvent, WorkerEventKind
 from models.status import RunState, WorkflowStatus
 
 if TYPE_CHECKING:
@@ -106,6 +107,31 @@ async def start(
                 f"see `psflow status {workflow_id}`"
             ) from None
     return handle, before is not None and before == handle.result_run_id
+
+
+async def start_for_event(
+    client: Client, settings: Settings, event: WorkerEvent, user: str
+) -> WorkflowHandle[Any, Any]:
+    """Start what an HCM event calls for: hire-to-staff for a hire, else worker-change.
+
+    A worker-change for an event already applied runs again and reports it as ignored.
+    """
+    if event.kind == WorkerEventKind.HIRE:
+        handle, _ = await start(
+            client, settings, kind_named("hire-to-staff"), event.worker_id, user
+        )
+        return handle
+    from models.hire_to_staff import change_workflow_id
+    from workflows.worker_change import WorkerChange
+
+    with temporal_errors(settings):
+        return await client.start_workflow(
+            WorkerChange.run,
+            event,
+            id=change_workflow_id(event),
+            task_queue=settings.temporal.task_queue,
+            id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+        )
 
 
 async def running(client: Client, settings: Settings, workflow_id: str) -> str:

@@ -8,7 +8,9 @@ from typing import Annotated, Any
 import typer
 from rich.panel import Panel
 
-from cli import sandbox_admin
+from cli import actions, sandbox_admin
+from cli.client import connect, require_search_attributes, ui_link
+from cli.options import AsOption, resolve_user
 from cli.output import CliError, console, fail
 from cli.people import parse_fields
 from cli.sandbox_admin import System
@@ -16,7 +18,7 @@ from cli.stack import check_ports, sandbox_urls, start_sandbox
 from cli.state import run, settings_of
 from cli.stopping import cancel_on_signals
 from config import Settings
-from models.hcm import WorkerEventKind
+from models.hcm import WorkerEvent, WorkerEventKind
 
 app = typer.Typer(
     help="Run the sandbox CRM, ERP, PSA and HCM; inject faults; reset their data; "
@@ -166,12 +168,21 @@ def event(
             show_default=False,
         ),
     ] = None,
+    start: Annotated[
+        bool,
+        typer.Option(
+            "--start",
+            help="Also start the workflow the event calls for (hire-to-staff for a hire, "
+            "worker-change otherwise), as event ingress would.",
+        ),
+    ] = False,
+    as_user: AsOption = None,
 ) -> None:
     """Hire, transfer or terminate a sandbox HCM worker; prints the event id.
 
     The HCM sends the event to sandbox.event_webhook_url, retrying while it fails.
 
-    Example: psflow sandbox event transfer 20001 --set cost_center=CC-1200 --set cost_rate=98
+    Example: psflow sandbox event transfer 20001 --set cost_center=CC-1200 --start
     """
     try:
         changes = parse_fields(set_) if set_ else {}
@@ -185,3 +196,13 @@ def event(
         f"effective {recorded['effective_date']} (sequence {recorded['sequence']})",
         soft_wrap=True,
     )
+    if start:
+        workflow_id = run(_start_for(settings, recorded, resolve_user(as_user)))
+        console.print(f"started {workflow_id}  {ui_link(settings, workflow_id)}", soft_wrap=True)
+
+
+async def _start_for(settings: Settings, recorded: dict[str, Any], user: str) -> str:
+    client = await connect(settings)
+    await require_search_attributes(client, settings)
+    event = WorkerEvent.model_validate(recorded)
+    return (await actions.start_for_event(client, settings, event, user)).id

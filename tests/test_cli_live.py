@@ -469,3 +469,31 @@ def test_demo_walks_the_journey_and_exits(tmp_path: Path) -> None:
     assert "demo complete" in demo.stdout
     assert time.monotonic() - began < 200
     assert ports_free(config)
+
+
+async def test_hcm_events_start_the_workflows_they_call_for(cli_env: dict[str, str]) -> None:
+    worker_id = SPARE_PREHIRES[0]
+    hired = await psflow(cli_env, "sandbox", "event", "hire", worker_id, "--start", "--as", "rita")
+    assert hired.exit_code == 0, hired.output
+    assert f"started {H2S}/{worker_id}" in hired.stdout
+    hire_id = f"{H2S}/{worker_id}"
+    status = await status_json(cli_env, hire_id)
+    for _ in range(150):
+        if status["state"] in ("waiting", "completed"):
+            break
+        await asyncio.sleep(0.2)
+        status = await status_json(cli_env, hire_id)
+    if status["state"] == "waiting":
+        rejected = await psflow(cli_env, "reject", hire_id, "--as", "omar", "--reason", "later")
+        assert rejected.exit_code == 0, rejected.output
+    await until_state(cli_env, hire_id, "completed")
+
+    left = await psflow(cli_env, "sandbox", "event", "termination", worker_id, "--start")
+    assert left.exit_code == 0, left.output
+    change_id = next(w for w in left.stdout.split() if w.startswith("worker-change/"))
+    assert change_id.startswith(f"worker-change/{worker_id}/EVT-")
+    assert (await psflow(cli_env, "watch", change_id)).exit_code == 0
+    done = await status_json(cli_env, change_id)
+    states = {s["name"]: s["state"] for s in done["steps"]}  # type: ignore[index]
+    assert states["deactivate PSA resource"] == "done"
+    assert states["deactivate ERP employee"] == "done"
