@@ -16,7 +16,7 @@ with workflow.unsafe.imports_passed_through():
     from models.people import Rejection
     from models.policy import StaffingPolicy
     from models.psa import AssignmentInput, ResourceInput, StaffingRequest
-    from models.status import RunState, Step
+    from models.status import FieldProblem, RunState
     from workflows import search_attributes as sa
     from workflows.calls import call, undo
     from workflows.interaction import Interactive
@@ -73,7 +73,7 @@ class HireToStaff(Interactive):
             step.detail = f"{worker.name}, {worker.role or 'no role'}"
 
         async with self.step(VALIDATE) as step:
-            checked = await self._validated(worker, policy, step)
+            checked = await self.correct_until_valid(worker, step, self._problems)
             if isinstance(checked, Rejection):
                 await self.audit("rejected", checked.reason or "rejected", checked.user)
                 step.detail = f"rejected by {checked.user}"
@@ -243,20 +243,9 @@ class HireToStaff(Interactive):
             forecast_id=forecast.id if forecast else None,
         )
 
-    async def _validated(
-        self, worker: Worker, policy: StaffingPolicy, step: Step
-    ) -> Worker | Rejection:
-        """The worker once every attribute maps, after as many corrections as it takes."""
-        while problems := worker_problems(worker, policy, await self._manager_known(worker)):
-            step.detail = "; ".join(p.message for p in problems)
-            answer = await self.wait_for_correction(step, problems)
-            if isinstance(answer, Rejection):
-                return answer
-            worker = worker.model_validate(worker.model_dump() | answer.fields)
-            changes = ", ".join(f"{k}={v}" for k, v in answer.fields.items())
-            await self.audit("corrected", f"{changes} {answer.comment}".strip(), answer.user)
-        step.detail = "worker is valid"
-        return worker
+    async def _problems(self, worker: Worker) -> list[FieldProblem]:
+        assert isinstance(self.policy, StaffingPolicy)
+        return worker_problems(worker, self.policy, await self._manager_known(worker))
 
     async def _manager_known(self, worker: Worker) -> bool:
         if not worker.manager_id:

@@ -11,6 +11,7 @@ from contextlib import asynccontextmanager
 from datetime import timedelta
 from typing import TypeVar
 
+from pydantic import BaseModel
 from temporalio import workflow
 from temporalio.exceptions import ActivityError, ApplicationError
 
@@ -34,6 +35,7 @@ with workflow.unsafe.imports_passed_through():
 
 STORE_TIMEOUT = timedelta(seconds=30)
 R = TypeVar("R")
+M = TypeVar("M", bound=BaseModel)
 Decision = Approval | Rejection
 
 
@@ -339,6 +341,28 @@ class Interactive:
         if isinstance(self._decision, Rejection):
             return self._decision
         return self._corrections.pop(0)
+
+    async def correct_until_valid(
+        self,
+        subject: M,
+        step: Step,
+        problems_of: Callable[[M], Awaitable[list[FieldProblem]]],
+    ) -> M | Rejection:
+        """`subject` once it has no problems, after as many corrections as it takes.
+
+        Each correction is applied to the subject, audited, and the rules run again; a
+        rejection while waiting ends the wait.
+        """
+        while problems := await problems_of(subject):
+            step.detail = "; ".join(p.message for p in problems)
+            answer = await self.wait_for_correction(step, problems)
+            if isinstance(answer, Rejection):
+                return answer
+            subject = type(subject).model_validate(subject.model_dump() | answer.fields)
+            changes = ", ".join(f"{k}={v}" for k, v in answer.fields.items())
+            await self.audit("corrected", f"{changes} {answer.comment}".strip(), answer.user)
+        step.detail = "valid"
+        return subject
 
     @staticmethod
     async def _wait(condition: Callable[[], bool], limit: timedelta) -> bool:

@@ -22,7 +22,7 @@ with workflow.unsafe.imports_passed_through():
     from models.people import Rejection
     from models.policy import DealPolicy
     from models.psa import PsaMilestoneInput, PsaProjectInput, RateCard
-    from models.status import CompensationOutcome, RunState, Step
+    from models.status import CompensationOutcome, FieldProblem, RunState, Step
     from workflows import search_attributes as sa
     from workflows.calls import call, undo
     from workflows.deal_rules import (
@@ -76,7 +76,7 @@ class OpportunityToProject(Interactive):
             step.detail = f"{original.name}: {original.amount} {original.currency}"
 
         async with self.step(VALIDATE) as step:
-            checked = await self._validated(original, policy, step)
+            checked = await self.correct_until_valid(original, step, self._problems)
             if isinstance(checked, Rejection):
                 return await self._rejected(input.opportunity_id, checked, step)
             self._deal = deal = checked
@@ -244,21 +244,9 @@ class OpportunityToProject(Interactive):
 
     # ---- validation and correction ------------------------------------------------------
 
-    async def _validated(
-        self, deal: Opportunity, policy: DealPolicy, step: Step
-    ) -> Opportunity | Rejection:
-        """The deal once every rule holds, after as many corrections as it takes."""
-        while problems := deal_problems(deal, await self._rate_card(deal), policy):
-            step.detail = "; ".join(p.message for p in problems)
-            answer = await self.wait_for_correction(step, problems)
-            if isinstance(answer, Rejection):
-                return answer
-            deal = deal.model_copy(update=answer.fields)
-            self._deal = deal
-            changes = ", ".join(f"{k}={v}" for k, v in answer.fields.items())
-            await self.audit("corrected", f"{changes} {answer.comment}".strip(), answer.user)
-        step.detail = "deal is valid"
-        return deal
+    async def _problems(self, deal: Opportunity) -> list[FieldProblem]:
+        assert isinstance(self.policy, DealPolicy)
+        return deal_problems(deal, await self._rate_card(deal), self.policy)
 
     async def _rate_card(self, deal: Opportunity) -> RateCard | None:
         if not deal.rate_card:
