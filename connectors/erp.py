@@ -8,15 +8,10 @@ An employee's laborCost is in its subsidiary's base currency (NetSuite's employe
 currency), so an employee whose labour cost comes in another currency is refused before
 sending; the cost of an allocation (hours x that laborCost) is in the same currency.
 
-Money goes out as a JSON number: NetSuite's currency fields are numbers in its record
-schema, and a float carries any amount below 10**13 with cents exactly (15 significant
-digits); larger or finer amounts are refused before sending rather than rounded.
+The record bodies, in both directions, and money as a JSON number are in connectors.netsuite.
 """
 
 import asyncio
-import math
-from datetime import date, timedelta
-from decimal import Decimal
 from typing import Any
 from urllib.parse import quote
 
@@ -24,6 +19,23 @@ import httpx
 
 from connectors.base import Connector
 from connectors.errors import NotFound, RequestRejected, SystemUnavailable
+from connectors.netsuite import (
+    MISSING_RECORD_CODE,
+    PAGE_SIZE,
+    RECORD_PATH,
+    customer_body,
+    customer_from_record,
+    employee_body,
+    employee_from_record,
+    forecast_body,
+    forecast_from_record,
+    json_object,
+    money,
+    planned_end_date,
+    project_body,
+    project_from_record,
+    reference_id,
+)
 from models.erp import (
     ErpCustomer,
     ErpCustomerInput,
@@ -35,102 +47,8 @@ from models.erp import (
     LabourForecastInput,
 )
 
-RECORD_PATH = "/services/rest/record/v1"
-# NetSuite's error code for a record that does not exist (as opposed to a wrong URL).
-MISSING_RECORD_CODE = "NONEXISTENT_ID"
-# psflow's billing types -> NetSuite's project billing type ids
-BILLING_TYPE_IDS = {"Time and Materials": "TM", "Fixed Fee": "FFM"}
-PAGE_SIZE = 1000
-COST_CENTER_FIELD = "custentity_psflow_cost_center"
-ALLOCATION_COST_FIELD = "custrecord_psflow_cost"
-# An approved assignment books the employee: NetSuite's "Hard" allocation type.
-HARD_ALLOCATION_TYPE = "1"
-# A full-time working day, Monday to Friday: how an open-ended allocation is laid out.
-HOURS_PER_DAY = Decimal(8)
-
-
-def money(amount: Decimal) -> float:
-    """An amount as a JSON number, refusing any the float would not carry exactly."""
-    value = float(amount)
-    if Decimal(repr(value)) != amount:
-        raise ValueError(f"amount {amount} cannot be sent exactly as a JSON number")
-    return value
-
-
-def planned_end_date(start: date, hours: Decimal) -> date:
-    """The last working day (Monday to Friday) of `hours` worked full time from `start`.
-
-    NetSuite requires an allocation's end date; an assignment without one runs this long.
-    """
-    day = start
-    while day.weekday() >= 5:
-        day += timedelta(days=1)
-    remaining = max(1, math.ceil(hours / HOURS_PER_DAY)) - 1
-    while remaining:
-        day += timedelta(days=1)
-        if day.weekday() < 5:
-            remaining -= 1
-    return day
-
-
-def _object(response: httpx.Response) -> dict[str, Any]:
-    body = response.json()
-    if not isinstance(body, dict):
-        raise TypeError(f"expected a JSON object, got {type(body).__name__}")
-    return body
-
-
-def _reference_id(record: dict[str, Any], field: str) -> str:
-    value = record.get(field)
-    return str(value["id"]) if isinstance(value, dict) and "id" in value else ""
-
-
-def _decimal(value: Any) -> Decimal:
-    """A JSON number as the Decimal it was written from (its shortest repr)."""
-    return Decimal(str(value)) if value is not None else Decimal(0)
-
-
-def _customer(record: dict[str, Any]) -> ErpCustomer:
-    return ErpCustomer(
-        id=str(record["id"]),
-        external_id=str(record.get("externalId") or ""),
-        company_name=str(record.get("companyName") or ""),
-        origin=record.get("custentity_psflow_origin") or None,
-    )
-
-
-def _project(record: dict[str, Any]) -> ErpProject:
-    return ErpProject(
-        id=str(record["id"]),
-        external_id=str(record.get("externalId") or ""),
-        name=str(record.get("companyName") or record.get("entityId") or ""),
-        customer_id=_reference_id(record, "parent"),
-    )
-
-
-def _employee(record: dict[str, Any]) -> ErpEmployee:
-    full_name = f"{record.get('firstName') or ''} {record.get('lastName') or ''}".strip()
-    return ErpEmployee(
-        id=str(record["id"]),
-        external_id=str(record.get("externalId") or ""),
-        name=full_name or str(record.get("entityId") or ""),
-        subsidiary_id=_reference_id(record, "subsidiary"),
-        cost_center=str(record.get(COST_CENTER_FIELD) or ""),
-        labor_cost=_decimal(record.get("laborCost")),
-        inactive=bool(record.get("isInactive")),
-        origin=record.get("custentity_psflow_origin") or None,
-    )
-
-
-def _forecast(record: dict[str, Any]) -> LabourForecast:
-    end = record.get("endDate")
-    return LabourForecast(
-        id=str(record["id"]),
-        external_id=str(record.get("externalId") or ""),
-        hours=_decimal(record.get("allocationAmount")),
-        cost=_decimal(record.get(ALLOCATION_COST_FIELD)),
-        end_date=date.fromisoformat(end) if isinstance(end, str) else None,
-    )
+# money and planned_end_date are re-exported: callers import them from here.
+__all__ = ["ErpConnector", "money", "planned_end_date"]
 
 
 class ErpConnector(Connector):
@@ -165,7 +83,7 @@ class ErpConnector(Connector):
     async def get_customer(self, external_id: str) -> ErpCustomer | None:
         """The customer with this external id, or None when there is none."""
         record = await self._get_by_external_id("customer", external_id)
-        return _customer(record) if record is not None else None
+        return customer_from_record(record) if record is not None else None
 
     async def upsert_customer(self, data: ErpCustomerInput) -> ErpCustomer:
         """Create or update the customer with `data.external_id`.
@@ -174,16 +92,11 @@ class ErpConnector(Connector):
         an existing customer keeps its own: origin == your business key means you created it.
         """
         existing = await self.get_customer(data.external_id)
-        body: dict[str, Any] = {
-            "companyName": data.company_name,
-            "subsidiary": {"id": data.subsidiary_id},
-            "currency": {"id": await self._currency_id(data.currency)},
-            "terms": {"id": await self._term_id(data.terms)},
-        }
-        if existing is None:
-            body["custentity_psflow_origin"] = data.origin
+        currency_id = await self._currency_id(data.currency)
+        term_id = await self._term_id(data.terms)
+        body = customer_body(data, currency_id, term_id, create=existing is None)
         await self.request("PUT", self._eid_url("customer", data.external_id), json=body)
-        return _customer(await self._read_back("customer", data.external_id))
+        return customer_from_record(await self._read_back("customer", data.external_id))
 
     async def delete_customer(self, external_id: str) -> bool:
         """Delete the customer; False when it was already gone.
@@ -197,20 +110,13 @@ class ErpConnector(Connector):
     async def get_project(self, external_id: str) -> ErpProject | None:
         """The project (NetSuite job) with this external id, or None when there is none."""
         record = await self._get_by_external_id("job", external_id)
-        return _project(record) if record is not None else None
+        return project_from_record(record) if record is not None else None
 
     async def upsert_project(self, data: ErpProjectInput) -> ErpProject:
         """Create or update the project with `data.external_id` under customer `customer_id`."""
-        body: dict[str, Any] = {
-            "companyName": data.name,
-            "parent": {"id": data.customer_id},
-            "subsidiary": {"id": data.subsidiary_id},
-            "currency": {"id": await self._currency_id(data.currency)},
-            "jobBillingType": {"id": BILLING_TYPE_IDS.get(data.billing_type, data.billing_type)},
-            "custentity_psflow_budget": money(data.budget),
-        }
+        body = project_body(data, await self._currency_id(data.currency))
         await self.request("PUT", self._eid_url("job", data.external_id), json=body)
-        return _project(await self._read_back("job", data.external_id))
+        return project_from_record(await self._read_back("job", data.external_id))
 
     async def delete_project(self, external_id: str) -> bool:
         """Delete the project; False when it was already gone."""
@@ -221,7 +127,7 @@ class ErpConnector(Connector):
     async def get_employee(self, external_id: str) -> ErpEmployee | None:
         """The employee with this external id, or None when there is none."""
         record = await self._get_by_external_id("employee", external_id)
-        return _employee(record) if record is not None else None
+        return employee_from_record(record) if record is not None else None
 
     async def upsert_employee(self, data: ErpEmployeeInput) -> ErpEmployee:
         """Create or update the employee with `data.external_id`.
@@ -233,19 +139,9 @@ class ErpConnector(Connector):
         """
         await self._check_base_currency(data.subsidiary_id, data.currency)
         existing = await self._get_by_external_id("employee", data.external_id)
-        body: dict[str, Any] = {
-            "firstName": data.first_name,
-            "lastName": data.last_name,
-            "email": data.email,
-            "subsidiary": {"id": data.subsidiary_id},
-            "department": {"id": data.department_id},
-            COST_CENTER_FIELD: data.cost_center,
-            "laborCost": money(data.labor_cost),
-        }
-        if existing is None:
-            body["custentity_psflow_origin"] = data.origin
+        body = employee_body(data, create=existing is None)
         await self.request("PUT", self._eid_url("employee", data.external_id), json=body)
-        return _employee(await self._read_back("employee", data.external_id))
+        return employee_from_record(await self._read_back("employee", data.external_id))
 
     async def set_employee_inactive(self, external_id: str, inactive: bool) -> bool:
         """Mark the employee inactive (or active again); True if that changed anything.
@@ -297,20 +193,10 @@ class ErpConnector(Connector):
                 f"no employee eid:{data.employee_external_id}",
                 fields=["allocationResource"],
             )
-        end = data.end_date or planned_end_date(data.start_date, data.hours)
-        body: dict[str, Any] = {
-            "allocationResource": {"id": str(employee["id"])},
-            "project": {"id": str(project["id"])},
-            "allocationAmount": money(data.hours),
-            "allocationUnit": {"id": "HOURS"},
-            "allocationType": {"id": HARD_ALLOCATION_TYPE},
-            "startDate": data.start_date.isoformat(),
-            "endDate": end.isoformat(),
-            ALLOCATION_COST_FIELD: money(data.cost),
-        }
+        body = forecast_body(data, str(project["id"]), str(employee["id"]))
         url = self._eid_url("resourceAllocation", data.external_id)
         await self.request("PUT", url, json=body)
-        return _forecast(await self._read_back("resourceAllocation", data.external_id))
+        return forecast_from_record(await self._read_back("resourceAllocation", data.external_id))
 
     async def delete_labour_forecast(self, external_id: str) -> bool:
         """Delete the resource allocation; False when it was already gone."""
@@ -327,7 +213,7 @@ class ErpConnector(Connector):
         responses = await asyncio.gather(
             *(self.request("GET", f"{RECORD_PATH}/resourceAllocation/{id}") for id in ids)
         )
-        return [_forecast(_object(r)) for r in responses]
+        return [forecast_from_record(json_object(r)) for r in responses]
 
     # ------------------------------------------------------------ records
 
@@ -351,7 +237,7 @@ class ErpConnector(Connector):
             if self._is_missing_record(exc):
                 return None
             raise
-        return _object(response)
+        return json_object(response)
 
     async def _read_back(self, record_type: str, external_id: str) -> dict[str, Any]:
         record = await self._get_by_external_id(record_type, external_id)
@@ -378,14 +264,14 @@ class ErpConnector(Connector):
         if subsidiary_id not in self._base_currencies:
             url = f"{RECORD_PATH}/subsidiary/{quote(subsidiary_id, safe='')}"
             try:
-                subsidiary = _object(await self.request("GET", url))
+                subsidiary = json_object(await self.request("GET", url))
             except NotFound as exc:
                 if not self._is_missing_record(exc):
                     raise
                 raise RequestRejected(
                     self.system, f"no subsidiary {subsidiary_id} in the ERP", fields=["subsidiary"]
                 ) from None
-            self._base_currencies[subsidiary_id] = _reference_id(subsidiary, "currency")
+            self._base_currencies[subsidiary_id] = reference_id(subsidiary, "currency")
         if await self._currency_id(currency) != self._base_currencies[subsidiary_id]:
             raise RequestRejected(
                 self.system,
@@ -417,7 +303,7 @@ class ErpConnector(Connector):
         responses = await asyncio.gather(
             *(self.request("GET", f"{RECORD_PATH}/{record_type}/{id}") for id in ids)
         )
-        records = [_object(r) for r in responses]
+        records = [json_object(r) for r in responses]
         return {str(r[key_field]): str(r["id"]) for r in records if r.get(key_field)}
 
     async def _list_ids(self, record_type: str, query: str | None = None) -> list[str]:
@@ -428,7 +314,9 @@ class ErpConnector(Connector):
             params: dict[str, Any] = {"limit": PAGE_SIZE, "offset": offset}
             if query is not None:
                 params["q"] = query
-            page = _object(await self.request("GET", f"{RECORD_PATH}/{record_type}", params=params))
+            page = json_object(
+                await self.request("GET", f"{RECORD_PATH}/{record_type}", params=params)
+            )
             ids += [str(item["id"]) for item in page.get("items", [])]
             if not page.get("hasMore"):
                 return ids
