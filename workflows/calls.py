@@ -40,3 +40,10 @@ async def call(
 async def undo(method: Callable[[Any, A], Awaitable[R]], arg: A) -> R:
     """Run one compensating activity with the compensation retry policy."""
     return await call(method, arg, COMPENSATION_RETRY)
+
+
+async def read(method: Callable[[Any], Awaitable[R]]) -> R:
+    """Run one activity method that takes no argument (the worker's configured policy)."""
+    return await workflow.execute_activity_method(
+        method, start_to_close_timeout=CALL_TIMEOUT, retry_policy=SYSTEM_CALL_RETRY
+    )

@@ -1,7 +1,5 @@
 """hire-to-staff: a hired worker becomes a PSA resource and ERP employee, then gets staffed."""
 
-from datetime import timedelta
-
 from temporalio import workflow
 from temporalio.exceptions import ApplicationError
 
@@ -10,7 +8,7 @@ with workflow.unsafe.imports_passed_through():
     from activities.hcm import HcmActivities
     from activities.policy import PolicyActivities
     from activities.staffing import AssignmentCreation, ResourceProvisioning, StaffingActivities
-    from models.erp import ErpEmployeeInput, LabourForecastInput
+    from models.erp import LabourForecastInput
     from models.hcm import Worker
     from models.hire_to_staff import HireToStaffInput, HireToStaffResult, resource_external_id
     from models.people import Rejection
@@ -18,11 +16,12 @@ with workflow.unsafe.imports_passed_through():
     from models.psa import AssignmentInput, ResourceInput, StaffingRequest
     from models.status import FieldProblem, RunState
     from workflows import search_attributes as sa
-    from workflows.calls import call, undo
+    from workflows.calls import call, read, undo
     from workflows.interaction import Interactive
     from workflows.staffing_rules import (
         CORRECTABLE_FIELDS,
         best_match,
+        employee_input,
         forecast_cost,
         worker_problems,
     )
@@ -37,7 +36,6 @@ APPROVE = "resource-manager approval"
 ASSIGN = "assign to project"
 FORECAST = "push labour forecast"
 STEPS = [READ, VALIDATE, RESOURCE, EMPLOYEE, MATCH, APPROVE, ASSIGN, FORECAST]
-POLICY_TIMEOUT = timedelta(seconds=30)
 
 
 @workflow.defn(name=NAME)
@@ -58,9 +56,7 @@ class HireToStaff(Interactive):
     async def _run(self, input: HireToStaffInput) -> HireToStaffResult:
         async with self.step(READ) as step:
             worker = await call(HcmActivities.get_worker, input.worker_id)
-            self.policy = policy = await workflow.execute_activity_method(
-                PolicyActivities.staffing_policy, start_to_close_timeout=POLICY_TIMEOUT
-            )
+            self.policy = policy = await read(PolicyActivities.staffing_policy)
             self._status.customer = worker.name
             workflow.upsert_search_attributes([sa.CUSTOMER.value_set(worker.name)])
             if worker.status != "active" and worker.termination_date is not None:
@@ -124,18 +120,7 @@ class HireToStaff(Interactive):
             )
             employee = await call(
                 EmployeeActivities.upsert_employee,
-                ErpEmployeeInput(
-                    external_id=external_id,
-                    first_name=worker.first_name,
-                    last_name=worker.last_name,
-                    email=worker.email,
-                    subsidiary_id=policy.legal_entities[worker.legal_entity],
-                    department_id=policy.departments[worker.department],
-                    cost_center=worker.cost_center,
-                    labor_cost=worker.cost_rate,
-                    currency=worker.currency or "USD",
-                    origin=key,
-                ),
+                employee_input(worker, policy),
             )
             step.detail = f"employee {employee.id}"
 

@@ -1,7 +1,5 @@
 """opportunity-to-project: a closed-won deal becomes customer, projects and staffing requests."""
 
-from datetime import timedelta
-
 from temporalio import workflow
 from temporalio.exceptions import ApplicationError
 
@@ -24,7 +22,7 @@ with workflow.unsafe.imports_passed_through():
     from models.psa import PsaMilestoneInput, PsaProjectInput, RateCard
     from models.status import CompensationOutcome, FieldProblem, RunState, Step
     from workflows import search_attributes as sa
-    from workflows.calls import call, undo
+    from workflows.calls import call, read, undo
     from workflows.deal_rules import (
         CORRECTABLE_FIELDS,
         deal_problems,
@@ -43,7 +41,6 @@ PSA_PROJECT = "create PSA project"
 STAFFING = "open staffing requests"
 WRITE_BACK = "write ids back to CRM"
 STEPS = [READ, VALIDATE, APPROVE, CUSTOMER, ERP_PROJECT, PSA_PROJECT, STAFFING, WRITE_BACK]
-POLICY_TIMEOUT = timedelta(seconds=30)
 
 
 @workflow.defn(name=NAME)
@@ -67,9 +64,7 @@ class OpportunityToProject(Interactive):
         async with self.step(READ) as step:
             original = await call(CrmActivities.get_opportunity, input.opportunity_id)
             self._deal = original
-            self.policy = policy = await workflow.execute_activity_method(
-                PolicyActivities.deal_policy, start_to_close_timeout=POLICY_TIMEOUT
-            )
+            self.policy = policy = await read(PolicyActivities.deal_policy)
             self._status.customer = original.account.name
             workflow.upsert_search_attributes([sa.CUSTOMER.value_set(original.account.name)])
             _require_closed_won(original)

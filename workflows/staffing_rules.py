@@ -5,7 +5,9 @@ from decimal import Decimal
 from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
+    from models.erp import ErpEmployeeInput
     from models.hcm import Worker
+    from models.hire_to_staff import hire_workflow_id, resource_external_id
     from models.policy import StaffingPolicy
     from models.psa import StaffingRequest
     from models.status import FieldProblem
@@ -79,3 +81,20 @@ def best_match(worker: Worker, requests: list[StaffingRequest]) -> StaffingReque
 
 def forecast_cost(hours: Decimal, cost_rate: Decimal) -> Decimal:
     return (hours * cost_rate).quantize(Decimal("0.01"))
+
+
+def employee_input(worker: Worker, policy: StaffingPolicy) -> ErpEmployeeInput:
+    """The ERP employee record for a validated worker, as hire-to-staff creates it."""
+    assert worker.legal_entity and worker.cost_center and worker.cost_rate is not None
+    return ErpEmployeeInput(
+        external_id=resource_external_id(worker.id),
+        first_name=worker.first_name,
+        last_name=worker.last_name,
+        email=worker.email,
+        subsidiary_id=policy.legal_entities[worker.legal_entity],
+        department_id=policy.departments.get(worker.department or "", ""),
+        cost_center=worker.cost_center,
+        labor_cost=worker.cost_rate,
+        currency=worker.currency or "USD",
+        origin=hire_workflow_id(worker.id),
+    )

@@ -1,6 +1,5 @@
 """worker-change: a transfer or termination in the HCM follows into the PSA and the ERP."""
 
-from datetime import timedelta
 from decimal import Decimal
 
 from temporalio import workflow
@@ -18,9 +17,9 @@ with workflow.unsafe.imports_passed_through():
     from models.policy import StaffingPolicy
     from models.psa import Assignment, Resource
     from models.status import RunState
-    from workflows.calls import call, undo
+    from workflows.calls import call, read, undo
     from workflows.interaction import Interactive
-    from workflows.staffing_rules import forecast_cost
+    from workflows.staffing_rules import employee_input, forecast_cost
 
 NAME = "worker-change"
 CHECK = "check event order"
@@ -43,7 +42,6 @@ STEPS = {
         RECORD,
     ],
 }
-POLICY_TIMEOUT = timedelta(seconds=30)
 
 
 @workflow.defn(name=NAME)
@@ -102,9 +100,7 @@ class WorkerChange(Interactive):
 
     async def _transfer(self, event: WorkerEvent, worker: Worker) -> WorkerChangeResult:
         external_id = resource_external_id(worker.id)
-        policy: StaffingPolicy = await workflow.execute_activity_method(
-            PolicyActivities.staffing_policy, start_to_close_timeout=POLICY_TIMEOUT
-        )
+        policy: StaffingPolicy = await read(PolicyActivities.staffing_policy)
         if not (worker.legal_entity and worker.cost_center and worker.cost_rate):
             raise ApplicationError(
                 f"worker {worker.id} lacks legal entity, cost center or cost rate after the "
@@ -142,7 +138,7 @@ class WorkerChange(Interactive):
 
         async with self.step(MOVE_EMPLOYEE) as step:
             previous = await call(EmployeeActivities.get_employee, external_id)
-            moved = _employee(worker, policy, worker.legal_entity, worker.cost_center)
+            moved = employee_input(worker, policy)
             if previous is not None:
                 restored = _restore_employee(moved, previous)
                 self.saga.on_failure(
@@ -238,24 +234,6 @@ def _costing(external_id: str, resource: Resource) -> ResourceChange:
             "cost_rate": str(resource.cost_rate),
             "currency": resource.currency,
         },
-    )
-
-
-def _employee(
-    worker: Worker, policy: StaffingPolicy, legal_entity: str, cost_center: str
-) -> ErpEmployeeInput:
-    assert worker.cost_rate is not None
-    return ErpEmployeeInput(
-        external_id=resource_external_id(worker.id),
-        first_name=worker.first_name,
-        last_name=worker.last_name,
-        email=worker.email,
-        subsidiary_id=policy.legal_entities[legal_entity],
-        department_id=policy.departments.get(worker.department or "", ""),
-        cost_center=cost_center,
-        labor_cost=worker.cost_rate,
-        currency=worker.currency or "USD",
-        origin=f"hire-to-staff/{worker.id}",
     )
 
 
