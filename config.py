@@ -11,7 +11,7 @@ from typing import Any
 
 from pydantic import BaseModel, SecretStr
 
-from models.policy import ApprovalPolicy, DealPolicy, StaffingPolicy, User
+from models.policy import ApprovalPolicy, BillingPolicy, DealPolicy, StaffingPolicy, User
 from sandbox import catalog
 
 CONFIG_ENV = "PSFLOW_CONFIG"
@@ -99,6 +99,18 @@ class Settings(BaseModel):
         cost_centers={code: entity for code, (entity, _) in catalog.COST_CENTERS.items()},
         legal_entities=_SUBSIDIARIES,
         roles=catalog.ROLES,
+        users=_USERS,
+    )
+
+    billing: BillingPolicy = BillingPolicy(
+        approval=ApprovalPolicy(
+            role="finance",
+            thresholds={},
+            deadline=timedelta(hours=72),
+            escalation_grace=timedelta(hours=48),
+            escalate_to="greta",
+        ),
+        cost_centers={code: entity for code, (entity, _) in catalog.COST_CENTERS.items()},
         users=_USERS,
     )
 

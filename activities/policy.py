@@ -2,13 +2,19 @@
 
 from temporalio import activity
 
-from models.policy import DealPolicy, StaffingPolicy
+from models.policy import BillingPolicy, DealPolicy, StaffingPolicy
 
 
 class PolicyActivities:
-    def __init__(self, deal_policy: DealPolicy, staffing_policy: StaffingPolicy) -> None:
+    def __init__(
+        self,
+        deal_policy: DealPolicy,
+        staffing_policy: StaffingPolicy,
+        billing_policy: BillingPolicy,
+    ) -> None:
         self._deal_policy = deal_policy
         self._staffing_policy = staffing_policy
+        self._billing_policy = billing_policy
 
     @activity.defn(name="policy.deal_policy")
     async def deal_policy(self) -> DealPolicy:
@@ -19,3 +25,8 @@ class PolicyActivities:
     async def staffing_policy(self) -> StaffingPolicy:
         """Mappings hires are validated against, and who approves assignments."""
         return self._staffing_policy
+
+    @activity.defn(name="policy.billing_policy")
+    async def billing_policy(self) -> BillingPolicy:
+        """Cost centers, page size, month-end concurrency and who releases invoices."""
+        return self._billing_policy

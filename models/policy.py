@@ -51,3 +51,14 @@ class StaffingPolicy(PeoplePolicy):
     legal_entities: dict[str, str]
     """HCM company (legal entity) code -> ERP subsidiary id."""
     roles: list[str]
+
+
+class BillingPolicy(PeoplePolicy):
+    """What time and expenses are validated against, and who releases invoices."""
+
+    cost_centers: dict[str, str]
+    """Cost center code -> the legal entity it belongs to."""
+    page_size: int = 1000
+    """Entries read from the PSA and posted to the ERP per activity."""
+    month_end_concurrency: int = 10
+    """How many projects a month-end posts at once."""

@@ -9,6 +9,10 @@ from pydantic import BaseModel
 class RoleRate(BaseModel):
     role: str
     rate: Decimal
+    effective_from: date | None = None
+    """First day the rate applies (None: since ever)."""
+    effective_to: date | None = None
+    """Last day the rate applies (None: until further notice)."""
 
 
 class RateCard(BaseModel):

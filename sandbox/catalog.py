@@ -57,6 +57,10 @@ USERS: dict[str, tuple[str, str, list[str]]] = {
     "finn": ("005Hs00000A1b2hIAB", "Finn Olsen", ["finance"]),
     "rita": ("005Hs00000A1b2iIAB", "Rita Alvarez", ["resource-manager"]),
     "omar": ("005Hs00000A1b2jIAB", "Omar Haddad", ["resource-manager"]),
+    "fatima": ("005Hs00000A1b2kIAB", "Fatima Rahman", ["finance"]),
+    "greta": ("005Hs00000A1b2lIAB", "Greta Lindqvist", ["finance", "finance-lead"]),
+    "paula": ("005Hs00000A1b2mIAB", "Paula Moreno", ["project-manager"]),
+    "victor": ("005Hs00000A1b2nIAB", "Victor Chen", ["project-manager"]),
 }
 
 # Deals above these amounts need a deal-desk approval.

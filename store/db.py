@@ -32,6 +32,26 @@ class LinkRecord(SQLModel, table=True):
     workflow_id: str
 
 
+class ExceptionRecord(SQLModel, table=True):
+    """A time entry or expense a time-to-bill run could not post, and why."""
+
+    __tablename__ = "billing_exceptions"
+    __table_args__ = (UniqueConstraint("entry_id", "kind"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    entry_id: str
+    kind: str
+    project_id: str = Field(index=True)
+    period: str = Field(index=True)
+    reason: str
+    message: str
+    state: str = Field(index=True)
+    workflow_id: str
+    first_seen: datetime
+    last_seen: datetime
+    resolved_at: datetime | None = None
+
+
 def open_engine(url: str) -> Engine:
     """Create the engine and the tables if they are missing."""
     if url.startswith("sqlite:///"):

@@ -35,6 +35,10 @@ class Saga:
         """Register how to undo `step` if the saga fails later (or during it)."""
         self._entries.append(_Entry(step, action, undo))
 
+    def settle(self) -> None:
+        """Past the point of no return: what came before is no longer undone."""
+        self._entries.clear()
+
     async def compensate(self) -> list[Compensation]:
         """Run every registered undo in reverse order; one failing does not stop the rest."""
         while self._entries:

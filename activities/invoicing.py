@@ -1,0 +1,55 @@
+"""Invoices in the ERP and their status in the CRM."""
+
+from pydantic import BaseModel
+from temporalio import activity
+
+from connectors.crm import CrmConnector
+from connectors.erp import ErpConnector
+from connectors.errors import NotFound
+from models.billing import Invoice, InvoiceDraftInput, InvoiceStatus, InvoiceStatusUpdate
+from models.status import CompensationOutcome
+
+
+class Drafted(BaseModel):
+    """The drafted invoice, or None when the period has nothing left to bill."""
+
+    invoice: Invoice | None = None
+
+
+class InvoiceStatusChange(BaseModel):
+    external_id: str
+    status: InvoiceStatus
+
+
+class InvoicingActivities:
+    def __init__(self, erp: ErpConnector, crm: CrmConnector) -> None:
+        self._erp = erp
+        self._crm = crm
+
+    @activity.defn(name="erp.draft_invoice")
+    async def draft_invoice(self, draft: InvoiceDraftInput) -> Drafted:
+        """Draft the invoice for the period's unbilled billable postings and milestones."""
+        existing = await self._erp.get_invoice(draft.external_id)
+        if existing is not None and existing.status is not InvoiceStatus.VOIDED:
+            return Drafted(invoice=existing)
+        invoice = await self._erp.draft_invoice(draft)
+        return Drafted(invoice=invoice)
+
+    @activity.defn(name="erp.set_invoice_status")
+    async def set_invoice_status(self, change: InvoiceStatusChange) -> Invoice:
+        """Approve or release the invoice (repeating a move already made changes nothing)."""
+        return await self._erp.set_invoice_status(change.external_id, change.status)
+
+    @activity.defn(name="erp.void_invoice")
+    async def void_invoice(self, external_id: str) -> CompensationOutcome:
+        """Void a draft or approved invoice, freeing its postings for the next invoice."""
+        try:
+            await self._erp.set_invoice_status(external_id, InvoiceStatus.VOIDED)
+        except NotFound:
+            return CompensationOutcome.ALREADY_GONE
+        return CompensationOutcome.UNDONE
+
+    @activity.defn(name="crm.set_invoice_status")
+    async def invoice_status_to_crm(self, update: InvoiceStatusUpdate) -> None:
+        """Write the invoice's number, status and total on the opportunity."""
+        await self._crm.set_invoice_status(update)

@@ -1,0 +1,124 @@
+"""month-end: time-to-bill for every project with approved time in a period, a few at once.
+
+A project holds one of the slots until its invoice is drafted (its child says so by signal),
+not until finance releases it, so waiting approvals never stall the close. Children outlive
+the parent, which continues as new between pages of projects when its history grows.
+"""
+
+import asyncio
+
+from temporalio import workflow
+from temporalio.exceptions import WorkflowAlreadyStartedError
+from temporalio.workflow import ChildWorkflowHandle, ParentClosePolicy
+
+with workflow.unsafe.imports_passed_through():
+    from activities.billing import BillingActivities, ProjectsPageRequest
+    from activities.policy import PolicyActivities
+    from models.billing import time_to_bill_id
+    from models.status import RunState
+    from models.time_to_bill import (
+        MonthEndInput,
+        MonthEndTotals,
+        ProjectReady,
+        ReadyState,
+        TimeToBillInput,
+        TimeToBillResult,
+    )
+    from workflows.calls import call, read
+    from workflows.interaction import Interactive
+    from workflows.saga import root_message
+    from workflows.time_to_bill import READY_SIGNAL, TimeToBill
+
+NAME = "month-end"
+PROJECTS = "post and draft every project"
+STEPS = [PROJECTS]
+PROJECTS_PER_PAGE = 100
+HISTORY_LIMIT = 2_000
+
+
+@workflow.defn(name=NAME)
+class MonthEnd(Interactive):
+    @workflow.init
+    def __init__(self, input: MonthEndInput) -> None:
+        self.init_status(NAME, input.period, STEPS)
+        self._totals = input.totals
+        self._ready: dict[str, ProjectReady] = {}
+        self._run_number = input.run
+
+    @workflow.signal(name=READY_SIGNAL)
+    def project_ready(self, ready: ProjectReady) -> None:
+        """A child has drafted its invoice (or found nothing to bill, or failed)."""
+        self._ready[ready.project_id] = ready
+
+    @workflow.run
+    async def run(self, input: MonthEndInput) -> MonthEndTotals:
+        policy = await read(PolicyActivities.billing_policy)
+        slots = asyncio.Semaphore(policy.month_end_concurrency)
+        token = input.page_token
+        async with self.step(PROJECTS) as step:
+            step.detail = self._progress()
+            while True:
+                page = await call(
+                    BillingActivities.projects_with_approved_time,
+                    ProjectsPageRequest(
+                        period=input.period, page_token=token, page_size=PROJECTS_PER_PAGE
+                    ),
+                )
+                await asyncio.gather(
+                    *(self._bill(project_id, input.period, slots) for project_id in page.items)
+                )
+                token = page.next_page_token
+                if token is None:
+                    break
+                if workflow.info().get_current_history_length() > HISTORY_LIMIT:
+                    await workflow.wait_condition(workflow.all_handlers_finished)
+                    workflow.continue_as_new(
+                        MonthEndInput(
+                            period=input.period,
+                            page_token=token,
+                            totals=self._totals,
+                            run=input.run + 1,
+                        )
+                    )
+        self.set_state(RunState.COMPLETED)
+        return self._totals
+
+    async def _bill(self, project_id: str, period: str, slots: asyncio.Semaphore) -> None:
+        async with slots:
+            try:
+                handle = await workflow.start_child_workflow(
+                    TimeToBill.run,
+                    TimeToBillInput(project_id=project_id, period=period),
+                    id=time_to_bill_id(project_id, period),
+                    parent_close_policy=ParentClosePolicy.ABANDON,
+                )
+            except WorkflowAlreadyStartedError:
+                self._record(ProjectReady(project_id=project_id, state=ReadyState.ALREADY_RUNNING))
+                return
+            await workflow.wait_condition(lambda: project_id in self._ready or handle.done())
+            self._record(self._ready.pop(project_id, None) or self._ended(project_id, handle))
+
+    @staticmethod
+    def _ended(
+        project_id: str, handle: ChildWorkflowHandle[TimeToBill, TimeToBillResult]
+    ) -> ProjectReady:
+        """The report of a child that ended without telling (e.g. terminated)."""
+        error = None if handle.cancelled() else handle.exception()
+        return ProjectReady(
+            project_id=project_id,
+            state=ReadyState.FAILED,
+            error=root_message(error) if error else "ended without reporting",
+        )
+
+    def _record(self, report: ProjectReady) -> None:
+        self._totals = self._totals.add(report)
+        self._step(PROJECTS).detail = self._progress()
+
+    def _progress(self) -> str:
+        run = self._run_number
+        t = self._totals
+        text = (
+            f"{t.projects} projects: {t.drafted} drafted, {t.nothing_to_invoice} with nothing "
+            f"to invoice, {t.failed_count} failed, {t.already_running} already running"
+        )
+        return f"{text} (run {run})" if run > 1 else text
