@@ -39,6 +39,7 @@ class PsaProjectInput(BaseModel):
     rate_card: str
     start_date: date
     milestones: list[PsaMilestoneInput]
+    opportunity_id: str | None = None
 
 
 class PsaProject(BaseModel):

@@ -14,11 +14,16 @@ from sandbox.psa.errors import ERRORS, install_error_handlers, status_error_body
 from sandbox.psa.idempotency import Idempotency
 from sandbox.psa.resources import ResourceService
 from sandbox.psa.routes_assignments import assignment_routes
+from sandbox.psa.routes_billing import billing_routes
 from sandbox.psa.routes_projects import project_routes
 from sandbox.psa.routes_resources import resource_routes
 from sandbox.psa.routes_staffing import staffing_routes
+from sandbox.psa.routes_time import time_routes
 from sandbox.psa.seed import seed
 from sandbox.psa.service import PsaService
+from sandbox.psa.timesheet_service import TimesheetService
+from sandbox.psa.timesheets import TimesheetStore
+from sandbox.psa.volume_seed import volume_admin_router
 from sandbox.records import RecordStore
 
 API_PREFIX = "/api/v1"
@@ -26,7 +31,8 @@ TOKEN_PATH = "/oauth/token"
 
 DESCRIPTION = f"""
 Rate cards, delivery projects with milestones and budgets, staffing requests, resources
-(consultants) and their assignments to projects.
+(consultants) and their assignments to projects, time entries and expenses with their
+approvals, and what billing needs of each project.
 
 **Authentication.** Get a bearer token with the OAuth 2.0 client-credentials grant
 (`POST {TOKEN_PATH}`, form fields `grant_type=client_credentials`, `client_id`,
@@ -51,6 +57,11 @@ external id answers `409` with code `conflict`, naming the existing record.
 withdrawn (`cancelled`). Cancelling an assignment opens its request again; ending one leaves
 the request filled.
 
+**Time and expenses.** Time entries and expenses are `submitted` when recorded, then
+`approved` or `rejected` by a project manager; changing an approved or rejected one submits it
+again. Lists are paged: `page_size` (at most 1000) records in id order and an opaque
+`next_page_token`, null on the last page, passed back as `page_token`.
+
 **Errors.** Every error has one shape:
 `{{"error": {{"code": "...", "message": "...", "fields": ["..."]}}}}`, where `fields` names
 the request fields at fault. Money and hours are decimal strings, e.g. `"12500.00"`.
@@ -62,12 +73,17 @@ TAGS = [
     {"name": "staffing requests", "description": "Demand for a role on a project."},
     {"name": "resources", "description": "Consultants, one per HCM worker, with cost rates."},
     {"name": "assignments", "description": "A resource staffed onto a staffing request."},
+    {"name": "time entries", "description": "Hours worked on projects, approved by managers."},
+    {"name": "expenses", "description": "Costs incurred on projects, approved by managers."},
+    {"name": "billing", "description": "Approved work by period and projects' billing terms."},
     {"name": "auth", "description": "OAuth 2.0 client-credentials tokens."},
     {"name": "sandbox admin", "description": "Fault injection and reset (sandbox only)."},
 ]
 
 
-def api_router(store: RecordStore, idem: Idempotency, issuer: TokenIssuer) -> APIRouter:
+def api_router(
+    store: RecordStore, sheets: TimesheetStore, idem: Idempotency, issuer: TokenIssuer
+) -> APIRouter:
     """Every /api/v1 route, behind the bearer token."""
     oauth = OAuth2(
         flows=OAuthFlows(clientCredentials=OAuthFlowClientCredentials(tokenUrl=TOKEN_PATH)),
@@ -85,12 +101,16 @@ def api_router(store: RecordStore, idem: Idempotency, issuer: TokenIssuer) -> AP
     router.include_router(staffing_routes(psa, idem))
     router.include_router(resource_routes(resources, idem))
     router.include_router(assignment_routes(AssignmentService(store, psa), idem))
+    timesheets = TimesheetService(sheets, store)
+    router.include_router(time_routes(timesheets, idem))
+    router.include_router(billing_routes(psa, timesheets, idem))
     return router
 
 
 def create_app(db_path: Path, *, client_id: str, client_secret: str) -> FastAPI:
     """The PSA sandbox on a SQLite file, seeded when the file is new."""
     store = RecordStore(db_path)
+    sheets = TimesheetStore(db_path)
     if store.is_empty():
         seed(store)
     # One write at a time, so checks and the writes they allow cannot interleave.
@@ -99,14 +119,16 @@ def create_app(db_path: Path, *, client_id: str, client_secret: str) -> FastAPI:
     def reset() -> None:
         with lock:
             store.clear()
+            sheets.clear()
             seed(store)
 
     book = FaultBook()
     issuer = TokenIssuer(client_id, client_secret)
-    app = FastAPI(title="PSA API", version="1.1.0", description=DESCRIPTION, openapi_tags=TAGS)
+    app = FastAPI(title="PSA API", version="1.2.0", description=DESCRIPTION, openapi_tags=TAGS)
     install_error_handlers(app)
     app.add_middleware(FaultMiddleware, book=book, error_body=status_error_body)
     app.include_router(issuer.router(TOKEN_PATH))
-    app.include_router(api_router(store, Idempotency(store, lock), issuer))
+    app.include_router(api_router(store, sheets, Idempotency(store, lock), issuer))
     app.include_router(admin_router(book, reset))
+    app.include_router(volume_admin_router(store, sheets, lock))
     return app

@@ -12,13 +12,15 @@ Currency = Annotated[str, Field(pattern=r"^[A-Z]{3}$", examples=["USD"])]
 Skill = Annotated[str, Field(min_length=1, max_length=100, examples=["Salesforce"])]
 Location = Annotated[str, Field(min_length=1, max_length=100, examples=["London"])]
 BillingType = Literal["Time and Materials", "Fixed Fee"]
-ProjectStatus = Literal["active", "archived"]
+ProjectStatus = Literal["active", "closed", "archived"]
 StaffingStatus = Literal["open", "filled", "cancelled"]
 
 
 class RoleRate(BaseModel):
     role: str = Field(examples=["Senior Consultant"])
     rate: Decimal = Field(description="hourly rate in the card's currency", examples=["240"])
+    effective_from: date | None = Field(None, description="first day of the rate; null: always")
+    effective_to: date | None = Field(None, description="last day of the rate; null: open-ended")
 
 
 class RateCard(BaseModel):
@@ -43,6 +45,7 @@ class Milestone(BaseModel):
     name: str
     due_date: date
     amount: Decimal
+    completed_on: date | None = Field(None, description="when the customer accepted it")
 
 
 class ProjectInput(BaseModel):
@@ -60,6 +63,9 @@ class ProjectInput(BaseModel):
     milestones: list[MilestoneInput] = Field(
         default_factory=list, description="for Fixed Fee projects, amounts sum to the budget"
     )
+    opportunity_id: str | None = Field(
+        None, max_length=18, description="the CRM opportunity the project delivers"
+    )
 
 
 class Project(BaseModel):
@@ -75,6 +81,8 @@ class Project(BaseModel):
     rate_card: str
     start_date: date
     milestones: list[Milestone]
+    opportunity_id: str | None = None
+    closed_on: date | None = Field(None, description="last day time may be booked; when closed")
     flags: list[str] = Field(
         default_factory=list,
         description="notes for the project's managers, oldest first, e.g. a consultant who left",

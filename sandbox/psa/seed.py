@@ -5,6 +5,7 @@ from typing import Any, NamedTuple
 from sandbox import catalog
 from sandbox.psa.ids import ASSIGNMENT, PROJECT, RATE_CARD, STAFFING_REQUEST, new_id
 from sandbox.psa.seed_resources import seed_resources
+from sandbox.rates import RATE_LINES
 from sandbox.records import RecordStore
 
 
@@ -148,13 +149,17 @@ _PROJECTS = [
 
 
 def _seed_rate_cards(store: RecordStore) -> None:
-    for code, (currency, active, rates) in catalog.RATE_CARDS.items():
-        card = {
-            "code": code,
-            "currency": currency,
-            "active": active,
-            "rates": [{"role": role, "rate": str(rate)} for role, rate in rates.items()],
-        }
+    for code, (currency, active, _) in catalog.RATE_CARDS.items():
+        rates = [
+            {
+                "role": line.role,
+                "rate": str(line.rate),
+                "effective_from": line.effective_from and line.effective_from.isoformat(),
+                "effective_to": line.effective_to and line.effective_to.isoformat(),
+            }
+            for line in RATE_LINES[code]
+        ]
+        card = {"code": code, "currency": currency, "active": active, "rates": rates}
         store.insert(RATE_CARD, code, card)
 
 
