@@ -18,6 +18,7 @@ from urllib.parse import quote
 import httpx
 
 from connectors.base import Connector
+from connectors.erp_billing import ErpBillingMixin
 from connectors.errors import NotFound, RequestRejected, SystemUnavailable
 from connectors.netsuite import (
     MISSING_RECORD_CODE,
@@ -51,7 +52,7 @@ from models.erp import (
 __all__ = ["ErpConnector", "money", "planned_end_date"]
 
 
-class ErpConnector(Connector):
+class ErpConnector(ErpBillingMixin, Connector):
     """Customers, projects, employees and labour forecasts in NetSuite, by external id."""
 
     system = "erp"

@@ -100,13 +100,26 @@ def collection(
     q: str | None = None,
 ) -> dict[str, Any]:
     """One page (limit, offset) of the ids of a record type, filtered by `q`."""
-    limit, offset = page
     records = sorted(store.all(record_type), key=lambda r: int(r["id"]))
     if q is not None:
         names = None if definition is None else {*definition.fields, *IGNORED_FIELDS}
         conditions = query.parse(q, names)
         records = [r for r in records if query.matches(r, conditions)]
-    shown = records[offset : offset + limit]
+    limit, offset = page
+    shown = [r["id"] for r in records[offset : offset + limit]]
+    return collection_page(request, record_type, shown, len(records), page, q)
+
+
+def collection_page(
+    request: Request,
+    record_type: str,
+    ids: list[str],
+    total: int,
+    page: tuple[int, int],
+    q: str | None = None,
+) -> dict[str, Any]:
+    """NetSuite's collection answer for one page (limit, offset) of `total` records."""
+    limit, offset = page
     base = f"{str(request.base_url).rstrip('/')}{RECORD_PATH}/{record_type}"
     filtered = {"q": q} if q is not None else {}
 
@@ -114,21 +127,20 @@ def collection(
         params = urlencode({"limit": limit, "offset": at, **filtered})
         return {"rel": rel, "href": f"{base}?{params}"}
 
-    last = max(0, (len(records) - 1) // limit * limit)
+    last = max(0, (total - 1) // limit * limit)
     links = [link("first", 0), link("self", offset), link("last", last)]
-    if offset + limit < len(records):
+    if offset + limit < total:
         links.append(link("next", offset + limit))
     if offset > 0:
         links.append(link("previous", max(0, offset - limit)))
     items = [
-        {"links": [{"rel": "self", "href": href(request, record_type, r["id"])}], "id": r["id"]}
-        for r in shown
+        {"links": [{"rel": "self", "href": href(request, record_type, id)}], "id": id} for id in ids
     ]
     return {
         "links": links,
         "count": len(items),
-        "hasMore": offset + limit < len(records),
+        "hasMore": offset + limit < total,
         "items": items,
         "offset": offset,
-        "totalResults": len(records),
+        "totalResults": total,
     }

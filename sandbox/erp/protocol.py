@@ -4,6 +4,7 @@ import re
 
 TOKEN_PATH = "/services/rest/auth/oauth2/v1/token"
 RECORD_PATH = "/services/rest/record/v1"
+QUERY_PATH = "/services/rest/query/v1"
 MAX_PAGE_SIZE = 1000
 # An external ID may hold letters, digits, _ and - only.
 EXTERNAL_ID = re.compile(r"[A-Za-z0-9_-]+")

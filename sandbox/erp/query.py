@@ -2,8 +2,9 @@
 
 The sandbox understands conditions joined by AND, each `field OPERATOR value`: ANY_OF and
 ANY_OF_NOT with one value or a list (`allocationResource ANY_OF [1012, 1013]`), IS and IS_NOT
-(text or true/false), EQUAL and EQUAL_NOT (numbers), EMPTY and EMPTY_NOT (no value). A value
-with spaces goes in double quotes. A reference field compares by its id.
+(text or true/false), EQUAL and EQUAL_NOT (numbers), EMPTY and EMPTY_NOT (no value), and for
+dates ON, BEFORE, AFTER, ON_OR_BEFORE and ON_OR_AFTER with an ISO date (`tranDate ON_OR_AFTER
+2026-10-01`). A value with spaces goes in double quotes. A reference field compares by its id.
 """
 
 import re
@@ -15,7 +16,9 @@ from sandbox.erp.errors import NetSuiteError
 
 _TOKEN = re.compile(r'"[^"]*"|\[[^\]]*\]|\S+')
 _UNARY = {"EMPTY", "EMPTY_NOT"}
-_BINARY = {"ANY_OF", "ANY_OF_NOT", "IS", "IS_NOT", "EQUAL", "EQUAL_NOT"}
+# date operator -> how the record's value must compare with the given date
+DATE_OPERATORS = {"ON": "=", "BEFORE": "<", "AFTER": ">", "ON_OR_BEFORE": "<=", "ON_OR_AFTER": ">="}
+_BINARY = {"ANY_OF", "ANY_OF_NOT", "IS", "IS_NOT", "EQUAL", "EQUAL_NOT", *DATE_OPERATORS}
 
 # (field, operator, values)
 Condition = tuple[str, str, list[str]]
@@ -76,10 +79,27 @@ def _same(value: Any, wanted: str) -> bool:
     return str(value).casefold() == wanted.casefold()
 
 
+def _compares(value: Any, sign: str, wanted: str) -> bool:
+    """ISO dates compare as text."""
+    if not isinstance(value, str):
+        return False
+    return {
+        "=": value == wanted,
+        "<": value < wanted,
+        ">": value > wanted,
+        "<=": value <= wanted,
+        ">=": value >= wanted,
+    }[sign]
+
+
 def matches(record: dict[str, Any], conditions: list[Condition]) -> bool:
     """Whether the record meets every condition."""
     for name, operator, values in conditions:
         value = record.get(name)
+        if operator in DATE_OPERATORS:
+            if not _compares(value, DATE_OPERATORS[operator], values[0]):
+                return False
+            continue
         if operator in _UNARY:
             hit = value in (None, "", [], {})
         else:

@@ -1,6 +1,7 @@
 """Which record types the sandbox knows, and which of them the integration role may write."""
 
 from sandbox.erp.allocations import RESOURCE_ALLOCATION
+from sandbox.erp.billing_query import BILLING_TYPES
 from sandbox.erp.customers import CUSTOMER, JOB
 from sandbox.erp.employees import EMPLOYEE
 from sandbox.erp.errors import NetSuiteError
@@ -14,6 +15,10 @@ READ_ONLY_TYPES = ("subsidiary", "currency", "term", "department")
 
 def known_type(record_type: str, *, writing: bool = False) -> RecordType | None:
     """The writable type's definition (None for a reference list); 404 or 403 otherwise."""
+    if record_type in BILLING_TYPES:
+        # billing_routes answers every method it supports before these routes are reached
+        detail = f"This operation is not supported for record type '{record_type}'."
+        raise NetSuiteError(405, detail, "INVALID_REQUEST")
     if record_type not in (*WRITABLE, *READ_ONLY_TYPES):
         raise NetSuiteError(
             404, f"Record type '{record_type}' does not exist.", "INVALID_RCRD_TYPE"
