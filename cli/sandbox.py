@@ -1,7 +1,8 @@
 """`psflow sandbox`: run the local CRM, ERP, PSA and HCM, inject faults, reset their data,
-and send HCM worker events."""
+seed month-end volume, and send HCM worker events."""
 
 import asyncio
+import time
 from datetime import datetime
 from typing import Annotated, Any
 
@@ -11,9 +12,16 @@ from rich.panel import Panel
 from cli import actions, sandbox_admin
 from cli.client import connect, require_search_attributes, ui_link
 from cli.options import AsOption, resolve_user
-from cli.output import CliError, console, fail
+from cli.output import CliError, console, fail, print_json
 from cli.people import parse_fields
 from cli.sandbox_admin import System
+from cli.sandbox_seed import (
+    SEED_SYSTEMS,
+    as_json,
+    check_period_option,
+    previous_month,
+    seed_table,
+)
 from cli.stack import check_ports, sandbox_urls, start_sandbox
 from cli.state import run, settings_of
 from cli.stopping import cancel_on_signals
@@ -22,7 +30,7 @@ from models.hcm import WorkerEvent, WorkerEventKind
 
 app = typer.Typer(
     help="Run the sandbox CRM, ERP, PSA and HCM; inject faults; reset their data; "
-    "send HCM worker events.\n\n"
+    "seed month-end volume; send HCM worker events.\n\n"
     "Example: psflow sandbox fault erp --path '*/record/v1/job*' --status 503 --count 2",
     no_args_is_help=True,
 )
@@ -135,6 +143,60 @@ def reset(
 async def _reset(settings: Settings, systems: list[System]) -> None:
     for system in systems:
         await sandbox_admin.reset(settings, system)
+
+
+@app.command("seed")
+def seed_volume(
+    ctx: typer.Context,
+    time_entries: Annotated[
+        int,
+        typer.Option(
+            min=1, metavar="N", help="Time entries to generate (e.g. 100000).", show_default=False
+        ),
+    ],
+    projects: Annotated[int, typer.Option(min=1, help="Projects to spread them over.")] = 500,
+    period: Annotated[
+        str | None,
+        typer.Option(
+            metavar="YYYY-MM",
+            callback=check_period_option,
+            help="The month the entries fall in (default: the previous calendar month).",
+            show_default=False,
+        ),
+    ] = None,
+    seed: Annotated[int, typer.Option(min=0, help="Same seed, same data in every system.")] = 7,
+    json_output: Annotated[
+        bool, typer.Option("--json", help="Print each system's answer as JSON.")
+    ] = False,
+) -> None:
+    """Generate month-end volume in the PSA, ERP and CRM, replacing earlier volume data.
+
+    Each system derives its slice from the same options, so the three agree.
+
+    Example: psflow sandbox seed --time-entries 100000 --projects 500 --period 2026-10
+    """
+    if time_entries < projects:
+        raise typer.BadParameter(
+            f"{time_entries} is fewer than --projects ({projects}): every project gets time",
+            param_hint="'--time-entries'",
+        )
+    settings = settings_of(ctx)
+    body = {
+        "projects": projects,
+        "entries": time_entries,
+        "period": period or previous_month(),
+        "seed": seed,
+    }
+    began = time.monotonic()
+    results = run(sandbox_admin.seed_volumes(settings, SEED_SYSTEMS, body))
+    took = time.monotonic() - began
+    if json_output:
+        print_json(body | {"seconds": round(took, 3), "systems": [as_json(r) for r in results]})
+    else:
+        console.print(seed_table(body, results, took))
+    errors = [r.error for r in results if r.error]
+    if errors:
+        fail("; ".join(errors))
 
 
 @app.command()

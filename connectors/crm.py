@@ -1,4 +1,5 @@
-"""Salesforce REST client: opportunities, their line items and milestones, and upserts.
+"""Salesforce REST client: opportunities, their line items and milestones, upserts, and the
+latest invoice's status on the opportunity.
 
 The same code talks to the CRM sandbox and to a real Salesforce org; only the base URL and
 the connected app's client credentials differ.
@@ -14,8 +15,19 @@ from urllib.parse import quote
 import httpx
 
 from connectors.base import Connector
-from connectors.errors import RequestRejected
-from models.crm import Account, Milestone, Opportunity, ResourceLine
+from connectors.salesforce_records import (
+    INVOICE_FIELDS,
+    invoice_status_fields,
+    required,
+    to_account,
+    to_invoice_status,
+    to_line,
+    to_milestone,
+    to_opportunity,
+    to_text,
+)
+from models.billing import InvoiceStatusUpdate
+from models.crm import Opportunity
 
 API_VERSION = "v60.0"
 
@@ -45,18 +57,6 @@ def salesforce_fields(names: list[str]) -> list[str]:
     return [OPPORTUNITY_FIELDS[n] for n in names]
 
 
-def _decimal(value: Any) -> Decimal:
-    return value if isinstance(value, Decimal) else Decimal(str(value))
-
-
-def _date(value: Any) -> date | None:
-    return date.fromisoformat(value) if value else None
-
-
-def _text(value: Any) -> str | None:
-    return None if value is None else str(value)
-
-
 def _json_value(value: object) -> object:
     """A value Salesforce's JSON accepts: numbers as numbers, dates as ISO strings."""
     if isinstance(value, Decimal):
@@ -64,69 +64,6 @@ def _json_value(value: object) -> object:
     if isinstance(value, date):
         return value.isoformat()
     return value
-
-
-def _required(record: dict[str, Any], field: str) -> Any:
-    value = record.get(field)
-    if value is None:
-        raise RequestRejected(
-            "crm", f"opportunity {record.get('Id')} has no {field}", fields=[field]
-        )
-    return value
-
-
-def to_account(record: dict[str, Any]) -> Account:
-    """An Account record as the canonical Account."""
-    return Account(
-        id=record["Id"], name=record["Name"], billing_country=record.get("BillingCountry")
-    )
-
-
-def to_line(record: dict[str, Any]) -> ResourceLine:
-    """An OpportunityLineItem as a resource line: role, hours (Quantity) and hourly rate."""
-    return ResourceLine(
-        role=record["Role__c"],
-        hours=_decimal(record["Quantity"]),
-        rate=_decimal(record["UnitPrice"]),
-    )
-
-
-def to_milestone(record: dict[str, Any]) -> Milestone:
-    """A Project_Milestone__c record as a canonical milestone."""
-    return Milestone(
-        name=record["Name"],
-        due_date=date.fromisoformat(record["Due_Date__c"]),
-        amount=_decimal(record.get("Amount__c") or 0),
-    )
-
-
-def to_opportunity(
-    record: dict[str, Any],
-    account: Account,
-    lines: list[ResourceLine],
-    milestones: list[Milestone],
-) -> Opportunity:
-    """An Opportunity record, with its account, lines and milestones, as the canonical deal."""
-    return Opportunity(
-        id=record["Id"],
-        name=record["Name"],
-        account=account,
-        owner_id=record["OwnerId"],
-        stage=record["StageName"],
-        is_won=bool(record["IsWon"]),
-        amount=_decimal(_required(record, "Amount")),
-        currency=record["CurrencyIsoCode"],
-        close_date=date.fromisoformat(record["CloseDate"]),
-        rate_card=record.get("Rate_Card__c"),
-        legal_entity=record.get("Legal_Entity__c"),
-        billing_terms=record.get("Billing_Terms__c"),
-        billing_type=record.get("Billing_Type__c"),
-        start_date=_date(record.get("Start_Date__c")),
-        erp_project_id=record.get("ERP_Project_Id__c"),
-        psa_project_id=record.get("PSA_Project_Id__c"),
-        lines=lines,
-        milestones=milestones,
-    )
 
 
 class CrmConnector(Connector):
@@ -170,8 +107,8 @@ class CrmConnector(Connector):
     async def get_opportunity(self, opportunity_id: str) -> Opportunity:
         """The deal with its account, resource lines and milestones."""
         record = await self._get(self._url("Opportunity", opportunity_id))
-        _required(record, "Amount")  # refuse before fetching the rest
-        account_id = _required(record, "AccountId")
+        required(record, "Amount")  # refuse before fetching the rest
+        account_id = required(record, "AccountId")
         account, lines, milestones = await asyncio.gather(
             self._get(self._url("Account", account_id)),
             self._related(record["Id"], LINE_ITEMS),
@@ -194,7 +131,7 @@ class CrmConnector(Connector):
         record = await self._get(
             self._url("Opportunity", opportunity_id), params={"fields": ",".join(fields)}
         )
-        return {name: _text(record.get(field)) for name, field in zip(names, fields, strict=True)}
+        return {name: to_text(record.get(field)) for name, field in zip(names, fields, strict=True)}
 
     async def update_opportunity(self, opportunity_id: str, changes: dict[str, str | None]) -> None:
         """Set canonical opportunity fields; None clears a field."""
@@ -203,6 +140,19 @@ class CrmConnector(Connector):
             return
         body = dict(zip(fields, changes.values(), strict=True))
         await self.request("PATCH", self._url("Opportunity", opportunity_id), json=body)
+
+    async def set_invoice_status(self, update: InvoiceStatusUpdate) -> None:
+        """Write the latest invoice's status, number, amount and period onto its opportunity.
+
+        A PATCH of the same values again changes nothing, so a retry is harmless.
+        """
+        body = invoice_status_fields(update)
+        await self.request("PATCH", self._url("Opportunity", update.opportunity_id), json=body)
+
+    async def invoice_status(self, opportunity_id: str) -> InvoiceStatusUpdate | None:
+        """The latest invoice the opportunity records (status, number, amount, period)."""
+        params = {"fields": ",".join(("Id", *INVOICE_FIELDS))}
+        return to_invoice_status(await self._get(self._url("Opportunity", opportunity_id), params))
 
     async def upsert_by_external_id(
         self, sobject: str, field: str, value: str, fields: dict[str, object]

@@ -10,6 +10,7 @@ from pathlib import Path
 from fastapi import FastAPI
 
 from sandbox.auth import TokenIssuer
+from sandbox.crm.admin import crm_admin_router
 from sandbox.crm.errors import CODES, SalesforceError, error_body, install_error_handlers, not_found
 from sandbox.crm.objects import SOBJECTS, STAGES, SObject, normalise_id, validate_changes
 from sandbox.crm.paths import API_VERSION, DATA_PREFIX, TOKEN_PATH, VERSION
@@ -51,6 +52,7 @@ def create_app(db_path: Path, *, client_id: str, client_secret: str) -> FastAPI:
     install_error_handlers(app)
     app.include_router(issuer.router(TOKEN_PATH))
     app.include_router(admin_router(book, crm.reset))
+    app.include_router(crm_admin_router(crm))
     app.include_router(data_router(crm, issuer))
 
     @app.get(DATA_PREFIX)

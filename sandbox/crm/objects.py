@@ -20,6 +20,13 @@ STAGES = {
     "Closed Won": (True, True),
     "Closed Lost": (True, False),
 }
+# The restricted picklist of the latest invoice's status, as the ERP moves it.
+INVOICE_STATUSES = ("Draft", "Approved", "Released", "Voided")
+# (object, field) -> (field label, allowed values): Salesforce's restricted picklists
+PICKLISTS: dict[tuple[str, str], tuple[str, tuple[str, ...]]] = {
+    ("Opportunity", "StageName"): ("Stage", tuple(STAGES)),
+    ("Opportunity", "Invoice_Status__c"): ("Invoice Status", INVOICE_STATUSES),
+}
 
 
 @dataclass(frozen=True)
@@ -43,6 +50,8 @@ SOBJECTS = {
             "CloseDate": "date", "Rate_Card__c": "str", "Legal_Entity__c": "str",
             "Billing_Terms__c": "str", "Billing_Type__c": "str", "Start_Date__c": "date",
             "ERP_Project_Id__c": "str", "PSA_Project_Id__c": "str",
+            "Invoice_Status__c": "str", "Last_Invoice_Number__c": "str",
+            "Last_Invoice_Amount__c": "num", "Last_Invoiced_Period__c": "str",
         },
         read_only=frozenset({"Id", "IsClosed", "IsWon"}),
         required=frozenset({"Name", "StageName", "CloseDate"}),
@@ -162,11 +171,12 @@ def check_value(name: str, column: str, kind: str, value: Any) -> None:
             f"Cannot deserialize instance of {kind} from value {value!r} for field {column}",
             [column],
         )
-    if column == "StageName" and value not in STAGES:
+    picklist = PICKLISTS.get((name, column))
+    if picklist is not None and value not in picklist[1]:
         raise SalesforceError(
             400,
             "INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST",
-            f"Stage: bad value for restricted picklist field: {value}",
+            f"{picklist[0]}: bad value for restricted picklist field: {value}",
             [column],
         )
 

@@ -202,6 +202,10 @@ def _insert_deal(store: RecordStore, rng: random.Random, number: int, deal: Deal
             "Start_Date__c": start.isoformat(),
             "ERP_Project_Id__c": None,
             "PSA_Project_Id__c": None,
+            "Invoice_Status__c": None,
+            "Last_Invoice_Number__c": None,
+            "Last_Invoice_Amount__c": None,
+            "Last_Invoiced_Period__c": None,
         },
     )
     _insert_lines(store, opportunity_id, lines)

@@ -1,6 +1,7 @@
 """The record operations behind the CRM sandbox's routes."""
 
 import threading
+from collections.abc import Callable
 from typing import Any
 
 from sandbox.crm.errors import SalesforceError, not_found
@@ -96,6 +97,18 @@ class Crm:
     def listing(self, name: str, limit: int) -> list[dict[str, Any]]:
         records = sorted(self.store.all(name), key=lambda r: r["Id"])
         return [render(name, r) for r in records[:limit]]
+
+    def replace_opportunities(
+        self, doomed: Callable[[str], bool], records: list[dict[str, Any]]
+    ) -> int:
+        """Remove the opportunities whose id is doomed, insert these; how many were removed."""
+        with self._writing:
+            removed = [r["Id"] for r in self.store.all("Opportunity") if doomed(r["Id"])]
+            for record_id in removed:
+                self.store.delete("Opportunity", record_id)
+            for record in records:
+                self.store.insert("Opportunity", record["Id"], record)
+        return len(removed)
 
     def reset(self) -> None:
         """Back to the seed; tokens already issued stay valid."""

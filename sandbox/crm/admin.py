@@ -1,0 +1,39 @@
+"""The CRM sandbox's own admin routes, beside the shared faults, reset and health routes."""
+
+from fastapi import APIRouter
+from pydantic import BaseModel, Field, field_validator
+
+from models.billing import check_period
+from sandbox.crm.service import Crm
+from sandbox.crm.volume_seed import is_volume_id, volume_opportunities
+from sandbox.faults import ADMIN_PREFIX
+from sandbox.volume import Volume
+
+
+class VolumeRequest(BaseModel):
+    """The volume every sandbox seeds its slice of (the same body for CRM, ERP and PSA)."""
+
+    projects: int = Field(500, ge=1, description="volume projects, one opportunity each")
+    entries: int = Field(100_000, ge=1, description="time entries (the PSA's; unused here)")
+    period: str = Field("2026-10", description="billing period, YYYY-MM")
+    seed: int = Field(7, description="the same seed gives the same data in every system")
+
+    @field_validator("period")
+    @classmethod
+    def _month(cls, value: str) -> str:
+        return check_period(value)
+
+
+def crm_admin_router(crm: Crm) -> APIRouter:
+    """Admin routes only the CRM has: seeding month-end volume."""
+    router = APIRouter(prefix=ADMIN_PREFIX, tags=["sandbox admin"])
+
+    @router.post("/seed/volume")
+    def seed_volume(request: VolumeRequest) -> dict[str, int]:
+        """Replace earlier volume opportunities with one closed-won deal per volume project."""
+        volume = Volume(**request.model_dump())
+        records = volume_opportunities(volume)
+        replaced = crm.replace_opportunities(is_volume_id, records)
+        return {"opportunities": len(records), "replaced": replaced}
+
+    return router
