@@ -11,10 +11,12 @@ from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import Worker
 
+from activities.billing import BillingActivities
 from activities.crm import CrmActivities
 from activities.employees import EmployeeActivities
 from activities.erp import ErpActivities
 from activities.hcm import HcmActivities
+from activities.invoicing import InvoicingActivities
 from activities.policy import PolicyActivities
 from activities.psa import PsaActivities
 from activities.staffing import StaffingActivities
@@ -80,8 +82,10 @@ async def run_worker(
             HcmActivities(hcm),
             StaffingActivities(psa),
             EmployeeActivities(erp),
-            PolicyActivities(settings.policy, settings.staffing),
+            PolicyActivities(settings.policy, settings.staffing, settings.billing),
             StoreActivities(engine),
+            BillingActivities(psa, erp, engine),
+            InvoicingActivities(erp, crm),
         ]
         worker = Worker(
             client,

@@ -88,7 +88,8 @@ def time_problem(
 ) -> EntryProblem | None:
     """Why a time entry cannot be posted, or None."""
     found = _common_problem(entry, EntryKind.TIME, context, employee, posted)
-    if found is None and billed_by_the_hour(context, entry):
+    # A role the contract's rate card does not price is not staffed on it, billable or not.
+    if found is None:
         if bill_rate(context.rate_card, entry.role, entry.date) is None:
             return EntryProblem(
                 entry_id=entry.id,

@@ -5,9 +5,12 @@ from temporalio import activity
 
 from connectors.crm import CrmConnector
 from connectors.erp import ErpConnector
-from connectors.errors import NotFound
+from connectors.errors import NotFound, RequestRejected
 from models.billing import Invoice, InvoiceDraftInput, InvoiceStatus, InvoiceStatusUpdate
 from models.status import CompensationOutcome
+
+# The ERP refuses an invoice without lines, naming its item sublist.
+NO_LINES_FIELD = "item"
 
 
 class Drafted(BaseModel):
@@ -32,8 +35,12 @@ class InvoicingActivities:
         existing = await self._erp.get_invoice(draft.external_id)
         if existing is not None and existing.status is not InvoiceStatus.VOIDED:
             return Drafted(invoice=existing)
-        invoice = await self._erp.draft_invoice(draft)
-        return Drafted(invoice=invoice)
+        try:
+            return Drafted(invoice=await self._erp.draft_invoice(draft))
+        except RequestRejected as exc:
+            if exc.fields == [NO_LINES_FIELD]:
+                return Drafted()
+            raise
 
     @activity.defn(name="erp.set_invoice_status")
     async def set_invoice_status(self, change: InvoiceStatusChange) -> Invoice:

@@ -98,7 +98,11 @@ async def start(
                 id=workflow_id,
                 task_queue=settings.temporal.task_queue,
                 id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
-                id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE_FAILED_ONLY,
+                id_reuse_policy=(
+                    WorkflowIDReusePolicy.ALLOW_DUPLICATE
+                    if kind.rerunnable
+                    else WorkflowIDReusePolicy.ALLOW_DUPLICATE_FAILED_ONLY
+                ),
             )
         except WorkflowAlreadyStartedError:
             state = closed_state(await execution_status(existing))

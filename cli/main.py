@@ -5,7 +5,7 @@ from typing import Annotated
 
 import typer
 
-from cli import bench, dev, listing, people, sandbox, workflows
+from cli import bench, dev, exceptions, listing, people, sandbox, workflows
 from cli.state import State
 
 app = typer.Typer(
@@ -51,3 +51,4 @@ def root(
 for commands in (workflows.app, people.app, listing.app, bench.app, dev.app):
     app.add_typer(commands)
 app.add_typer(sandbox.app, name="sandbox")
+app.add_typer(exceptions.app, name="exceptions")

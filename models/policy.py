@@ -62,3 +62,5 @@ class BillingPolicy(PeoplePolicy):
     """Entries read from the PSA and posted to the ERP per activity."""
     month_end_concurrency: int = 10
     """How many projects a month-end posts at once."""
+    history_limit: int = 2_000
+    """Events after which a time-to-bill or month-end run continues as new."""

@@ -110,6 +110,13 @@ class Sandbox:
         response = httpx.post(f"{self.urls[system]}/__admin/faults", json=spec, timeout=5)
         response.raise_for_status()
 
+    def armed_faults(self, system: str) -> list[dict[str, Any]]:
+        """Faults still armed on a system (spent ones are gone)."""
+        response = httpx.get(f"{self.urls[system]}/__admin/faults", timeout=5)
+        response.raise_for_status()
+        faults: list[dict[str, Any]] = response.json()
+        return faults
+
     def clear_faults(self) -> None:
         for url in self.urls.values():
             httpx.delete(f"{url}/__admin/faults", timeout=5).raise_for_status()

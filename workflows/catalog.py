@@ -7,8 +7,12 @@ from pydantic import BaseModel
 
 from models import hire_to_staff as h2s
 from models import opportunity_to_project as o2p
+from models.billing import month_end_id
+from models.time_to_bill import MonthEndInput, TimeToBillInput
 from workflows.hire_to_staff import HireToStaff
+from workflows.month_end import MonthEnd
 from workflows.opportunity_to_project import OpportunityToProject
+from workflows.time_to_bill import TimeToBill
 from workflows.worker_change import WorkerChange
 
 
@@ -19,6 +23,8 @@ class WorkflowKind:
     key_help: str
     workflow_id: Callable[[str], str]
     make_input: Callable[[str, str], BaseModel]
+    rerunnable: bool = False
+    """May a completed run be started again (a billing period may be rerun safely)."""
 
     def input_for(self, key: str, requested_by: str) -> BaseModel:
         """The workflow's input for a business key; ValueError names what is wrong with it."""
@@ -50,7 +56,31 @@ WORKFLOWS: dict[str, WorkflowKind] = {
         workflow_id=h2s.hire_workflow_id,
         make_input=lambda key, user: h2s.HireToStaffInput(worker_id=key, requested_by=user),
     ),
+    "time-to-bill": WorkflowKind(
+        name="time-to-bill",
+        workflow=TimeToBill,
+        key_help="PSA project id and period, e.g. PRJ-001042/2026-10",
+        workflow_id=lambda key: f"time-to-bill/{key}",
+        make_input=lambda key, user: _time_to_bill_input(key),
+        rerunnable=True,
+    ),
+    "month-end": WorkflowKind(
+        name="month-end",
+        workflow=MonthEnd,
+        key_help="billing period YYYY-MM, e.g. 2026-10",
+        workflow_id=month_end_id,
+        make_input=lambda key, user: MonthEndInput(period=key),
+        rerunnable=True,
+    ),
 }
+
+
+def _time_to_bill_input(key: str) -> TimeToBillInput:
+    project_id, slash, period = key.rpartition("/")
+    if not slash or not project_id:
+        raise ValueError(f"{key!r} is not <PSA project id>/<YYYY-MM>, e.g. PRJ-001042/2026-10")
+    return TimeToBillInput(project_id=project_id, period=period)
+
 
 # worker-change is started by HCM events (one workflow per event), not by a key.
 ALL_WORKFLOWS = [*(kind.workflow for kind in WORKFLOWS.values()), WorkerChange]

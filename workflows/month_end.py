@@ -27,13 +27,12 @@ with workflow.unsafe.imports_passed_through():
     from workflows.calls import call, read
     from workflows.interaction import Interactive
     from workflows.saga import root_message
-    from workflows.time_to_bill import READY_SIGNAL, TimeToBill
+    from workflows.time_to_bill import READY_SIGNAL, TimeToBill, history_is_long
 
 NAME = "month-end"
 PROJECTS = "post and draft every project"
 STEPS = [PROJECTS]
 PROJECTS_PER_PAGE = 100
-HISTORY_LIMIT = 2_000
 
 
 @workflow.defn(name=NAME)
@@ -70,7 +69,7 @@ class MonthEnd(Interactive):
                 token = page.next_page_token
                 if token is None:
                     break
-                if workflow.info().get_current_history_length() > HISTORY_LIMIT:
+                if history_is_long(policy.history_limit):
                     await workflow.wait_condition(workflow.all_handlers_finished)
                     workflow.continue_as_new(
                         MonthEndInput(

@@ -54,8 +54,6 @@ RELEASE = "release invoice"
 CRM_STATUS = "invoice status to CRM"
 STEPS = [READ, POST_TIME, POST_EXPENSES, DRAFT, APPROVE, RELEASE, CRM_STATUS]
 READY_SIGNAL = "project_ready"
-# Continue as new well before Temporal's limits; a page costs about six events.
-HISTORY_LIMIT = 2_000
 # Posting outlasts an ERP outage or a 429 storm: it only ever upserts, so retrying is safe.
 POSTING_RETRY = RetryPolicy(
     initial_interval=timedelta(seconds=1),
@@ -65,6 +63,12 @@ POSTING_RETRY = RetryPolicy(
 )
 POSTING_DEADLINE = timedelta(hours=2)
 PAGE_TIMEOUT = timedelta(minutes=2)
+
+
+def history_is_long(limit: int) -> bool:
+    """Time to continue as new: past the policy's limit, or Temporal suggests it."""
+    info = workflow.info()
+    return info.is_continue_as_new_suggested() or info.get_current_history_length() > limit
 
 
 @workflow.defn(name=NAME)
@@ -238,17 +242,10 @@ class TimeToBill(Interactive):
                     step.detail = self._totals(progress, phase)
                     if progress.page_token is None:
                         break
-                    if self._history_is_long():
+                    if history_is_long(policy.history_limit):
                         await workflow.wait_condition(workflow.all_handlers_finished)
                         workflow.continue_as_new(input.model_copy(update={"progress": progress}))
             progress.phase = Phase.EXPENSES if phase is Phase.TIME else Phase.INVOICE
-
-    @staticmethod
-    def _history_is_long() -> bool:
-        info = workflow.info()
-        return info.is_continue_as_new_suggested() or (
-            info.get_current_history_length() > HISTORY_LIMIT
-        )
 
     @staticmethod
     def _totals(progress: BillingProgress, phase: Phase) -> str:

@@ -1,0 +1,111 @@
+"""month-end over thousands of entries, a 429 storm and an ERP outage, and long periods."""
+
+import uuid
+from collections import Counter
+
+from temporalio.client import Client, WorkflowHandle
+
+from config import Settings
+from models.billing import month_end_id, time_to_bill_id
+from models.people import Approval
+from models.time_to_bill import MonthEndInput, Outcome, TimeToBillInput
+from sandbox.volume import Volume, volume_entries, volume_projects
+from tests.billing_support import awaiting_finance, expected, posted_entry_ids, seed_volume
+from tests.support import Sandbox, Systems, running_worker
+from workflows.month_end import MonthEnd
+from workflows.time_to_bill import TimeToBill
+
+
+async def history_length(handle: WorkflowHandle) -> int:
+    """Events in the run the handle points at."""
+    return len((await handle.fetch_history()).events)
+
+
+async def test_month_end_posts_every_valid_entry_once_and_drafts_one_invoice_per_project(
+    client: Client, worker: Settings, sandbox: Sandbox, systems: Systems
+) -> None:
+    volume = Volume(projects=24, entries=2_400, period="2026-05", seed=31)
+    seed_volume(sandbox, volume)
+    # A storm of 429s on the bulk posting path while the projects post.
+    sandbox.fault("erp", path="*/upsertList", status=429, count=25, retry_after=1)
+    result = await client.execute_workflow(
+        MonthEnd.run,
+        MonthEndInput(period=volume.period),
+        id=month_end_id(volume.period),
+        task_queue=worker.temporal.task_queue,
+    )
+    assert sandbox.armed_faults("erp") == [], "every injected 429 was answered"
+    handle = client.get_workflow_handle(month_end_id(volume.period))
+    assert await history_length(handle) < 10_000
+    billed = {p.psa_id for p in volume_projects(volume)}
+    assert result.projects == len(billed)
+    assert result.failed == []
+    assert result.drafted + result.nothing_to_invoice == len(billed)
+    valid = [e for e in volume_entries(volume) if e.status == "approved" and e.invalid is None]
+    assert result.posted == len(valid)
+
+    posted: Counter[str] = Counter()
+    for project in volume_projects(volume):
+        bills = await systems.erp.time_bills_for_project(project.erp_job_id, volume.period)
+        source = time_to_bill_id(project.psa_id, volume.period)
+        posted.update(b.entry_id for b in bills if b.source == source)
+    assert posted == Counter(e.id for e in valid)
+
+    # Each child waits for finance; release one and check its invoice.
+    month = expected(volume, 1)
+    child = client.get_workflow_handle_for(
+        TimeToBill.run, time_to_bill_id(month.project.psa_id, volume.period)
+    )
+    await child.execute_update(TimeToBill.approve, Approval(user="fatima"))
+    released = await child.result()
+    assert released.outcome is Outcome.RELEASED
+    assert released.invoice.total == month.invoice_total
+
+
+async def test_an_erp_outage_during_posting_is_waited_out(
+    client: Client, worker: Settings, sandbox: Sandbox, systems: Systems
+) -> None:
+    volume = Volume(projects=3, entries=600, period="2026-04", seed=32)
+    seed_volume(sandbox, volume)
+    month = expected(volume, 1)
+    sandbox.fault("erp", path="*/upsertList", status=503, down_for_seconds=120)
+    handle = await client.start_workflow(
+        TimeToBill.run,
+        TimeToBillInput(project_id=month.project.psa_id, period=volume.period),
+        id=time_to_bill_id(month.project.psa_id, volume.period),
+        task_queue=worker.temporal.task_queue,
+    )
+    await awaiting_finance(handle, within=240)
+    assert await posted_entry_ids(systems, month, volume.period) == Counter(
+        e.id for e in month.valid
+    )
+    await handle.cancel()
+
+
+async def test_a_long_period_continues_as_new_and_still_posts_everything_once(
+    client: Client, settings: Settings, sandbox: Sandbox, systems: Systems
+) -> None:
+    volume = Volume(projects=2, entries=1_200, period="2026-03", seed=33)
+    seed_volume(sandbox, volume)
+    month = expected(volume, 1)
+    small = settings.model_copy(deep=True)
+    small.billing.page_size = 25
+    small.billing.history_limit = 60
+    async with running_worker(client, small, f"psflow-test-{uuid.uuid4()}") as used:
+        handle = await client.start_workflow(
+            TimeToBill.run,
+            TimeToBillInput(project_id=month.project.psa_id, period=volume.period),
+            id=time_to_bill_id(month.project.psa_id, volume.period),
+            task_queue=used.temporal.task_queue,
+        )
+        await awaiting_finance(handle, within=120)
+        description = await handle.describe()
+        assert description.run_id != handle.first_execution_run_id
+        assert await history_length(client.get_workflow_handle(handle.id)) < 100
+        await handle.execute_update(TimeToBill.approve, Approval(user="fatima"))
+        result = await handle.result()
+    assert result.time.created == len(month.valid)
+    assert result.invoice.total == month.invoice_total
+    assert await posted_entry_ids(systems, month, volume.period) == Counter(
+        e.id for e in month.valid
+    )
