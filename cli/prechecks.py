@@ -83,9 +83,28 @@ async def worker_exists(settings: Settings, worker_id: str) -> None:
         await connector.aclose()
 
 
+async def project_exists(settings: Settings, key: str) -> None:
+    """The PSA project of `<project>/<period>` must exist; its entries are the workflow's."""
+    from connectors.psa import PsaConnector
+
+    project_id = key.rpartition("/")[0]
+    psa = settings.psa
+    connector = PsaConnector.build(
+        psa.url, psa.client_id, psa.client_secret.get_secret_value(),
+        timeout_seconds=CHECK_TIMEOUT_SECONDS,
+    )  # fmt: skip
+    try:
+        async with checking("psa", psa, f"project {project_id}"):
+            if await connector.billing_project(project_id) is None:
+                raise CliError(f"project {project_id} does not exist in the PSA: check the id")
+    finally:
+        await connector.aclose()
+
+
 PRECHECKS: dict[str, Precheck] = {
     "opportunity-to-project": opportunity_exists,
     "hire-to-staff": worker_exists,
+    "time-to-bill": project_exists,
 }
 
 

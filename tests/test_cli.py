@@ -35,6 +35,9 @@ COMMANDS = [
     ["sandbox", "up"],
     ["sandbox", "fault"],
     ["sandbox", "reset"],
+    ["exceptions", "list"],
+    ["exceptions", "show"],
+    ["exceptions", "resubmit"],
 ]
 
 
@@ -86,6 +89,32 @@ def test_malformed_opportunity_id_names_the_format() -> None:
     line = one_line_error(invoke("start", "opportunity-to-project", "0061234"))
     assert "'0061234' is not a Salesforce opportunity id" in line
     assert "15- or 18-character" in line and "006" in line
+
+
+@pytest.mark.parametrize(
+    ("key", "expected"),
+    [
+        ("PRJ-V00001", "is not <PSA project id>/<YYYY-MM>"),
+        ("PRJ-V00001/2026-13", "period '2026-13' is not a month written YYYY-MM"),
+        ("/2026-10", "is not <PSA project id>/<YYYY-MM>"),
+    ],
+)
+def test_malformed_billing_key_names_the_format(key: str, expected: str) -> None:
+    line = one_line_error(invoke("start", "time-to-bill", key))
+    assert expected in line
+
+
+def test_exceptions_with_a_bad_state_or_period_exit_2_naming_the_option() -> None:
+    bad_state = invoke("exceptions", "list", "--state", "closed")
+    assert bad_state.exit_code == 2 and "--state" in bad_state.stderr
+    assert "'closed'" in bad_state.stderr and "resubmitted" in bad_state.stderr
+    bad_period = invoke("exceptions", "list", "--period", "October")
+    assert bad_period.exit_code == 2 and "--period" in bad_period.stderr
+
+
+def test_unknown_exception_is_one_line() -> None:
+    line = one_line_error(invoke("exceptions", "show", "4242"))
+    assert line == "error: no exception 4242: see `psflow exceptions list --state all`"
 
 
 def test_correct_without_field_value_says_how() -> None:

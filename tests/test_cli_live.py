@@ -497,3 +497,13 @@ async def test_hcm_events_start_the_workflows_they_call_for(cli_env: dict[str, s
     states = {s["name"]: s["state"] for s in done["steps"]}  # type: ignore[index]
     assert states["deactivate PSA resource"] == "done"
     assert states["deactivate ERP employee"] == "done"
+
+
+async def test_unknown_billing_project_is_one_line_and_starts_nothing(
+    cli_env: dict[str, str], client: Client
+) -> None:
+    line = one_line_error(await psflow(cli_env, "start", "time-to-bill", "PRJ-NOPE/2026-10"))
+    assert line == "error: project PRJ-NOPE does not exist in the PSA: check the id"
+    with pytest.raises(RPCError) as err:
+        await client.get_workflow_handle("time-to-bill/PRJ-NOPE/2026-10").describe()
+    assert err.value.status == RPCStatusCode.NOT_FOUND

@@ -91,6 +91,8 @@ async def test_closed_won_deal_becomes_linked_records_in_every_system(
     assert deal.erp_project_id == erp_project.id == result.erp_project_id
     assert deal.psa_project_id == psa_project.id == result.psa_project_id
     assert erp_project.customer_id == customer.id == result.erp_customer_id
+    billing = await systems.psa.billing_project(psa_project.id)
+    assert billing is not None and billing.opportunity_id == opportunity_id
     requests = await systems.psa.list_staffing_requests(psa_project.id)
     assert sorted(r.role for r in requests) == sorted({line.role for line in deal.lines})
     assert sorted(r.id for r in requests) == sorted(result.staffing_request_ids)

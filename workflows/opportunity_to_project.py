@@ -171,6 +171,7 @@ class OpportunityToProject(Interactive):
                             PsaMilestoneInput(name=m.name, due_date=m.due_date, amount=m.amount)
                             for m in deal.milestones
                         ],
+                        opportunity_id=deal.id,
                     ),
                 ),
             )
