@@ -455,7 +455,8 @@ def test_demo_walks_the_journey_and_exits(tmp_path: Path) -> None:
     )  # fmt: skip
     assert demo.returncode == 0, demo.stdout[-3000:] + demo.stderr[-3000:]
     chapters = ("1. A closed-won", "2. A large deal", "3. Bad data", "4. The ERP", "5. Staffing")
-    for chapter in (*chapters, "6. Everything at a glance"):
+    chapters += ("6. Month-end", "7. Everything at a glance")
+    for chapter in chapters:
         assert chapter in demo.stdout
     assert "approve refused: sam does not have the deal-desk role" in demo.stdout
     assert "$ psflow sandbox event hire 30001" in demo.stdout
@@ -466,6 +467,9 @@ def test_demo_walks_the_journey_and_exits(tmp_path: Path) -> None:
     assert "Nora Castellano is assigned to PRJ-" in demo.stdout
     assert "labour forecast pushed" in demo.stdout
     assert "$ psflow bench" in demo.stdout and "Bench: " in demo.stdout
+    assert "invoices drafted" in demo.stdout and "no rate for role" in demo.stdout
+    assert "approve refused: paula does not have the finance role" in demo.stdout
+    assert "invoice status to CRM" in demo.stdout and "Released" not in demo.stderr
     assert "demo complete" in demo.stdout
     assert time.monotonic() - began < 200
     assert ports_free(config)
