@@ -112,9 +112,11 @@ class TimeToBill(Interactive):
                 )
             self.policy = policy = await read(PolicyActivities.billing_policy)
             card = await call(PsaActivities.get_rate_card, project.rate_card)
-            if card is None:
+            if card is None or card.currency != project.currency:
+                problem = "does not exist" if card is None else f"prices in {card.currency}"
                 raise ApplicationError(
-                    f"rate card {project.rate_card} of project {project.id} does not exist",
+                    f"rate card {project.rate_card} of project {project.id} {problem}; "
+                    f"the project bills in {project.currency}: fix the project in the PSA",
                     non_retryable=True,
                 )
             self._status.customer = project.customer_name
