@@ -9,13 +9,18 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
 from config import Settings
+from models.billing import InvoiceStatus, time_to_bill_id
 from models.opportunity_to_project import OpportunityToProjectInput, workflow_id
 from models.status import RunState
+from models.time_to_bill import Outcome, TimeToBillInput
 from sandbox.crm.seed import DEMO_OPPORTUNITIES
-from tests.support import TEST_SERVER, Systems, running_worker
+from sandbox.volume import Volume
+from tests.billing_support import pick_project, seed_volume
+from tests.support import TEST_SERVER, Sandbox, Systems, running_worker
 from tests.test_opportunity_to_project import assert_nothing_left
 from workflows.opportunity_to_project import OpportunityToProject
 from workflows.search_attributes import register
+from workflows.time_to_bill import TimeToBill
 
 
 @pytest.fixture
@@ -53,3 +58,33 @@ async def test_unanswered_approval_escalates_once_then_rejects_leaving_nothing(
     waited = rejected.at - escalated.at
     assert policy.escalation_grace <= waited < policy.escalation_grace + timedelta(minutes=1)
     await assert_nothing_left(systems, opportunity_id, handle.id)
+
+
+async def test_an_invoice_nobody_releases_escalates_to_the_finance_lead_then_is_voided(
+    skipping_env: WorkflowEnvironment, settings: Settings, systems: Systems, sandbox: Sandbox
+) -> None:
+    volume = Volume(projects=6, entries=600, period="2026-02", seed=41)
+    seed_volume(sandbox, volume)
+    month = pick_project(volume, billing_type="Time and Materials", with_invalid=False)
+    client = skipping_env.client
+    async with running_worker(client, settings, f"psflow-test-{uuid.uuid4()}") as used:
+        result = await client.execute_workflow(
+            TimeToBill.run,
+            TimeToBillInput(project_id=month.project.psa_id, period=volume.period),
+            id=time_to_bill_id(month.project.psa_id, volume.period),
+            task_queue=used.temporal.task_queue,
+        )
+        handle = client.get_workflow_handle_for(
+            TimeToBill.run, time_to_bill_id(month.project.psa_id, volume.period)
+        )
+        status = await handle.query(TimeToBill.status)
+
+    policy = settings.billing.approval
+    assert result.outcome is Outcome.REJECTED and "no approval within" in (result.reason or "")
+    escalated, rejected = status.events
+    assert escalated.kind == "escalated" and "greta" in escalated.detail
+    assert rejected.user == "psflow"
+    assert policy.escalation_grace <= rejected.at - escalated.at
+    assert result.invoice is not None
+    invoice = await systems.erp.get_invoice(result.invoice.external_id)
+    assert invoice is not None and invoice.status is InvoiceStatus.VOIDED
