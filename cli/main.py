@@ -5,7 +5,7 @@ from typing import Annotated
 
 import typer
 
-from cli import bench, dev, exceptions, listing, people, sandbox, workflows
+from cli import bench, dev, exceptions, history, listing, people, sandbox, workflows
 from cli.state import State
 
 app = typer.Typer(
@@ -48,7 +48,7 @@ def root(
     ctx.obj = State(config_file=config, address=address, namespace=namespace)
 
 
-for commands in (workflows.app, people.app, listing.app, bench.app, dev.app):
+for commands in (workflows.app, history.app, people.app, listing.app, bench.app, dev.app):
     app.add_typer(commands)
 app.add_typer(sandbox.app, name="sandbox")
 app.add_typer(exceptions.app, name="exceptions")
