@@ -15,6 +15,7 @@ from urllib.parse import quote
 import httpx
 
 from connectors.base import Connector
+from connectors.errors import RequestRejected
 from connectors.salesforce_records import (
     INVOICE_FIELDS,
     invoice_status_fields,
@@ -140,6 +141,18 @@ class CrmConnector(Connector):
             return
         body = dict(zip(fields, changes.values(), strict=True))
         await self.request("PATCH", self._url("Opportunity", opportunity_id), json=body)
+
+    async def set_opportunity_amount(self, opportunity_id: str, amount: Decimal) -> None:
+        """Set the opportunity's Amount (a change order moves it on a closed-won deal; its
+        undo puts the previous amount back). The same amount again changes nothing. An amount
+        a JSON number would round is refused before sending (RequestRejected naming Amount)."""
+        number = float(amount)
+        if Decimal(repr(number)) != amount:
+            raise RequestRejected(
+                self.system, f"amount {amount} cannot be sent exactly", fields=["Amount"]
+            )
+        url = self._url("Opportunity", opportunity_id)
+        await self.request("PATCH", url, json={"Amount": number})
 
     async def set_invoice_status(self, update: InvoiceStatusUpdate) -> None:
         """Write the latest invoice's status, number, amount and period onto its opportunity.

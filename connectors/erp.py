@@ -1,8 +1,8 @@
 """The ERP connector: NetSuite's REST record API (SuiteTalk REST, record/v1).
 
-Customers, projects (NetSuite's `job` record), employees and resource allocations (the labour
-cost forecast) are addressed by external id (`eid:...`), so a retried activity upserts the
-same record instead of creating another.
+Customers, projects (NetSuite's `job` record, in connectors.erp_projects), employees and
+resource allocations (the labour cost forecast) are addressed by external id (`eid:...`), so a
+retried activity upserts the same record instead of creating another.
 
 An employee's laborCost is in its subsidiary's base currency (NetSuite's employee carries no
 currency), so an employee whose labour cost comes in another currency is refused before
@@ -19,6 +19,7 @@ import httpx
 
 from connectors.base import Connector
 from connectors.erp_billing import ErpBillingMixin
+from connectors.erp_projects import ErpProjectsMixin
 from connectors.errors import NotFound, RequestRejected, SystemUnavailable
 from connectors.netsuite import (
     MISSING_RECORD_CODE,
@@ -33,8 +34,6 @@ from connectors.netsuite import (
     json_object,
     money,
     planned_end_date,
-    project_body,
-    project_from_record,
     reference_id,
 )
 from models.erp import (
@@ -42,8 +41,6 @@ from models.erp import (
     ErpCustomerInput,
     ErpEmployee,
     ErpEmployeeInput,
-    ErpProject,
-    ErpProjectInput,
     LabourForecast,
     LabourForecastInput,
 )
@@ -52,7 +49,7 @@ from models.erp import (
 __all__ = ["ErpConnector", "money", "planned_end_date"]
 
 
-class ErpConnector(ErpBillingMixin, Connector):
+class ErpConnector(ErpProjectsMixin, ErpBillingMixin, Connector):
     """Customers, projects, employees and labour forecasts in NetSuite, by external id."""
 
     system = "erp"
@@ -105,23 +102,6 @@ class ErpConnector(ErpBillingMixin, Connector):
         A customer with projects is refused by NetSuite: RequestRejected (permanent).
         """
         return await self._delete("customer", external_id)
-
-    # ------------------------------------------------------------ projects
-
-    async def get_project(self, external_id: str) -> ErpProject | None:
-        """The project (NetSuite job) with this external id, or None when there is none."""
-        record = await self._get_by_external_id("job", external_id)
-        return project_from_record(record) if record is not None else None
-
-    async def upsert_project(self, data: ErpProjectInput) -> ErpProject:
-        """Create or update the project with `data.external_id` under customer `customer_id`."""
-        body = project_body(data, await self._currency_id(data.currency))
-        await self.request("PUT", self._eid_url("job", data.external_id), json=body)
-        return project_from_record(await self._read_back("job", data.external_id))
-
-    async def delete_project(self, external_id: str) -> bool:
-        """Delete the project; False when it was already gone."""
-        return await self._delete("job", external_id)
 
     # ------------------------------------------------------------ employees
 

@@ -10,6 +10,7 @@ from pydantic_core import to_jsonable_python
 from connectors.base import Connector
 from connectors.errors import NotFound, RequestRejected
 from connectors.psa_billing import PsaBillingMixin
+from connectors.psa_changes import PsaChangesMixin
 from models.psa import (
     Assignment,
     AssignmentInput,
@@ -41,7 +42,7 @@ def _params(**values: str | bool | None) -> dict[str, str]:
     return params
 
 
-class PsaConnector(PsaBillingMixin, Connector):
+class PsaConnector(PsaChangesMixin, PsaBillingMixin, Connector):
     """Client for the PSA. One call per method; Temporal retries what is retryable."""
 
     system = "psa"

@@ -38,6 +38,10 @@ class ErpProject(BaseModel):
     external_id: str
     name: str
     customer_id: str
+    budget: Decimal | None = None
+    """The job's budget (custentity_psflow_budget), in its currency; None when it has none."""
+    currency: str | None = None
+    """ISO code of the job's currency."""
 
 
 def customer_external_id(crm_account_id: str) -> str:

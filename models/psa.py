@@ -49,6 +49,9 @@ class PsaProject(BaseModel):
     status: str
     flags: list[str] = []
     """Notes for the project's managers, e.g. a staffed consultant who left."""
+    budget: Decimal | None = None
+    """The delivery budget in the project's currency, as change orders leave it."""
+    currency: str | None = None
 
 
 class StaffingRequestInput(BaseModel):

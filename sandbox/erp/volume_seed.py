@@ -83,6 +83,7 @@ def _job(store: RecordStore, project: "volume.VolumeProject", created: str) -> d
         "subsidiary": customer["subsidiary"],
         "currency": customer["currency"],
         "jobBillingType": data.ref(billing, data.BILLING_TYPES[billing]),
+        "custentity_psflow_budget": float(project.budget),
         "entityStatus": data.ref(status, data.JOB_STATUSES[status]),
         "dateCreated": created,
         "lastModifiedDate": created,

@@ -10,11 +10,13 @@ from fastapi.security import OAuth2
 from sandbox.auth import TokenIssuer, bearer_required
 from sandbox.faults import FaultBook, FaultMiddleware, admin_router
 from sandbox.psa.assignments import AssignmentService
+from sandbox.psa.change_orders import ChangeOrderService
 from sandbox.psa.errors import ERRORS, install_error_handlers, status_error_body, unauthorized
 from sandbox.psa.idempotency import Idempotency
 from sandbox.psa.resources import ResourceService
 from sandbox.psa.routes_assignments import assignment_routes
 from sandbox.psa.routes_billing import billing_routes
+from sandbox.psa.routes_changes import change_routes
 from sandbox.psa.routes_projects import project_routes
 from sandbox.psa.routes_resources import resource_routes
 from sandbox.psa.routes_staffing import staffing_routes
@@ -32,7 +34,8 @@ TOKEN_PATH = "/oauth/token"
 DESCRIPTION = f"""
 Rate cards, delivery projects with milestones and budgets, staffing requests, resources
 (consultants) and their assignments to projects, time entries and expenses with their
-approvals, and what billing needs of each project.
+approvals, what billing needs of each project, and change orders with the forecast revisions
+they publish.
 
 **Authentication.** Get a bearer token with the OAuth 2.0 client-credentials grant
 (`POST {TOKEN_PATH}`, form fields `grant_type=client_credentials`, `client_id`,
@@ -57,6 +60,16 @@ external id answers `409` with code `conflict`, naming the existing record.
 withdrawn (`cancelled`). Cancelling an assignment opens its request again; ending one leaves
 the request filled.
 
+**Change orders.** A change order (`POST /change-orders`) is identified by the caller's id:
+submitting the same one again answers the one recorded, another body under that id answers
+`409`. It is `submitted` until `POST /change-orders/{{id}}/status` makes it `applied` or
+`rejected`, and then stays so. Applying one sets the project's budget
+(`POST /projects/{{id}}/budget`), changes the hours of open staffing requests
+(`PATCH /staffing-requests/{{id}}`) and publishes a forecast revision
+(`POST /projects/{{id}}/forecast-revisions`, one per change order, withdrawn with `DELETE`).
+Each of these answers the record unchanged when asked for what it already holds, so an undo
+restores the previous values with the same calls.
+
 **Time and expenses.** Time entries and expenses are `submitted` when recorded, then
 `approved` or `rejected` by a project manager; changing an approved or rejected one submits it
 again. Lists are paged: `page_size` (at most 1000) records in id order and an opaque
@@ -73,6 +86,8 @@ TAGS = [
     {"name": "staffing requests", "description": "Demand for a role on a project."},
     {"name": "resources", "description": "Consultants, one per HCM worker, with cost rates."},
     {"name": "assignments", "description": "A resource staffed onto a staffing request."},
+    {"name": "change orders", "description": "Scope and budget changes to live projects."},
+    {"name": "forecast revisions", "description": "A change order's forecast, per project."},
     {"name": "time entries", "description": "Hours worked on projects, approved by managers."},
     {"name": "expenses", "description": "Costs incurred on projects, approved by managers."},
     {"name": "billing", "description": "Approved work by period and projects' billing terms."},
@@ -104,6 +119,7 @@ def api_router(
     timesheets = TimesheetService(sheets, store)
     router.include_router(time_routes(timesheets, idem))
     router.include_router(billing_routes(psa, timesheets, idem))
+    router.include_router(change_routes(ChangeOrderService(store), idem))
     return router
 
 

@@ -23,13 +23,18 @@ IdempotencyKey = Annotated[
 ]
 
 Outcome = tuple[int, dict[str, Any]]
+# A write answers its record, or (status, record) when the status depends on what it did.
+Action = Callable[[], BaseModel | tuple[int, BaseModel]]
 
 
-def _outcome(action: Callable[[], BaseModel], status: int) -> Outcome:
+def _outcome(action: Action, status: int) -> Outcome:
     try:
-        return status, action().model_dump(mode="json")
+        result = action()
     except ApiError as exc:
         return exc.status, exc.body()
+    if isinstance(result, tuple):
+        status, result = result
+    return status, result.model_dump(mode="json")
 
 
 def _fingerprint(request: Request, payload: BaseModel | None) -> str:
@@ -50,7 +55,7 @@ class Idempotency:
         key: str | None,
         request: Request,
         payload: BaseModel | None,
-        action: Callable[[], BaseModel],
+        action: Action,
         status: int = 200,
     ) -> JSONResponse:
         """Run the write once per key and answer what it answered the first time."""

@@ -7,6 +7,8 @@ PROJECT = "project"
 STAFFING_REQUEST = "staffing_request"
 RESOURCE = "resource"
 ASSIGNMENT = "assignment"
+CHANGE_ORDER = "change_order"
+FORECAST_REVISION = "forecast_revision"
 ID_SEQUENCE = "psa"
 
 

@@ -6,6 +6,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
 
+from sandbox.psa.change_schemas import BudgetInput
 from sandbox.psa.errors import not_found
 from sandbox.psa.idempotency import Idempotency, IdempotencyKey
 from sandbox.psa.schemas import (
@@ -70,6 +71,16 @@ def project_routes(psa: PsaService, idem: Idempotency) -> APIRouter:
         """Archive a project and cancel its open staffing requests. Archiving an archived
         project answers it unchanged."""
         return idem.respond(key, request, None, partial(psa.archive_project, project_id))
+
+    @router.post("/projects/{project_id}/budget", response_model=Project, tags=["projects"])
+    def set_project_budget(
+        project_id: str, data: BudgetInput, request: Request, key: IdempotencyKey = None
+    ) -> JSONResponse:
+        """Set the project's budget, as a change order moves it (or its undo restores it);
+        milestones stay as they are. The same budget again answers the project unchanged;
+        an archived project answers 409."""
+        action = partial(psa.set_budget, project_id, data.budget)
+        return idem.respond(key, request, data, action)
 
     @router.post("/projects/{project_id}/flags", response_model=Project, tags=["projects"])
     def flag_project(

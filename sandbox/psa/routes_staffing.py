@@ -6,6 +6,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
 
+from sandbox.psa.change_schemas import StaffingRequestChanges
 from sandbox.psa.idempotency import Idempotency, IdempotencyKey
 from sandbox.psa.schemas import (
     StaffingRequest,
@@ -19,7 +20,7 @@ TAG = "staffing requests"
 
 
 def staffing_routes(psa: PsaService, idem: Idempotency) -> APIRouter:
-    """GET and POST routes for staffing requests."""
+    """GET, POST and PATCH routes for staffing requests."""
     router = APIRouter(tags=[TAG])
 
     @router.get("/projects/{project_id}/staffing-requests")
@@ -53,6 +54,19 @@ def staffing_routes(psa: PsaService, idem: Idempotency) -> APIRouter:
         optionally asking for skills and a location."""
         action = partial(psa.create_staffing_request, project_id, data)
         return idem.respond(key, request, data, action, 201)
+
+    @router.patch("/staffing-requests/{request_id}", response_model=StaffingRequest)
+    def update_staffing_request(
+        request_id: str,
+        data: StaffingRequestChanges,
+        request: Request,
+        key: IdempotencyKey = None,
+    ) -> JSONResponse:
+        """Change the hours of an open staffing request (hours above zero; other fields
+        answer 422). The same hours again answer it unchanged; a filled or cancelled request
+        answers 409."""
+        action = partial(psa.set_staffing_hours, request_id, data.hours)
+        return idem.respond(key, request, data, action)
 
     @router.post("/staffing-requests/{request_id}/cancel", response_model=StaffingRequest)
     def cancel_staffing_request(

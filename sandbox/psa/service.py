@@ -100,6 +100,17 @@ class PsaService:
                     self.store.update(STAFFING_REQUEST, request.id, {"status": "cancelled"})
         return self.project(project_id)
 
+    def set_budget(self, project_id: str, budget: Decimal) -> Project:
+        """Set the project's budget; the same budget again answers it unchanged. 409 for an
+        archived project. Milestones stay as they are: a change order moves the budget."""
+        project = self.project(project_id)
+        if project.budget == budget:
+            return project
+        if project.status == "archived":
+            raise conflict(f"project {project_id} is archived")
+        self.store.update(PROJECT, project_id, {"budget": str(budget)})
+        return self.project(project_id)
+
     def flag_project(self, project_id: str, reason: str) -> Project:
         """Append a flag to the project; a reason already there is not added again."""
         project = self.project(project_id)
@@ -171,6 +182,17 @@ class PsaService:
                 f"{filling[0]['id']}; end or cancel it first"
             )
         return self.set_staffing_status(request_id, "open")
+
+    def set_staffing_hours(self, request_id: str, hours: Decimal) -> StaffingRequest:
+        """Change an open request's hours; the same hours again answer it unchanged.
+        409 for a filled or cancelled request: its demand is no longer open to change."""
+        request = self.staffing_request(request_id)
+        if request.hours == hours:
+            return request
+        if request.status != "open":
+            raise conflict(f"staffing request {request_id} is {request.status}, not open")
+        self.store.update(STAFFING_REQUEST, request_id, {"hours": str(hours)})
+        return self.staffing_request(request_id)
 
     def set_staffing_status(self, request_id: str, status: str) -> StaffingRequest:
         """Record a request's new status, as assignments fill and release it."""

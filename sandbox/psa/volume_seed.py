@@ -11,7 +11,15 @@ from fastapi import APIRouter
 
 from sandbox import catalog
 from sandbox.faults import ADMIN_PREFIX
-from sandbox.psa.ids import PROJECT, RESOURCE
+from sandbox.psa.change_orders import record_key
+from sandbox.psa.ids import (
+    ASSIGNMENT,
+    CHANGE_ORDER,
+    FORECAST_REVISION,
+    PROJECT,
+    RESOURCE,
+    STAFFING_REQUEST,
+)
 from sandbox.psa.seed_resources import cost_rate
 from sandbox.psa.time_schemas import VolumeSeedCounts, VolumeSeedInput
 from sandbox.psa.timesheets import EXPENSE, TIME, TimesheetStore
@@ -136,12 +144,17 @@ def _expense_rows(
 
 
 def remove_volume(store: RecordStore, sheets: TimesheetStore) -> None:
-    """Remove every generated project, resource, time entry and expense."""
+    """Remove every generated project, resource, time entry and expense, and whatever was
+    made on a generated project since (staffing, assignments, change orders, forecasts)."""
     sheets.clear(volume_only=True)
     for kind, prefix in ((PROJECT, VOLUME_PROJECT), (RESOURCE, VOLUME_RESOURCE)):
         for record in store.all(kind):
             if record["id"].startswith(prefix):
                 store.delete(kind, record["id"])
+    for kind in (STAFFING_REQUEST, ASSIGNMENT, CHANGE_ORDER, FORECAST_REVISION):
+        for record in store.all(kind):
+            if str(record.get("project_id", "")).startswith(VOLUME_PROJECT):
+                store.delete(kind, record_key(kind, record))
 
 
 def seed_volume(store: RecordStore, sheets: TimesheetStore, v: Volume) -> VolumeSeedCounts:
