@@ -11,7 +11,15 @@ from typing import Any
 
 from pydantic import BaseModel, SecretStr
 
-from models.policy import ApprovalPolicy, BillingPolicy, DealPolicy, StaffingPolicy, User
+from models.policy import (
+    ApprovalLevel,
+    ApprovalPolicy,
+    BillingPolicy,
+    ChangeOrderPolicy,
+    DealPolicy,
+    StaffingPolicy,
+    User,
+)
 from sandbox import catalog
 
 CONFIG_ENV = "PSFLOW_CONFIG"
@@ -111,6 +119,38 @@ class Settings(BaseModel):
             escalate_to="greta",
         ),
         cost_centers={code: entity for code, (entity, _) in catalog.COST_CENTERS.items()},
+        users=_USERS,
+    )
+
+    change_orders: ChangeOrderPolicy = ChangeOrderPolicy(
+        approval=ApprovalPolicy(
+            role="project-manager",
+            thresholds={},
+            deadline=timedelta(hours=48),
+            escalation_grace=timedelta(hours=24),
+            escalate_to="victor",
+        ),
+        levels=[
+            ApprovalLevel(
+                role="project-manager",
+                deadline=timedelta(hours=48),
+                escalation_grace=timedelta(hours=24),
+                escalate_to="victor",
+            ),
+            ApprovalLevel(
+                role="finance",
+                deadline=timedelta(hours=48),
+                escalation_grace=timedelta(hours=24),
+                escalate_to="greta",
+            ),
+            ApprovalLevel(
+                role="deal-desk",
+                deadline=timedelta(hours=48),
+                escalation_grace=timedelta(hours=24),
+                escalate_to="priya",
+            ),
+        ],
+        tiers=catalog.CHANGE_ORDER_TIERS,
         users=_USERS,
     )
 

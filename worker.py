@@ -12,6 +12,7 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import Worker
 
 from activities.billing import BillingActivities
+from activities.change_orders import ChangeOrderActivities
 from activities.crm import CrmActivities
 from activities.employees import EmployeeActivities
 from activities.erp import ErpActivities
@@ -82,10 +83,13 @@ async def run_worker(
             HcmActivities(hcm),
             StaffingActivities(psa),
             EmployeeActivities(erp),
-            PolicyActivities(settings.policy, settings.staffing, settings.billing),
+            PolicyActivities(
+                settings.policy, settings.staffing, settings.billing, settings.change_orders
+            ),
             StoreActivities(engine),
             BillingActivities(psa, erp, engine),
             InvoicingActivities(erp, crm),
+            ChangeOrderActivities(psa, erp, crm, client),
         ]
         worker = Worker(
             client,

@@ -2,7 +2,7 @@
 
 from temporalio import activity
 
-from models.policy import BillingPolicy, DealPolicy, StaffingPolicy
+from models.policy import BillingPolicy, ChangeOrderPolicy, DealPolicy, StaffingPolicy
 
 
 class PolicyActivities:
@@ -11,10 +11,12 @@ class PolicyActivities:
         deal_policy: DealPolicy,
         staffing_policy: StaffingPolicy,
         billing_policy: BillingPolicy,
+        change_order_policy: ChangeOrderPolicy,
     ) -> None:
         self._deal_policy = deal_policy
         self._staffing_policy = staffing_policy
         self._billing_policy = billing_policy
+        self._change_order_policy = change_order_policy
 
     @activity.defn(name="policy.deal_policy")
     async def deal_policy(self) -> DealPolicy:
@@ -30,3 +32,8 @@ class PolicyActivities:
     async def billing_policy(self) -> BillingPolicy:
         """Cost centers, page size, month-end concurrency and who releases invoices."""
         return self._billing_policy
+
+    @activity.defn(name="policy.change_order_policy")
+    async def change_order_policy(self) -> ChangeOrderPolicy:
+        """Approval levels and the amounts that call for each."""
+        return self._change_order_policy

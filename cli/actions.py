@@ -81,11 +81,18 @@ def input_for(kind: "WorkflowKind", key: str, user: str) -> BaseModel:
 
 
 async def start(
-    client: Client, settings: Settings, kind: "WorkflowKind", key: str, user: str
+    client: Client,
+    settings: Settings,
+    kind: "WorkflowKind",
+    key: str,
+    user: str,
+    arguments: BaseModel | None = None,
 ) -> tuple[WorkflowHandle[Any, Any], bool]:
-    """Start the workflow for `key`, or find the running one. Returns (handle, already running)."""
+    """Start the workflow for `key`, or find the running one. Returns (handle, already running).
+
+    `arguments` is the input when it had to be read from elsewhere (a change order file)."""
     workflow_id = kind.workflow_id(key)
-    arguments = input_for(kind, key, user)
+    arguments = arguments or input_for(kind, key, user)
     with temporal_errors(settings):
         existing = client.get_workflow_handle(workflow_id)
         before = None

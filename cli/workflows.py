@@ -1,5 +1,6 @@
 """Commands on one workflow: start, status, watch, cancel."""
 
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -7,9 +8,10 @@ from rich.live import Live
 from rich.text import Text
 
 from cli import actions
+from cli.change_orders import checked_input
 from cli.client import connect, require_search_attributes, status_of, ui_link
 from cli.options import AsOption, JsonOption, WorkflowIdArg, resolve_user
-from cli.output import console, print_json
+from cli.output import CliError, console, print_json
 from cli.prechecks import precheck
 from cli.render import status_view, styled
 from cli.state import run, settings_of
@@ -26,30 +28,49 @@ def start(
         str, typer.Argument(help="Workflow name, e.g. opportunity-to-project.", show_default=False)
     ],
     key: Annotated[
-        str,
+        str | None,
         typer.Argument(
             help="Business key, e.g. the 18-character CRM opportunity id.", show_default=False
         ),
-    ],
+    ] = None,
+    file: Annotated[
+        Path | None,
+        typer.Option(
+            "--file",
+            metavar="FILE",
+            help="A change order as JSON (change-order only).",
+            show_default=False,
+        ),
+    ] = None,
     as_user: AsOption = None,
 ) -> None:
     """Start a workflow for a business key, or find the one already running for it.
 
-    The key is checked in its system first (an unknown opportunity starts nothing).
+    The key is checked in its system first (an unknown opportunity starts nothing); a change
+    order is checked against the live project and contract.
 
     Example: psflow start opportunity-to-project 006Hs0000000001IAA --as sam
+    Example: psflow start change-order --file co.json --as paula
     """
     settings = settings_of(ctx)
-    run(_start(settings, workflow, key, resolve_user(as_user)))
+    run(_start(settings, workflow, key, file, resolve_user(as_user)))
 
 
-async def _start(settings: Settings, workflow: str, key: str, user: str) -> None:
+async def _start(
+    settings: Settings, workflow: str, key: str | None, file: Path | None, user: str
+) -> None:
     kind = actions.kind_named(workflow)
-    actions.input_for(kind, key, user)  # a malformed key fails before anything is contacted
+    arguments = None
+    if kind.name == "change-order":
+        key, arguments = await checked_input(settings, key, file)
+    elif file is not None or key is None:
+        raise CliError(f"give the {workflow} key ({kind.key_help}); --file is for change orders")
+    else:
+        actions.input_for(kind, key, user)  # a malformed key fails before anything is contacted
     client = await connect(settings)
     await require_search_attributes(client, settings)
     await precheck(settings, kind.name, key)
-    handle, already = await actions.start(client, settings, kind, key, user)
+    handle, already = await actions.start(client, settings, kind, key, user, arguments)
     verb = "already running" if already else "started"
     console.print(f"[bold]{handle.id}[/bold] {verb}")
     console.print(f"UI: {ui_link(settings, handle.id)}", soft_wrap=True)

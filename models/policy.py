@@ -64,3 +64,26 @@ class BillingPolicy(PeoplePolicy):
     """How many projects a month-end posts at once."""
     history_limit: int = 2_000
     """Events after which a time-to-bill or month-end run continues as new."""
+
+
+class ApprovalLevel(BaseModel):
+    """One level of a multi-level approval."""
+
+    role: str
+    deadline: timedelta
+    escalation_grace: timedelta
+    escalate_to: str
+
+
+class ChangeOrderPolicy(PeoplePolicy):
+    """Who approves a change order, by how much it moves the budget."""
+
+    levels: list[ApprovalLevel]
+    """In order: project manager, finance, deal desk."""
+    tiers: dict[str, list[Decimal]]
+    """Per currency, ascending: a change of at least tiers[i] needs levels[: i + 2]."""
+
+    def levels_for(self, currency: str, change: Decimal) -> list[ApprovalLevel]:
+        """The levels a change of this size needs (at least the first)."""
+        needed = 1 + sum(1 for bound in self.tiers.get(currency, []) if abs(change) >= bound)
+        return self.levels[:needed]

@@ -71,6 +71,15 @@ APPROVAL_THRESHOLDS = {
     "CAD": Decimal("340000"),
 }
 
+# Change orders moving the budget by at least the first amount need finance too; by at least
+# the second, the deal desk as well.
+CHANGE_ORDER_TIERS = {
+    "USD": [Decimal("25000"), Decimal("100000")],
+    "GBP": [Decimal("20000"), Decimal("80000")],
+    "EUR": [Decimal("23000"), Decimal("92000")],
+    "CAD": [Decimal("34000"), Decimal("136000")],
+}
+
 
 def sf_id(prefix: str, number: int) -> str:
     """An 18-character Salesforce id for a prefix (001, 006, ...) and a sequence number."""

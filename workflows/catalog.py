@@ -8,10 +8,13 @@ from pydantic import BaseModel
 from models import hire_to_staff as h2s
 from models import opportunity_to_project as o2p
 from models.billing import month_end_id
+from models.change_order import change_order_workflow_id
 from models.time_to_bill import MonthEndInput, TimeToBillInput
+from workflows.change_order import ChangeOrderWorkflow
 from workflows.hire_to_staff import HireToStaff
 from workflows.month_end import MonthEnd
 from workflows.opportunity_to_project import OpportunityToProject
+from workflows.project_changes import ProjectChanges
 from workflows.time_to_bill import TimeToBill
 from workflows.worker_change import WorkerChange
 
@@ -72,7 +75,21 @@ WORKFLOWS: dict[str, WorkflowKind] = {
         make_input=lambda key, user: MonthEndInput(period=key),
         rerunnable=True,
     ),
+    "change-order": WorkflowKind(
+        name="change-order",
+        workflow=ChangeOrderWorkflow,
+        key_help="change order id held in the PSA, or --file co.json",
+        workflow_id=change_order_workflow_id,
+        make_input=lambda key, user: _needs_loading(key),
+    ),
 }
+
+
+def _needs_loading(key: str) -> BaseModel:
+    raise ValueError(
+        f"a change order is read from the PSA or a file: psflow start change-order {key} "
+        "reads it from the PSA, psflow start change-order --file co.json from the file"
+    )
 
 
 def _time_to_bill_input(key: str) -> TimeToBillInput:
@@ -82,7 +99,8 @@ def _time_to_bill_input(key: str) -> TimeToBillInput:
     return TimeToBillInput(project_id=project_id, period=period)
 
 
-# worker-change is started by HCM events (one workflow per event), not by a key.
-ALL_WORKFLOWS = [*(kind.workflow for kind in WORKFLOWS.values()), WorkerChange]
-WORKFLOW_TYPES = [*WORKFLOWS, "worker-change"]
+# worker-change is started by HCM events (one workflow per event), not by a key;
+# project-changes by change orders.
+ALL_WORKFLOWS = [*(kind.workflow for kind in WORKFLOWS.values()), WorkerChange, ProjectChanges]
+WORKFLOW_TYPES = [*WORKFLOWS, "worker-change", "project-changes"]
 """Every workflow type psflow runs, as `psflow list` shows them."""

@@ -1,0 +1,313 @@
+"""change-order: a budget and staffing change made in ERP, PSA and CRM together, or not at all.
+
+One change order per project at a time (the project-changes lock, in arrival order). Approval
+levels grow with the amount; each approver must hold the level's role, must not have raised
+the change, and must not have approved another level. Every change is undone to its exact
+previous value if a later step fails for good.
+"""
+
+from decimal import Decimal
+
+from temporalio import workflow
+from temporalio.exceptions import ApplicationError, FailureError
+
+with workflow.unsafe.imports_passed_through():
+    from activities.change_orders import (
+        AmountChange,
+        BudgetChange,
+        ChangeOrderActivities,
+        ChangeOrderStatus,
+        ForecastChange,
+        LockRequest,
+    )
+    from activities.policy import PolicyActivities
+    from models.change_order import ChangeOrder, ChangeOrderResult, project_lock_id
+    from models.change_state import (
+        ChangeOrderInput,
+        ProjectState,
+        StaffingRestore,
+        StaffingRevision,
+    )
+    from models.people import Rejection
+    from models.policy import ApprovalLevel, ChangeOrderPolicy
+    from models.status import RunState, Step
+    from workflows import search_attributes as sa
+    from workflows.calls import call, read, undo
+    from workflows.change_rules import change_order_problems
+    from workflows.interaction import Interactive
+
+NAME = "change-order"
+RECORD = "record change order"
+LOCK = "wait for the project"
+VALIDATE = "validate change order"
+ERP_BUDGET = "update ERP budget"
+PSA_BUDGET = "update PSA budget"
+STAFFING = "revise staffing demand"
+CRM_AMOUNT = "update CRM amount"
+FORECAST = "publish forecast change"
+OUTCOME = "mark applied in PSA"
+DEFAULT_LEVELS = ["project-manager", "finance", "deal-desk"]
+STEPS = [
+    RECORD, LOCK, VALIDATE, *(f"{role} approval" for role in DEFAULT_LEVELS),
+    ERP_BUDGET, PSA_BUDGET, STAFFING, CRM_AMOUNT, FORECAST, OUTCOME,
+]  # fmt: skip
+GRANTED_SIGNAL = "lock_granted"
+
+
+@workflow.defn(name=NAME)
+class ChangeOrderWorkflow(Interactive):
+    @workflow.init
+    def __init__(self, input: ChangeOrderInput) -> None:
+        order = input.change_order
+        self.init_status(NAME, order.id, STEPS)
+        self._granted = False
+        self._level: ApprovalLevel | None = None
+        self._approved_by: list[str] = []
+        self._holding_lock = False
+
+    @workflow.signal(name=GRANTED_SIGNAL)
+    def lock_granted(self, project_id: str) -> None:
+        """The project-changes lock says it is this change order's turn."""
+        self._granted = True
+
+    def approval_refusal(self, user: str) -> str | None:
+        refusal = self.rejection_refusal(user)
+        if refusal is None and user in self._approved_by:
+            return f"{user} approved another level already: each level needs another person"
+        return refusal
+
+    def rejection_refusal(self, user: str) -> str | None:
+        policy, level = self.policy, self._level
+        if policy is None or level is None:
+            return "the change order is not waiting for an approval"
+        person = policy.user(user)
+        if person is None:
+            return (
+                f"unknown user {user!r}: known users are {', '.join(u.name for u in policy.users)}"
+            )
+        if level.role not in person.roles:
+            return f"{user} does not have the {level.role} role this level needs"
+        if user == self._order.requested_by:
+            return f"{user} raised this change order: someone else must decide it"
+        return None
+
+    @workflow.run
+    async def run(self, input: ChangeOrderInput) -> ChangeOrderResult:
+        self._order = order = input.change_order
+        try:
+            result = await self.run_saga(self._run(order))
+        finally:
+            await self._release(order)
+        self.set_state(RunState.COMPLETED if result.outcome == "applied" else RunState.REJECTED)
+        return result
+
+    async def _run(self, order: ChangeOrder) -> ChangeOrderResult:
+        async with self.step(RECORD) as step:
+            self.policy = policy = await read(PolicyActivities.change_order_policy)
+            await call(ChangeOrderActivities.record, order)
+            step.detail = f"{order.budget_change:+} {order.currency} on {order.project_id}"
+
+        async with self.step(LOCK) as step:
+            me = workflow.info().workflow_id
+            self._holding_lock = True
+            await call(
+                ChangeOrderActivities.request_lock,
+                LockRequest(project_id=order.project_id, requester=me),
+            )
+            step.detail = f"queued on {project_lock_id(order.project_id)}"
+            await workflow.wait_condition(lambda: self._granted)
+            step.detail = "this change order's turn"
+
+        async with self.step(VALIDATE) as step:
+            state = await call(ChangeOrderActivities.project_state, order)
+            problems = change_order_problems(order, state, policy)
+            if problems:
+                step.detail = "; ".join(p.message for p in problems)
+                raise ApplicationError(
+                    f"change order {order.id} is invalid: "
+                    + "; ".join(f"{p.field}: {p.message}" for p in problems),
+                    [p.model_dump() for p in problems],
+                    type="InvalidChangeOrder",
+                    non_retryable=True,
+                )
+            assert state.project is not None and state.erp_budget is not None
+            self._status.customer = state.project.customer_name
+            workflow.upsert_search_attributes([sa.CUSTOMER.value_set(state.project.customer_name)])
+            step.detail = f"budget {state.erp_budget} -> {state.erp_budget + order.budget_change}"
+
+        levels = policy.levels_for(order.currency, order.budget_change)
+        rejection = await self._approvals(policy, levels)
+        if rejection is not None:
+            await call(
+                ChangeOrderActivities.set_status,
+                ChangeOrderStatus(
+                    change_order_id=order.id, status="rejected", note=rejection.reason
+                ),
+            )
+            return ChangeOrderResult(
+                change_order_id=order.id,
+                project_id=order.project_id,
+                outcome="rejected",
+                approvals=self._approved_by,
+                reason=rejection.reason,
+            )
+        new_budget = await self._apply(order, state)
+        return ChangeOrderResult(
+            change_order_id=order.id,
+            project_id=order.project_id,
+            outcome="applied",
+            new_budget=new_budget,
+            approvals=self._approved_by,
+        )
+
+    async def _approvals(
+        self, policy: ChangeOrderPolicy, levels: list[ApprovalLevel]
+    ) -> Rejection | None:
+        """Each level in turn; the first rejection ends it."""
+        names = {f"{level.role} approval" for level in levels}
+        for step in list(self._status.steps):
+            if step.name.endswith(" approval") and step.name not in names:
+                self.skip(
+                    step.name,
+                    f"not needed for {abs(self._order.budget_change)} {self._order.currency}",
+                )
+        for level in levels:
+            async with self.step(self._approval_step(level).name) as step:
+                self._level = level
+                decision = await self.wait_for_approval(
+                    step, level.role, level.deadline, level.escalation_grace, level.escalate_to
+                )
+                self._level = None
+                if isinstance(decision, Rejection):
+                    await self.audit("rejected", decision.reason, decision.user)
+                    step.detail = f"rejected by {decision.user}: {decision.reason}"
+                    for later in levels[levels.index(level) + 1 :]:
+                        self.skip(f"{later.role} approval", "rejected at an earlier level")
+                    for name in (ERP_BUDGET, PSA_BUDGET, STAFFING, CRM_AMOUNT, FORECAST, OUTCOME):
+                        self.skip(name, "rejected")
+                    return decision
+                self._approved_by.append(decision.user)
+                await self.audit(
+                    "approved", decision.comment or f"{level.role} level", decision.user
+                )
+                step.detail = f"approved by {decision.user}"
+        return None
+
+    def _approval_step(self, level: ApprovalLevel) -> Step:
+        name = f"{level.role} approval"
+        if not any(s.name == name for s in self._status.steps):
+            at = next(i for i, s in enumerate(self._status.steps) if s.name == ERP_BUDGET)
+            self._status.steps.insert(at, Step(name=name))
+        return self._step(name)
+
+    async def _apply(self, order: ChangeOrder, state: ProjectState) -> Decimal:
+        """ERP budget, PSA budget and demand, CRM amount, forecast: each undo registered first."""
+        assert state.project is not None and state.erp_budget is not None
+        project = state.project
+        snapshot = state.snapshot()
+        new_budget = state.erp_budget + order.budget_change
+
+        async with self.step(ERP_BUDGET) as step:
+            restore = BudgetChange(key=snapshot.erp_project_external_id, budget=snapshot.erp_budget)
+            self.saga.on_failure(
+                ERP_BUDGET,
+                f"restore ERP budget {snapshot.erp_budget}",
+                lambda: undo(ChangeOrderActivities.set_erp_budget, restore),
+            )
+            change = BudgetChange(key=snapshot.erp_project_external_id, budget=new_budget)
+            await call(ChangeOrderActivities.set_erp_budget, change)
+            step.detail = f"{snapshot.erp_budget} -> {new_budget} {project.currency}"
+
+        async with self.step(PSA_BUDGET) as step:
+            if state.psa_budget is None:
+                step.detail = "the PSA project has no budget"
+            else:
+                previous = BudgetChange(key=project.id, budget=state.psa_budget)
+                self.saga.on_failure(
+                    PSA_BUDGET,
+                    f"restore PSA budget {state.psa_budget}",
+                    lambda: undo(ChangeOrderActivities.set_psa_budget, previous),
+                )
+                psa_budget = state.psa_budget + order.budget_change
+                await call(
+                    ChangeOrderActivities.set_psa_budget,
+                    BudgetChange(key=project.id, budget=psa_budget),
+                )
+                step.detail = f"{state.psa_budget} -> {psa_budget}"
+
+        async with self.step(STAFFING) as step:
+            if not order.roles:
+                step.detail = "no staffing change"
+            else:
+                restore_staffing = StaffingRestore(
+                    project_id=project.id, previous_hours=dict(snapshot.request_hours), opened=[]
+                )
+                self.saga.on_failure(
+                    STAFFING,
+                    "restore request hours, cancel opened requests",
+                    lambda: undo(ChangeOrderActivities.restore_staffing, restore_staffing),
+                )
+                revised = await call(
+                    ChangeOrderActivities.revise_staffing,
+                    StaffingRevision(
+                        change_order=order,
+                        request_key=f"{workflow.info().workflow_id}/{workflow.info().run_id}",
+                        open_requests=state.open_requests,
+                    ),
+                )
+                restore_staffing.opened = revised.opened
+                step.detail = (
+                    f"{len(revised.changed)} requests changed, {len(revised.opened)} opened"
+                )
+
+        async with self.step(CRM_AMOUNT) as step:
+            if snapshot.opportunity_id is None or snapshot.opportunity_amount is None:
+                step.detail = "the project has no opportunity in the CRM"
+            else:
+                opportunity, amount = snapshot.opportunity_id, snapshot.opportunity_amount
+                back = AmountChange(opportunity_id=opportunity, amount=amount)
+                self.saga.on_failure(
+                    CRM_AMOUNT,
+                    f"restore amount {amount}",
+                    lambda: undo(ChangeOrderActivities.set_opportunity_amount, back),
+                )
+                forward = AmountChange(
+                    opportunity_id=opportunity, amount=amount + order.budget_change
+                )
+                await call(ChangeOrderActivities.set_opportunity_amount, forward)
+                step.detail = f"{opportunity}: {amount} -> {forward.amount}"
+
+        async with self.step(FORECAST) as step:
+            forecast = ForecastChange(
+                project_id=project.id,
+                change_order_id=order.id,
+                budget=new_budget,
+                hours_by_role={c.role: c.hours_change for c in order.roles},
+            )
+            self.saga.on_failure(
+                FORECAST,
+                "withdraw the forecast revision",
+                lambda: undo(ChangeOrderActivities.withdraw_forecast, forecast),
+            )
+            await call(ChangeOrderActivities.publish_forecast, forecast)
+            step.detail = f"revision {order.id} published"
+
+        async with self.step(OUTCOME) as step:
+            applied = ChangeOrderStatus(
+                change_order_id=order.id, status="applied",
+                note=f"approved by {', '.join(self._approved_by)}",
+            )  # fmt: skip
+            await call(ChangeOrderActivities.set_status, applied)
+            step.detail = applied.note
+        return new_budget
+
+    async def _release(self, order: ChangeOrder) -> None:
+        """Give the project back (also when failed, rejected or cancelled)."""
+        if not self._holding_lock:
+            return
+        me = workflow.info().workflow_id
+        handle = workflow.get_external_workflow_handle(project_lock_id(order.project_id))
+        try:
+            await handle.signal("release", me)
+        except FailureError as exc:  # the lock notices an ended holder by itself
+            workflow.logger.warning("could not release %s: %s", order.project_id, exc)
