@@ -24,6 +24,7 @@ COMMANDS = [
     ["status"],
     ["watch"],
     ["cancel"],
+    ["history"],
     ["approve"],
     ["reject"],
     ["correct"],
@@ -117,6 +118,36 @@ def test_unknown_exception_is_one_line() -> None:
     assert line == "error: no exception 4242: see `psflow exceptions list --state all`"
 
 
+def test_a_broken_change_order_file_names_every_bad_field(isolated: Path) -> None:
+    (isolated / "co.json").write_text(
+        '{"id": "CO 1", "project_id": "PRJ-1", "reason": " ", "currency": "USD",'
+        ' "budget_change": "lots", "effective_date": "2026-12-01",'
+        ' "roles": [{"role": "Consultant", "hours_change": "x"}]}'
+    )
+    line = one_line_error(invoke("start", "change-order", "--file", "co.json"))
+    assert line.startswith("error: co.json: id: 'CO 1' is not a change order id")
+    for field in (
+        "requested_by: Field required",
+        "reason: give the reason",
+        "budget_change: Input should be a valid decimal",
+        "roles[0].hours_change",
+    ):
+        assert field in line, line  # fmt: skip
+
+
+def test_a_change_order_file_that_is_not_json_is_one_line(isolated: Path) -> None:
+    (isolated / "co.json").write_text("{not json")
+    line = one_line_error(invoke("start", "change-order", "--file", "co.json"))
+    assert "co.json is not JSON" in line
+    missing = one_line_error(invoke("start", "change-order", "--file", "nope.json"))
+    assert "change order file nope.json does not exist" in missing
+
+
+def test_file_is_only_for_change_orders() -> None:
+    line = one_line_error(invoke("start", "time-to-bill", "--file", "co.json"))
+    assert "--file is for change orders" in line
+
+
 def test_correct_without_field_value_says_how() -> None:
     line = one_line_error(
         invoke("correct", f"opportunity-to-project/{OPPORTUNITY}", "--set", "nofield")
@@ -134,6 +165,7 @@ def test_correct_without_any_set_says_how() -> None:
     [
         ["list"],
         ["status", f"opportunity-to-project/{OPPORTUNITY}"],
+        ["history", f"opportunity-to-project/{OPPORTUNITY}"],
         ["approve", f"opportunity-to-project/{OPPORTUNITY}", "--as", "dana"],
         ["cancel", f"opportunity-to-project/{OPPORTUNITY}"],
         ["start", "opportunity-to-project", OPPORTUNITY],

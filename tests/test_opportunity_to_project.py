@@ -93,6 +93,8 @@ async def test_closed_won_deal_becomes_linked_records_in_every_system(
     assert erp_project.customer_id == customer.id == result.erp_customer_id
     billing = await systems.psa.billing_project(psa_project.id)
     assert billing is not None and billing.opportunity_id == opportunity_id
+    [baseline] = await systems.psa.forecast_revisions(psa_project.id)
+    assert (baseline.change_order_id, baseline.budget) == ("baseline", deal.amount)
     requests = await systems.psa.list_staffing_requests(psa_project.id)
     assert sorted(r.role for r in requests) == sorted({line.role for line in deal.lines})
     assert sorted(r.id for r in requests) == sorted(result.staffing_request_ids)

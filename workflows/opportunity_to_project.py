@@ -4,6 +4,7 @@ from temporalio import workflow
 from temporalio.exceptions import ApplicationError
 
 with workflow.unsafe.imports_passed_through():
+    from activities.change_orders import ChangeOrderActivities, ForecastChange
     from activities.crm import CrmActivities, OpportunityUpdate
     from activities.erp import CustomerRemoval, ErpActivities
     from activities.policy import PolicyActivities
@@ -39,8 +40,14 @@ CUSTOMER = "upsert ERP customer"
 ERP_PROJECT = "create ERP project"
 PSA_PROJECT = "create PSA project"
 STAFFING = "open staffing requests"
+FORECAST = "publish baseline forecast"
 WRITE_BACK = "write ids back to CRM"
-STEPS = [READ, VALIDATE, APPROVE, CUSTOMER, ERP_PROJECT, PSA_PROJECT, STAFFING, WRITE_BACK]
+STEPS = [
+    READ, VALIDATE, APPROVE, CUSTOMER, ERP_PROJECT, PSA_PROJECT, STAFFING, FORECAST, WRITE_BACK
+]  # fmt: skip
+# Runs started before the baseline forecast step existed replay without it.
+BASELINE_FORECAST_PATCH = "baseline-forecast"
+BASELINE = "baseline"
 
 
 @workflow.defn(name=NAME)
@@ -193,6 +200,24 @@ class OpportunityToProject(Interactive):
                 ),
             )
             step.detail = f"{len(requests)} staffing requests"
+
+        if workflow.patched(BASELINE_FORECAST_PATCH):
+            async with self.step(FORECAST) as step:
+                forecast = ForecastChange(
+                    project_id=psa_project.id,
+                    change_order_id=BASELINE,
+                    budget=deal.amount,
+                    hours_by_role=hours_by_role(deal),
+                )
+                self.saga.on_failure(
+                    FORECAST,
+                    "withdraw the baseline forecast",
+                    lambda: undo(ChangeOrderActivities.withdraw_forecast, forecast),
+                )
+                await call(ChangeOrderActivities.publish_forecast, forecast)
+                step.detail = f"budget {deal.amount} {deal.currency}, change orders revise it"
+        else:
+            self.skip(FORECAST, "started before baseline forecasts were published")
 
         async with self.step(WRITE_BACK) as step:
             changes = self._corrections_made(original, deal) | {
