@@ -29,7 +29,7 @@ with workflow.unsafe.imports_passed_through():
         StaffingRevision,
     )
     from models.people import Rejection
-    from models.policy import ApprovalLevel, ChangeOrderPolicy
+    from models.policy import ApprovalLevel
     from models.status import RunState, Step
     from workflows import search_attributes as sa
     from workflows.calls import call, read, undo
@@ -136,7 +136,7 @@ class ChangeOrderWorkflow(Interactive):
             step.detail = f"budget {state.erp_budget} -> {state.erp_budget + order.budget_change}"
 
         levels = policy.levels_for(order.currency, order.budget_change)
-        rejection = await self._approvals(policy, levels)
+        rejection = await self._approvals(levels)
         if rejection is not None:
             await call(
                 ChangeOrderActivities.set_status,
@@ -160,9 +160,7 @@ class ChangeOrderWorkflow(Interactive):
             approvals=self._approved_by,
         )
 
-    async def _approvals(
-        self, policy: ChangeOrderPolicy, levels: list[ApprovalLevel]
-    ) -> Rejection | None:
+    async def _approvals(self, levels: list[ApprovalLevel]) -> Rejection | None:
         """Each level in turn; the first rejection ends it."""
         names = {f"{level.role} approval" for level in levels}
         for step in list(self._status.steps):
