@@ -10,14 +10,20 @@ from temporalio.testing import WorkflowEnvironment
 
 from config import Settings
 from models.billing import InvoiceStatus, time_to_bill_id
+from models.change_order import change_order_workflow_id
+from models.change_state import ChangeOrderInput
 from models.opportunity_to_project import OpportunityToProjectInput, workflow_id
 from models.status import RunState
 from models.time_to_bill import Outcome, TimeToBillInput
 from sandbox.crm.seed import DEMO_OPPORTUNITIES
 from sandbox.volume import Volume
 from tests.billing_support import pick_project, seed_volume
+from tests.histories.record import CHANGE_VOLUME
 from tests.support import TEST_SERVER, Sandbox, Systems, running_worker
+from tests.test_change_order import before
+from tests.test_change_order import order as change_order
 from tests.test_opportunity_to_project import assert_nothing_left
+from workflows.change_order import ChangeOrderWorkflow
 from workflows.opportunity_to_project import OpportunityToProject
 from workflows.search_attributes import register
 from workflows.time_to_bill import TimeToBill
@@ -88,3 +94,29 @@ async def test_an_invoice_nobody_releases_escalates_to_the_finance_lead_then_is_
     assert result.invoice is not None
     invoice = await systems.erp.get_invoice(result.invoice.external_id)
     assert invoice is not None and invoice.status is InvoiceStatus.VOIDED
+
+
+async def test_a_change_order_nobody_approves_escalates_then_is_rejected_changing_nothing(
+    skipping_env: WorkflowEnvironment, settings: Settings, systems: Systems, sandbox: Sandbox
+) -> None:
+    seed_volume(sandbox, CHANGE_VOLUME)
+    was = await before(systems)
+    client = skipping_env.client
+    co = change_order(70, "50000")
+    async with running_worker(client, settings, f"psflow-test-{uuid.uuid4()}") as used:
+        result = await client.execute_workflow(
+            ChangeOrderWorkflow.run,
+            ChangeOrderInput(change_order=co),
+            id=change_order_workflow_id(co.id),
+            task_queue=used.temporal.task_queue,
+        )
+        workflow_id = change_order_workflow_id(co.id)
+        handle = client.get_workflow_handle_for(ChangeOrderWorkflow.run, workflow_id)
+        status = await handle.query(ChangeOrderWorkflow.status)
+
+    first_level = settings.change_orders.levels[0]
+    assert result.outcome == "rejected" and "no approval within" in (result.reason or "")
+    escalated, rejected = status.events
+    assert escalated.kind == "escalated" and first_level.escalate_to in escalated.detail
+    assert rejected.user == "psflow"
+    assert await before(systems) == was

@@ -37,9 +37,10 @@ from tests.test_time_to_bill import cli
 from workflows.change_order import ChangeOrderWorkflow
 
 Handle = WorkflowHandle[ChangeOrderWorkflow, ChangeOrderResult]
+VOLUME = Volume(projects=8, entries=400, period="2026-01", seed=51)
 USD_PROJECT = next(
     p
-    for p in volume_projects(Volume(projects=8, entries=400, period="2026-01", seed=51))
+    for p in volume_projects(VOLUME)
     if p.currency == "USD" and p.closed_on is None and p.billing_type == "Time and Materials"
 )
 
@@ -78,7 +79,7 @@ async def project(sandbox: Sandbox, client: Client) -> AsyncIterator[None]:
     Each test has its own task queue, so the project's lock workflow (which lives on the
     queue of whoever started it) is ended with the test.
     """
-    seed_volume(sandbox, Volume(projects=8, entries=400, period="2026-01", seed=51))
+    seed_volume(sandbox, VOLUME)
     yield
     lock = client.get_workflow_handle(project_lock_id(USD_PROJECT.psa_id))
     with contextlib.suppress(RPCError):

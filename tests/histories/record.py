@@ -39,6 +39,7 @@ from sandbox.volume import Volume, volume_projects
 from tests.billing_support import awaiting_finance, pick_project, seed_volume
 from tests.support import TEMPORAL, Sandbox, Systems, running_worker, write_settings
 from tests.test_change_order import USD_PROJECT
+from tests.test_change_order import VOLUME as CHANGE_VOLUME
 from tests.test_change_order import approve as approve_change
 from tests.test_change_order import order as change_order
 from tests.test_change_order import start as start_change
@@ -54,7 +55,6 @@ from workflows.search_attributes import ALL as SEARCH_ATTRIBUTES
 from workflows.time_to_bill import TimeToBill
 
 HERE = Path(__file__).parent
-CHANGE_VOLUME = Volume(projects=8, entries=400, period="2026-01", seed=51)
 TM = "Time and Materials"
 Recorded = dict[str, WorkflowHandle]
 """File stem -> the handle (bound to one run) whose history goes into that file."""
