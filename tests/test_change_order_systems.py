@@ -18,6 +18,8 @@ from models.change_order import ChangeOrder, ForecastRevision, RoleChange
 from models.erp import ErpEmployeeInput, ErpProjectInput
 from models.psa import PsaProject, PsaProjectInput, StaffingRequest, StaffingRequestInput
 from sandbox import catalog
+from sandbox.volume import Volume, volume_projects
+from tests.billing_support import seed_volume
 from tests.support import Sandbox, Systems
 
 ACME = catalog.customer_external_id(catalog.account_id(0))
@@ -358,9 +360,9 @@ async def test_new_routes_are_documented(api: httpx.AsyncClient) -> None:
 async def test_closed_won_amount_moves_repeats_and_restores(
     systems: Systems, sandbox: Sandbox
 ) -> None:
-    async with httpx.AsyncClient(base_url=sandbox.urls["crm"], timeout=10) as admin:
-        added = await admin.post("/__admin/seed/deals", json={"count": 1})
-    opportunity_id = added.json()["opportunities"][0]
+    volume = Volume(projects=2, entries=40, period="2025-12", seed=61)
+    seed_volume(sandbox, volume)
+    opportunity_id = volume_projects(volume)[0].opportunity_id
     before = await systems.crm.get_opportunity(opportunity_id)
     assert before.stage == "Closed Won"
 
