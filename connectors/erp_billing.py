@@ -9,7 +9,7 @@ comes back as a FAILED PostingResult and does not fail the others; a failed requ
 chunks that went through stay written (a retry upserts them again, unchanged).
 
 Reading many records with their fields is SuiteQL's job (`POST /services/rest/query/v1/
-suiteql`): the duplicate check and what a project has posted.
+suiteql`): the duplicate check, the employees a page names and what a project has posted.
 
 An invoice is drafted with `POST /invoice` (the project, its currency, the period and the
 milestone lines; the ERP adds the unbilled billable time and expenses) and moved with `PATCH
@@ -24,12 +24,14 @@ from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 from connectors.base import Connector
 from connectors.errors import ConnectorError, NotFound, RequestRejected, SystemUnavailable
-from connectors.netsuite import RECORD_PATH, employee_from_record, json_object
+from connectors.netsuite import RECORD_PATH, json_object
 from connectors.netsuite_billing import (
+    EMPLOYEE_COLUMNS,
     STATUS_FIELD,
     SUITEQL_PATH,
     SUITEQL_TABLES,
     TIME_BILL_COLUMNS,
+    employee_from_row,
     expense_report_body,
     invoice_body,
     invoice_from_record,
@@ -108,10 +110,16 @@ class ErpBillingMixin(Connector):
         return {r.external_id: r for r in records}
 
     async def employees_by_external_id(self, external_ids: list[str]) -> dict[str, ErpEmployee]:
-        """The employees with these external ids (hcm-<worker id>); missing ones are left out."""
+        """The employees with these external ids (hcm-<worker id>); missing ones are left out.
+        One SuiteQL query per thousand ids, not one GET per employee."""
         wanted = list(dict.fromkeys(e for e in external_ids if e))
-        found = await _all([self._get_by_external_id("employee", e) for e in wanted])
-        employees = [employee_from_record(r) for r in found if r is not None]
+        queries = [
+            f"SELECT {EMPLOYEE_COLUMNS} FROM employee "
+            f"WHERE externalid IN ({sql_list(wanted[at : at + QUERY_CHUNK])})"
+            for at in range(0, len(wanted), QUERY_CHUNK)
+        ]
+        pages = await _all([self._suiteql(q) for q in queries])
+        employees = [employee_from_row(row) for rows in pages for row in rows]
         return {e.external_id: e for e in employees}
 
     async def upsert_time_bills(self, postings: list[TimePosting]) -> list[PostingResult]:

@@ -9,7 +9,13 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
-from connectors.netsuite import json_decimal, money, reference_id
+from connectors.netsuite import (
+    COST_CENTER_FIELD,
+    ORIGIN_FIELD,
+    json_decimal,
+    money,
+    reference_id,
+)
 from models.billing import (
     ExpensePosting,
     Invoice,
@@ -22,6 +28,7 @@ from models.billing import (
     PostingResult,
     TimePosting,
 )
+from models.erp import ErpEmployee
 
 SUITEQL_PATH = "/services/rest/query/v1/suiteql"
 # NetSuite's SuiteQL table of each record type (the sandbox's, for expense reports)
@@ -32,6 +39,11 @@ TIME_BILL_COLUMNS = (
     "id, externalid, employee, customer, trandate, hours, isbillable, rate, "
     "custcol_psflow_amount, custcol_psflow_role, custcol_psflow_cost_center, "
     "custcol_psflow_approver, custcol_psflow_source, memo"
+)
+
+EMPLOYEE_COLUMNS = (
+    f"id, externalid, firstname, lastname, entityid, subsidiary, {COST_CENTER_FIELD}, "
+    f"laborcost, isinactive, {ORIGIN_FIELD}"
 )
 
 
@@ -119,6 +131,21 @@ def posting_result(response: dict[str, Any]) -> PostingResult:
 def refused(external_id: str, why: str) -> PostingResult:
     """A posting refused before sending."""
     return PostingResult(external_id=external_id, outcome=PostingOutcome.FAILED, message=why)
+
+
+def employee_from_row(row: dict[str, Any]) -> ErpEmployee:
+    """A SuiteQL employee row (EMPLOYEE_COLUMNS) as an ErpEmployee."""
+    full_name = f"{row.get('firstname') or ''} {row.get('lastname') or ''}".strip()
+    return ErpEmployee(
+        id=str(row["id"]),
+        external_id=str(row.get("externalid") or ""),
+        name=full_name or str(row.get("entityid") or ""),
+        subsidiary_id=str(row.get("subsidiary") or ""),
+        cost_center=str(row.get(COST_CENTER_FIELD) or ""),
+        labor_cost=json_decimal(row.get("laborcost")),
+        inactive=row.get("isinactive") == "T",
+        origin=row.get(ORIGIN_FIELD) or None,
+    )
 
 
 def posted_record(row: dict[str, Any]) -> PostedRecord:

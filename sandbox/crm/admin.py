@@ -4,6 +4,7 @@ from fastapi import APIRouter
 from pydantic import BaseModel, Field, field_validator
 
 from models.billing import check_period
+from sandbox.crm.seed import add_closed_won_deals
 from sandbox.crm.service import Crm
 from sandbox.crm.volume_seed import is_volume_id, volume_opportunities
 from sandbox.faults import ADMIN_PREFIX
@@ -24,8 +25,15 @@ class VolumeRequest(BaseModel):
         return check_period(value)
 
 
+class DealsRequest(BaseModel):
+    """How many ready-to-provision deals to add (e.g. for a throughput benchmark)."""
+
+    count: int = Field(10, ge=1, le=5000, description="closed-won deals to add")
+    seed: int = Field(7, description="the same seed and count give the same deals' values")
+
+
 def crm_admin_router(crm: Crm) -> APIRouter:
-    """Admin routes only the CRM has: seeding month-end volume."""
+    """Admin routes only the CRM has: seeding month-end volume and ready deals."""
     router = APIRouter(prefix=ADMIN_PREFIX, tags=["sandbox admin"])
 
     @router.post("/seed/volume")
@@ -35,5 +43,11 @@ def crm_admin_router(crm: Crm) -> APIRouter:
         records = volume_opportunities(volume)
         replaced = crm.replace_opportunities(is_volume_id, records)
         return {"opportunities": len(records), "replaced": replaced}
+
+    @router.post("/seed/deals", status_code=201)
+    def seed_deals(request: DealsRequest) -> dict[str, list[str]]:
+        """Add closed-won deals under the approval threshold that opportunity-to-project
+        provisions without a person: valid terms, line items, milestones. New ids each call."""
+        return {"opportunities": add_closed_won_deals(crm.store, request.count, request.seed)}
 
     return router

@@ -288,3 +288,28 @@ def seed(store: RecordStore) -> None:
     _insert_users(store)
     for number, deal in enumerate(_all_deals(rng), start=1):
         _insert_deal(store, rng, number, deal)
+
+
+# Deals added on demand (POST /__admin/seed/deals) are numbered from here: above the demo
+# seed, below the month-end volume's opportunities.
+ADDED_DEALS_BASE = 40000
+
+
+def add_closed_won_deals(store: RecordStore, count: int, seed: int) -> list[str]:
+    """Add `count` closed-won deals under the approval threshold that pass validation (an
+    account's own legal entity, currency and active rate card, allowed terms), each with
+    line items and milestones; their ids, in order."""
+    rng = random.Random(f"psflow-added-deals/{seed}/{count}")
+    ids = []
+    for _ in range(count):
+        deal = Deal(
+            account=rng.randrange(len(catalog.ACCOUNTS)),
+            size="small",
+            owner=rng.choice(["sam", "alex"]),
+            billing_type=rng.choice(catalog.BILLING_TYPES),
+            billing_terms=rng.choice(catalog.BILLING_TERMS),
+        )
+        number = store.next_number("AddedOpportunity", start=ADDED_DEALS_BASE)
+        _insert_deal(store, rng, number, deal)
+        ids.append(catalog.sf_id("006", number))
+    return ids

@@ -49,7 +49,7 @@ def create_app(
     # Before the generic record routes: their paths are more specific.
     app.include_router(billing_router(store, billing, issuer))
     app.include_router(record_router(store, issuer))
-    app.include_router(suiteql_router(billing, issuer))
+    app.include_router(suiteql_router(store, billing, issuer))
     app.include_router(admin_router(book, reset))
     app.include_router(volume_router(store, billing))
     install_error_handlers(app)

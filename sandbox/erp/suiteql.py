@@ -1,4 +1,5 @@
-"""A small SuiteQL: read many time bills or expense reports, with their fields, in one call.
+"""A small SuiteQL: read many time bills, expense reports or employees, with their fields, in
+one call.
 
 NetSuite's record collections answer ids only; reading many records with their fields is what
 SuiteQL is for: `POST /services/rest/query/v1/suiteql?limit=1000&offset=0` with
@@ -12,6 +13,7 @@ The sandbox understands SELECT <columns or *> FROM timebill|expensereport [WHERE
 'YYYY-MM-DD'), on the columns `q` filters by. Column names are the record's field names in
 lower case; a reference reads as its internal id, a checkbox as 'T' or 'F', a date as
 'YYYY-MM-DD' (real SuiteQL formats dates by the user's preference), other values as stored.
+It reads `employee` by id and externalid too (suiteql_employees).
 """
 
 import re
@@ -26,8 +28,15 @@ from sandbox.erp.billing_store import BillingStore
 from sandbox.erp.errors import NetSuiteError, unauthorized
 from sandbox.erp.protocol import MAX_PAGE_SIZE, QUERY_PATH
 from sandbox.erp.query import Condition
+from sandbox.erp.suiteql_employees import (
+    EMPLOYEE_TABLE,
+    employee_columns,
+    search_employees,
+)
+from sandbox.erp.suiteql_employees import FILTERS as EMPLOYEE_FILTERS
+from sandbox.records import RecordStore
 
-TABLES = {"timebill": TIME_BILL, "expensereport": EXPENSE_REPORT}
+TABLES = {"timebill": TIME_BILL, "expensereport": EXPENSE_REPORT, EMPLOYEE_TABLE: EMPLOYEE_TABLE}
 _TOKEN = re.compile(r"'(?:[^']|'')*'|-?\d+(?:\.\d+)?|[A-Za-z_][A-Za-z0-9_]*|>=|<=|<>|!=|\S")
 _COMPARISONS = {">=": "ON_OR_AFTER", "<=": "ON_OR_BEFORE", ">": "AFTER", "<": "BEFORE"}
 
@@ -38,6 +47,8 @@ def _refused(why: str) -> NetSuiteError:
 
 def columns(kind: str) -> dict[str, str]:
     """column name -> record field, for every field of the kind."""
+    if kind == EMPLOYEE_TABLE:
+        return employee_columns()
     names = [*FIELDS[kind], *REFERENCES[kind], *READ_ONLY - {"links"}]
     return {name.lower(): name for name in names}
 
@@ -115,7 +126,8 @@ class _Parser:
         unknown = [c for c in selected if c not in known]
         if unknown:
             raise _refused(f"unknown column {unknown[0]} of {table}.")
-        filters = {name.lower(): name for name in FILTERS[kind]}
+        names = EMPLOYEE_FILTERS if kind == EMPLOYEE_TABLE else FILTERS[kind]
+        filters = {name.lower(): name for name in names}
         conditions: list[Condition] = []
         if self.peek().upper() == "WHERE":
             self.take()
@@ -142,7 +154,7 @@ def _cell(value: Any) -> Any:
     return value
 
 
-def suiteql_router(billing: BillingStore, issuer: TokenIssuer) -> APIRouter:
+def suiteql_router(store: RecordStore, billing: BillingStore, issuer: TokenIssuer) -> APIRouter:
     """POST /services/rest/query/v1/suiteql, behind the bearer token."""
     router = APIRouter(
         prefix=QUERY_PATH,
@@ -157,13 +169,16 @@ def suiteql_router(billing: BillingStore, issuer: TokenIssuer) -> APIRouter:
         limit: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = MAX_PAGE_SIZE,
         offset: Annotated[int, Query(ge=0)] = 0,
     ) -> dict[str, Any]:
-        """Rows of time bills or expense reports, by internal id, a page at a time."""
+        """Rows of time bills, expense reports or employees, by internal id, a page at a time."""
         q = body.get("q")
         if not isinstance(q, str) or not q.strip():
             raise NetSuiteError(400, 'Provide the query as {"q": "SELECT ..."}.', path="q")
         kind, selected, conditions = _Parser(q).parse()
         known = columns(kind)
-        found, total = billing.search(kind, conditions, (limit, offset))
+        if kind == EMPLOYEE_TABLE:
+            found, total = search_employees(store, conditions, (limit, offset))
+        else:
+            found, total = billing.search(kind, conditions, (limit, offset))
         items = [
             {"links": [], **{c: _cell(record.get(known[c])) for c in selected}} for record in found
         ]
