@@ -7,9 +7,9 @@ import os
 import tomllib
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
-from pydantic import BaseModel, SecretStr
+from pydantic import BaseModel, SecretStr, field_validator
 
 from models.policy import (
     ApprovalLevel,
@@ -20,6 +20,7 @@ from models.policy import (
     StaffingPolicy,
     User,
 )
+from models.reconcile import ReconcilePolicy, parse_every
 from sandbox import catalog
 
 CONFIG_ENV = "PSFLOW_CONFIG"
@@ -46,6 +47,17 @@ class HcmSettings(SystemSettings):
     """The Workday tenant in every API path (/ccx/api/v1/{tenant}/...)."""
 
 
+class IngressSettings(BaseModel):
+    """`psflow ingress`: where it listens, and how it checks each event's signature."""
+
+    host: str = "127.0.0.1"
+    port: int = 8710
+    secret: SecretStr | None = None
+    """Shared with the systems that send events; ingress refuses to start without one."""
+    tolerance_seconds: int = 300
+    """How old a signature's timestamp may be (and how long a seen signature is remembered)."""
+
+
 class SandboxSettings(BaseModel):
     host: str = "127.0.0.1"
     crm_port: int = 8701
@@ -53,8 +65,97 @@ class SandboxSettings(BaseModel):
     psa_port: int = 8703
     hcm_port: int = 8704
     event_webhook_url: str | None = None
-    """Where the sandbox HCM delivers worker events (none: events are only recorded)."""
+    """The ingress's events URL, e.g. http://127.0.0.1:8710/events: the sandbox CRM, HCM and
+    PSA deliver their events to <url>/crm, /hcm and /psa, signed with [ingress] secret
+    (none: events are only recorded)."""
     erp_concurrency_limit: int = 5
+
+
+class WorkerSettings(BaseModel):
+    """How much one worker process runs at once (measured in bench/README.md)."""
+
+    max_concurrent_activities: int = 100
+    max_concurrent_workflow_tasks: int = 100
+    activity_pollers: int = 5
+    """Concurrent long polls for activity tasks."""
+    workflow_pollers: int = 5
+    """Concurrent long polls for workflow tasks (sticky and normal queues together)."""
+    max_cached_workflows: int = 1000
+    """Workflows kept in memory between tasks; more are replayed from history when needed."""
+    eager_activities: bool = True
+    """Run an activity the workflow schedules in this worker at once, without a poll."""
+    sandbox_passthrough: bool = False
+    """Pass every module through the workflow sandbox instead of re-importing per run."""
+    activity_threads: int = 4
+    """Threads for the synchronous (store) activities."""
+
+
+class CodecSettings(BaseModel):
+    """Payload encryption (security/codec.py): off while `keys` is empty."""
+
+    keys: dict[str, SecretStr] = {}
+    """Key id -> 32 bytes, base64; every listed key decrypts, `current` encrypts."""
+    current: str | None = None
+    server_token: SecretStr | None = None
+    """The bearer token `psflow codec-server` requires (none: the server refuses to start)."""
+    server_host: str = "127.0.0.1"
+    server_port: int = 8081
+    cors_origins: list[str] = []
+    """Web UI origins allowed to call the codec server (none: [temporal] ui_url)."""
+
+    @field_validator("keys", mode="before")
+    @classmethod
+    def _keys_from_env(cls, value: Any) -> Any:
+        """PSFLOW_CODEC_KEYS holds `id=base64,id=base64`."""
+        if isinstance(value, str):
+            pairs = [item.partition("=") for item in value.split(",") if item.strip()]
+            return {key.strip(): secret.strip() for key, _, secret in pairs}
+        return value
+
+
+class ReconcileSettings(ReconcilePolicy):
+    """`[reconcile]`: the schedule's interval and the reconciliation policy."""
+
+    every: timedelta = timedelta(hours=1)
+    """How often the schedule runs it: '1h', '30m', '1d', 'PT1H' or seconds."""
+
+    @field_validator("every", mode="before")
+    @classmethod
+    def _every(cls, value: Any) -> Any:
+        return parse_every(value)
+
+    @field_validator("every")
+    @classmethod
+    def _at_least_a_minute(cls, value: timedelta) -> timedelta:
+        if value < timedelta(minutes=1):
+            raise ValueError("every must be at least 1 minute, e.g. '1h'")
+        return value
+
+    def policy(self) -> ReconcilePolicy:
+        """What the workflow needs (the interval is the schedule's business)."""
+        return ReconcilePolicy.model_validate(self.model_dump(exclude={"every"}))
+
+
+class TelemetrySettings(BaseModel):
+    """`[telemetry]`: where traces go and where the worker serves its metrics."""
+
+    service_name: str = "psflow"
+    traces: Literal["none", "console", "otlp"] = "none"
+    """none: no tracing; console: spans printed to stderr; otlp: sent to `otlp_endpoint`."""
+    otlp_endpoint: str = "http://localhost:4318/v1/traces"
+    """An OTLP/HTTP traces endpoint (a collector, Jaeger, Tempo, ...)."""
+    metrics_address: str | None = None
+    """host:port where the worker serves Prometheus metrics at /metrics (none: off)."""
+
+    @field_validator("metrics_address")
+    @classmethod
+    def _host_port(cls, value: str | None) -> str | None:
+        if not value:
+            return None
+        host, _, port = value.rpartition(":")
+        if not host or not port.isdigit():
+            raise ValueError(f"metrics_address {value!r} must be host:port, e.g. 127.0.0.1:9464")
+        return value
 
 
 _SUBSIDIARIES = {code: sub for code, (sub, _, _) in catalog.LEGAL_ENTITIES.items()}
@@ -79,6 +180,9 @@ class Settings(BaseModel):
         url="http://127.0.0.1:8704", client_secret=SecretStr("sandbox-hcm-secret")
     )
     sandbox: SandboxSettings = SandboxSettings()
+    ingress: IngressSettings = IngressSettings()
+    worker: WorkerSettings = WorkerSettings()
+    codec: CodecSettings = CodecSettings()
     data_dir: Path = Path(".psflow")
     store_url: str | None = None
     policy: DealPolicy = DealPolicy(
@@ -154,6 +258,9 @@ class Settings(BaseModel):
         users=_USERS,
     )
 
+    reconcile: ReconcileSettings = ReconcileSettings()
+    telemetry: TelemetrySettings = TelemetrySettings()
+
     @property
     def resolved_store_url(self) -> str:
         return self.store_url or f"sqlite:///{self.data_dir / 'psflow.db'}"
@@ -178,8 +285,29 @@ ENV_KEYS: dict[str, tuple[str, ...]] = {
     "PSFLOW_HCM_CLIENT_ID": ("hcm", "client_id"),
     "PSFLOW_HCM_CLIENT_SECRET": ("hcm", "client_secret"),
     "PSFLOW_HCM_TENANT": ("hcm", "tenant"),
+    "PSFLOW_WORKER_MAX_ACTIVITIES": ("worker", "max_concurrent_activities"),
+    "PSFLOW_WORKER_MAX_WORKFLOW_TASKS": ("worker", "max_concurrent_workflow_tasks"),
+    "PSFLOW_WORKER_ACTIVITY_POLLERS": ("worker", "activity_pollers"),
+    "PSFLOW_WORKER_WORKFLOW_POLLERS": ("worker", "workflow_pollers"),
+    "PSFLOW_WORKER_MAX_CACHED_WORKFLOWS": ("worker", "max_cached_workflows"),
+    "PSFLOW_WORKER_EAGER_ACTIVITIES": ("worker", "eager_activities"),
+    "PSFLOW_WORKER_SANDBOX_PASSTHROUGH": ("worker", "sandbox_passthrough"),
+    "PSFLOW_CODEC_KEYS": ("codec", "keys"),
+    "PSFLOW_CODEC_CURRENT": ("codec", "current"),
+    "PSFLOW_CODEC_SERVER_TOKEN": ("codec", "server_token"),
+    "PSFLOW_RECONCILE_EVERY": ("reconcile", "every"),
+    "PSFLOW_RECONCILE_MAX_REPAIRS": ("reconcile", "max_repairs"),
+    "PSFLOW_RECONCILE_UNPOSTED_AFTER_HOURS": ("reconcile", "unposted_after_hours"),
     "PSFLOW_DATA_DIR": ("data_dir",),
     "PSFLOW_STORE_URL": ("store_url",),
+    "PSFLOW_INGRESS_HOST": ("ingress", "host"),
+    "PSFLOW_INGRESS_PORT": ("ingress", "port"),
+    "PSFLOW_INGRESS_SECRET": ("ingress", "secret"),
+    "PSFLOW_INGRESS_TOLERANCE_SECONDS": ("ingress", "tolerance_seconds"),
+    "PSFLOW_SERVICE_NAME": ("telemetry", "service_name"),
+    "PSFLOW_TRACES": ("telemetry", "traces"),
+    "PSFLOW_OTLP_ENDPOINT": ("telemetry", "otlp_endpoint"),
+    "PSFLOW_METRICS_ADDRESS": ("telemetry", "metrics_address"),
 }
 
 

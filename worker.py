@@ -5,12 +5,13 @@ import gc
 import logging
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import AsyncExitStack
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from temporalio.client import Client
-from temporalio.contrib.pydantic import pydantic_data_converter
-from temporalio.worker import Worker
+from temporalio.worker import PollerBehaviorSimpleMaximum, Worker
+from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
+import telemetry
 from activities.billing import BillingActivities
 from activities.change_orders import ChangeOrderActivities
 from activities.crm import CrmActivities
@@ -20,14 +21,16 @@ from activities.hcm import HcmActivities
 from activities.invoicing import InvoicingActivities
 from activities.policy import PolicyActivities
 from activities.psa import PsaActivities
+from activities.reconcile import ReconcileActivities
 from activities.staffing import StaffingActivities
 from activities.store import StoreActivities
-from config import Settings, SystemSettings, load_settings
+from config import Settings, SystemSettings, WorkerSettings, load_settings
 from connectors.base import Connector
 from connectors.crm import CrmConnector
 from connectors.erp import ErpConnector
 from connectors.hcm import HcmConnector
 from connectors.psa import PsaConnector
+from security.codec import data_converter
 from store.db import open_engine
 from workflows.catalog import ALL_WORKFLOWS
 
@@ -45,12 +48,30 @@ def _connector(cls: type[C], system: SystemSettings) -> C:
     )
 
 
+def worker_options(tuning: WorkerSettings) -> dict[str, Any]:
+    """The Worker keyword arguments `[worker]` sets: slots, pollers, cache, eagerness, sandbox."""
+    options: dict[str, Any] = {
+        "max_concurrent_activities": tuning.max_concurrent_activities,
+        "max_concurrent_workflow_tasks": tuning.max_concurrent_workflow_tasks,
+        "activity_task_poller_behavior": PollerBehaviorSimpleMaximum(tuning.activity_pollers),
+        "workflow_task_poller_behavior": PollerBehaviorSimpleMaximum(tuning.workflow_pollers),
+        "max_cached_workflows": tuning.max_cached_workflows,
+        "disable_eager_activity_execution": not tuning.eager_activities,
+    }
+    if tuning.sandbox_passthrough:
+        restrictions = SandboxRestrictions.default.with_passthrough_all_modules()
+        options["workflow_runner"] = SandboxedWorkflowRunner(restrictions=restrictions)
+    return options
+
+
 async def connect(settings: Settings) -> Client:
-    """A Temporal client speaking pydantic models."""
+    """A Temporal client speaking pydantic models, encrypted when `[codec]` has keys."""
     return await Client.connect(
         settings.temporal.address,
         namespace=settings.temporal.namespace,
-        data_converter=pydantic_data_converter,
+        data_converter=data_converter(settings),
+        plugins=telemetry.client_plugins(settings),  # traces, when [telemetry] traces is set
+        runtime=telemetry.metrics_runtime(settings.telemetry),  # Prometheus, when set
     )
 
 
@@ -59,6 +80,7 @@ async def run_worker(
 ) -> None:
     """Run the worker until `stop` is set (or forever); connectors are closed on the way out."""
     client = client or await connect(settings)
+    client = await telemetry.on_metrics_runtime(client, settings.telemetry)
     async with AsyncExitStack() as stack:
         crm = _connector(CrmConnector, settings.crm)
         erp = _connector(ErpConnector, settings.erp)
@@ -75,7 +97,9 @@ async def run_worker(
             stack.push_async_callback(connector.aclose)
         engine = open_engine(settings.resolved_store_url)
         stack.callback(engine.dispose)
-        executor = stack.enter_context(ThreadPoolExecutor(max_workers=4))
+        executor = stack.enter_context(
+            ThreadPoolExecutor(max_workers=settings.worker.activity_threads)
+        )
         activity_objects = [
             CrmActivities(crm),
             ErpActivities(erp),
@@ -90,6 +114,7 @@ async def run_worker(
             BillingActivities(psa, erp, engine),
             InvoicingActivities(erp, crm),
             ChangeOrderActivities(psa, erp, crm, client),
+            ReconcileActivities(crm, erp, psa, engine, client, settings.reconcile.policy()),
         ]
         worker = Worker(
             client,
@@ -102,6 +127,8 @@ async def run_worker(
                 if hasattr(getattr(obj, name), "__temporal_activity_definition")
             ],
             activity_executor=executor,
+            plugins=telemetry.worker_plugins(settings, client),
+            **worker_options(settings.worker),
         )
         async with worker:
             log.info("worker polling task queue %s", settings.temporal.task_queue)

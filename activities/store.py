@@ -4,7 +4,9 @@ from sqlalchemy import Engine
 from temporalio import activity
 
 from models.audit import AuditEntry, RecordLink
+from models.dead_letter import FailedRun
 from models.hcm import WorkerEvent
+from store import dead_letters
 from store.audit import add_link, append_audit
 from store.events import mark_applied, staleness
 
@@ -33,3 +35,8 @@ class StoreActivities:
     def mark_event_applied(self, event: WorkerEvent) -> None:
         """Remember that the event has had its effect."""
         mark_applied(self._engine, event)
+
+    @activity.defn(name="store.record_dead_letter")
+    def record_dead_letter(self, failed: FailedRun) -> None:
+        """Keep a run that failed for good, with its input, for `psflow dlq` (idempotent)."""
+        dead_letters.record_dead_letter(self._engine, failed)

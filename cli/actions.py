@@ -35,6 +35,11 @@ from models.status import RunState, WorkflowStatus
 if TYPE_CHECKING:
     from workflows.catalog import WorkflowKind
 
+
+class AlreadyRan(CliError):
+    """The workflow for this key ran to an end and is not started again."""
+
+
 FINAL_STATES = {RunState.COMPLETED, RunState.REJECTED, RunState.FAILED, RunState.CANCELLED}
 POLL_SECONDS = 1.0
 
@@ -113,7 +118,7 @@ async def start(
             )
         except WorkflowAlreadyStartedError:
             state = closed_state(await execution_status(existing))
-            raise CliError(
+            raise AlreadyRan(
                 f"{workflow_id} already ran ({state}); a completed one is not started again: "
                 f"see `psflow status {workflow_id}`"
             ) from None

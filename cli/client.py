@@ -15,12 +15,13 @@ from temporalio.client import (
     WorkflowQueryFailedError,
     WorkflowQueryRejectedError,
 )
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.service import RPCError, RPCStatusCode
 
+import telemetry
 from cli.output import CliError
-from config import Settings
+from config import ConfigError, Settings
 from models.status import WorkflowStatus
+from security.codec import data_converter
 
 CONNECT_TIMEOUT = timedelta(seconds=5)
 # A query or update needs a worker; without one the call would wait a long time.
@@ -44,11 +45,16 @@ async def connect(settings: Settings) -> Client:
     """A client on the configured address and namespace, with the pydantic converter."""
     address = settings.temporal.address
     try:
+        converter = data_converter(settings)  # encrypting when [codec] has keys
+    except ConfigError as exc:
+        raise CliError(str(exc)) from None
+    try:
         return await Client.connect(
             address,
             namespace=settings.temporal.namespace,
-            data_converter=pydantic_data_converter,
+            data_converter=converter,
             connect_timeout=CONNECT_TIMEOUT,
+            plugins=telemetry.client_plugins(settings),  # traces, when [telemetry] traces is set
         )
     except RuntimeError:  # the SDK core reports a failed connection as RuntimeError
         raise unreachable(settings) from None

@@ -20,6 +20,7 @@ from cli.output import CliError, console, print_json, when
 from cli.render import styled
 from cli.state import run, settings_of
 from config import Settings
+from security.codec import reveal
 
 app = typer.Typer()
 
@@ -105,6 +106,8 @@ async def fetch(
     # Pin the run described, so a run that continues as new meanwhile cannot mix the two.
     handle = client.get_workflow_handle(workflow_id, run_id=description.run_id)
     events = [event async for event in handle.fetch_history_events()]
+    for message in (*events, description.raw_description):
+        reveal(message, client.data_converter.payload_codec)  # encrypted payloads, in clear
     in_progress = []
     for pending in description.raw_description.pending_activities:
         line = f"{pending.activity_type.name}, attempt {pending.attempt}"

@@ -93,10 +93,14 @@ def task_failed(trail: Trail, event: HistoryEvent, row: HistoryRow) -> None:
 
 # ---- activities ---------------------------------------------------------------------------
 
+STORE_PREFIX = "store."
+
 
 def scheduled(trail: Trail, event: HistoryEvent, row: HistoryRow) -> None:
     a = event.activity_task_scheduled_event_attributes
-    activity = Activity(a.activity_type.name, row.time, trail.undoing)
+    # psflow's own bookkeeping (audit, dead letters) is never an undo of a step.
+    bookkeeping = a.activity_type.name.startswith(STORE_PREFIX)
+    activity = Activity(a.activity_type.name, row.time, trail.undoing and not bookkeeping)
     trail.activities[event.event_id] = activity
     row.event, row.name = activity_word(activity, "scheduled"), activity.type
     row.detail = short(f"{activity.type} {summary(first(a.input), 60)}".strip())

@@ -5,7 +5,23 @@ from typing import Annotated
 
 import typer
 
-from cli import bench, dev, exceptions, history, listing, people, sandbox, workflows
+from cli import (
+    audit,
+    bench,
+    codec_server,
+    dev,
+    dlq,
+    exceptions,
+    history,
+    listing,
+    people,
+    reconcile,
+    report,
+    sandbox,
+    schedules,
+    workflows,
+)
+from cli import ingress as ingress_command
 from cli.state import State
 
 app = typer.Typer(
@@ -52,3 +68,10 @@ for commands in (workflows.app, history.app, people.app, listing.app, bench.app,
     app.add_typer(commands)
 app.add_typer(sandbox.app, name="sandbox")
 app.add_typer(exceptions.app, name="exceptions")
+app.add_typer(dlq.app, name="dlq")
+app.add_typer(audit.app)
+app.add_typer(codec_server.app)
+app.add_typer(reconcile.app)
+app.add_typer(report.app)
+app.add_typer(schedules.app, name="schedules")
+app.add_typer(ingress_command.app)

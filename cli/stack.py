@@ -13,10 +13,10 @@ from pathlib import Path
 from urllib.parse import urlparse
 
 from temporalio.client import Client
-from temporalio.contrib.pydantic import pydantic_data_converter
 
 from cli.output import CliError
-from config import Settings
+from config import ConfigError, Settings
+from security.codec import data_converter
 from workflows.search_attributes import cli_flags
 
 SERVER_START_TIMEOUT = 30.0
@@ -135,6 +135,10 @@ async def wait_for_server(settings: Settings, process: Process, log: Path) -> Cl
     """Connect once the dev server answers; fail if it exits or takes too long."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + SERVER_START_TIMEOUT
+    try:
+        converter = data_converter(settings)  # encrypting when [codec] has keys
+    except ConfigError as exc:
+        raise CliError(str(exc)) from None
     while True:
         if process.returncode is not None:
             reason = last_line(log) or f"see {log}"
@@ -143,7 +147,7 @@ async def wait_for_server(settings: Settings, process: Process, log: Path) -> Cl
             return await Client.connect(
                 settings.temporal.address,
                 namespace=settings.temporal.namespace,
-                data_converter=pydantic_data_converter,
+                data_converter=converter,
                 connect_timeout=timedelta(seconds=1),
             )
         except RuntimeError:

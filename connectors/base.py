@@ -9,6 +9,7 @@ import httpx
 
 from connectors.auth import ClientCredentialsAuth
 from connectors.errors import SystemUnavailable, error_for_status
+from connectors.tracing import STATUS, request_span
 
 USER_AGENT = "psflow/0.1"
 
@@ -78,7 +79,21 @@ class Connector:
         params: dict[str, Any] | None = None,
         headers: dict[str, str] | None = None,
     ) -> httpx.Response:
-        """Send one request; any failure becomes a typed ConnectorError."""
+        """Send one request; any failure becomes a typed ConnectorError. Traced as a span."""
+        with request_span(self.system, method, url, self._client.base_url) as span:
+            response = await self._exchange(method, url, json=json, params=params, headers=headers)
+            span.set_attribute(STATUS, response.status_code)
+            return response
+
+    async def _exchange(
+        self,
+        method: str,
+        url: str,
+        *,
+        json: Any = None,
+        params: dict[str, Any] | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> httpx.Response:
         async with self._limit:
             try:
                 response = await self._client.request(

@@ -9,7 +9,7 @@ class AuditEntry(BaseModel):
     at: datetime
     workflow_id: str
     kind: str
-    """approved, rejected, corrected, escalated, refused, compensated."""
+    """approved, rejected, corrected, escalated, released, posted, retried, discarded."""
     user: str | None
     detail: str
 

@@ -17,12 +17,23 @@ def build_apps(settings: Settings) -> dict[str, tuple[FastAPI, int]]:
     """Each system's app and port; data under <data_dir>/sandbox/<system>.db, seeded when new."""
     folder = Path(settings.data_dir) / "sandbox"
     box = settings.sandbox
+    secret = settings.ingress.secret.get_secret_value() if settings.ingress.secret else None
+
+    def webhook(system: str) -> dict[str, str | None]:
+        """Where a system delivers its events: <event_webhook_url>/<system>, signed."""
+        base = box.event_webhook_url
+        return {
+            "webhook_url": f"{base.rstrip('/')}/{system}" if base else None,
+            "webhook_secret": secret,
+        }
+
     return {
         "crm": (
             create_crm(
                 folder / "crm.db",
                 client_id=settings.crm.client_id,
                 client_secret=settings.crm.client_secret.get_secret_value(),
+                **webhook("crm"),
             ),
             box.crm_port,
         ),
@@ -40,6 +51,7 @@ def build_apps(settings: Settings) -> dict[str, tuple[FastAPI, int]]:
                 folder / "psa.db",
                 client_id=settings.psa.client_id,
                 client_secret=settings.psa.client_secret.get_secret_value(),
+                **webhook("psa"),
             ),
             box.psa_port,
         ),
@@ -49,7 +61,7 @@ def build_apps(settings: Settings) -> dict[str, tuple[FastAPI, int]]:
                 client_id=settings.hcm.client_id,
                 client_secret=settings.hcm.client_secret.get_secret_value(),
                 tenant=settings.hcm.tenant,
-                webhook_url=box.event_webhook_url,
+                **webhook("hcm"),
             ),
             box.hcm_port,
         ),

@@ -1,8 +1,10 @@
 """Reading and writing the audit log and record links."""
 
+from datetime import datetime
+
 from sqlalchemy import Engine
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from models.audit import AuditEntry, RecordLink
 from store.db import AuditRecord, LinkRecord
@@ -14,11 +16,25 @@ def append_audit(engine: Engine, entry: AuditEntry) -> None:
         session.commit()
 
 
-def audit_entries(engine: Engine, workflow_id: str | None = None) -> list[AuditEntry]:
+def audit_entries(
+    engine: Engine,
+    workflow_id: str | None = None,
+    *,
+    user: str | None = None,
+    kind: str | None = None,
+    since: datetime | None = None,
+) -> list[AuditEntry]:
+    """Entries oldest first, narrowed by workflow, user, kind and time (at or after `since`)."""
     with Session(engine) as session:
-        query = select(AuditRecord).order_by(AuditRecord.at, AuditRecord.id)  # type: ignore[arg-type]
+        query = select(AuditRecord).order_by(col(AuditRecord.at), col(AuditRecord.id))
         if workflow_id:
             query = query.where(AuditRecord.workflow_id == workflow_id)
+        if user:
+            query = query.where(AuditRecord.user == user)
+        if kind:
+            query = query.where(AuditRecord.kind == kind)
+        if since is not None:
+            query = query.where(col(AuditRecord.at) >= since)
         return [AuditEntry.model_validate(r, from_attributes=True) for r in session.exec(query)]
 
 

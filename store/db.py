@@ -1,17 +1,37 @@
 """Tables and engine. SQLite by default, any SQLAlchemy URL (e.g. PostgreSQL) by setting."""
 
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
-from sqlalchemy import Engine, UniqueConstraint
+from sqlalchemy import JSON, DateTime, Dialect, Engine, TypeDecorator, UniqueConstraint
 from sqlmodel import Field, SQLModel, create_engine
+
+
+class UtcDateTime(TypeDecorator[datetime]):
+    """A point in time stored in UTC and read back aware, on SQLite and PostgreSQL alike."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        aware = value if value.tzinfo else value.replace(tzinfo=UTC)
+        # SQLite keeps the wall time and drops the zone: give it UTC's.
+        return aware.astimezone(UTC)
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
 class AuditRecord(SQLModel, table=True):
     __tablename__ = "audit_log"
 
     id: int | None = Field(default=None, primary_key=True)
-    at: datetime = Field(index=True)
+    at: datetime = Field(index=True, sa_type=UtcDateTime)
     workflow_id: str = Field(index=True)
     kind: str
     user: str | None
@@ -47,18 +67,27 @@ class ExceptionRecord(SQLModel, table=True):
     message: str
     state: str = Field(index=True)
     workflow_id: str
-    first_seen: datetime
-    last_seen: datetime
-    resolved_at: datetime | None = None
+    first_seen: datetime = Field(sa_type=UtcDateTime)
+    last_seen: datetime = Field(sa_type=UtcDateTime)
+    resolved_at: datetime | None = Field(default=None, sa_type=UtcDateTime)
+
+
+def engine_url(url: str) -> str:
+    """A plain postgresql:// URL speaks through psycopg 3, the driver psflow installs."""
+    for prefix in ("postgresql://", "postgres://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url.removeprefix(prefix)
+    return url
 
 
 def open_engine(url: str) -> Engine:
-    """Create the engine and the tables if they are missing."""
+    """Create the engine and the tables if they are missing (SQLite or PostgreSQL)."""
     if url.startswith("sqlite:///"):
         Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
-    engine = create_engine(
-        url, connect_args={"check_same_thread": False} if url.startswith("sqlite") else {}
-    )
+    if url.startswith("sqlite"):
+        engine = create_engine(url, connect_args={"check_same_thread": False})
+    else:
+        engine = create_engine(engine_url(url), pool_pre_ping=True)
     SQLModel.metadata.create_all(engine)
     return engine
 
@@ -73,4 +102,41 @@ class WorkerEventRecord(SQLModel, table=True):
     worker_id: str = Field(index=True)
     sequence: int
     kind: str
-    applied_at: datetime
+    applied_at: datetime = Field(sa_type=UtcDateTime)
+
+
+class DeadLetterRecord(SQLModel, table=True):
+    """A workflow run that failed for good, with its input, until retried or discarded."""
+
+    __tablename__ = "dead_letters"
+
+    id: int | None = Field(default=None, primary_key=True)
+    workflow_id: str = Field(index=True)
+    run_id: str = Field(unique=True)
+    workflow_type: str = Field(index=True)
+    business_key: str
+    step: str | None
+    error: str
+    input: dict[str, Any] = Field(sa_type=JSON)
+    failed_at: datetime = Field(index=True, sa_type=UtcDateTime)
+    state: str = Field(index=True)
+    closed_at: datetime | None = Field(default=None, sa_type=UtcDateTime)
+    closed_by: str | None = None
+    reason: str | None = None
+    retry_run_id: str | None = None
+
+
+class FindingRecord(SQLModel, table=True):
+    """Drift a reconciliation run found between the systems, and what it did about it."""
+
+    __tablename__ = "reconcile_findings"
+    __table_args__ = (UniqueConstraint("run_id", "kind", "business_key"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    run_id: str = Field(index=True)
+    found_at: datetime = Field(index=True, sa_type=UtcDateTime)
+    kind: str = Field(index=True)
+    business_key: str
+    detail: str
+    suggested_repair: str
+    repair: str | None = None

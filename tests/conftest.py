@@ -7,12 +7,21 @@ from pathlib import Path
 
 import pytest
 from temporalio.client import Client
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
 from config import Settings, load_settings
-from tests.support import TEMPORAL, Sandbox, Systems, running_worker, write_settings
+from tests.postgres import PostgresServer
+from tests.support import (
+    OWN_NAMESPACES,
+    TEMPORAL,
+    Sandbox,
+    Systems,
+    encrypting_converter,
+    running_worker,
+    write_settings,
+)
 from workflows.search_attributes import ALL as SEARCH_ATTRIBUTES
+from workflows.search_attributes import register
 
 
 @pytest.fixture(scope="session")
@@ -25,9 +34,12 @@ async def temporal_env() -> AsyncIterator[WorkflowEnvironment]:
     env = await WorkflowEnvironment.start_local(
         dev_server_existing_path=TEMPORAL,
         search_attributes=SEARCH_ATTRIBUTES,
-        data_converter=pydantic_data_converter,
+        data_converter=encrypting_converter(),  # the codec on in every end-to-end test
+        dev_server_extra_args=[arg for ns in OWN_NAMESPACES for arg in ("--namespace", ns)],
     )
     async with env:
+        for namespace in OWN_NAMESPACES:
+            await register(env.client, namespace)
         yield env
 
 
@@ -78,6 +90,18 @@ async def systems(settings: Settings) -> AsyncIterator[Systems]:
         yield outside
     finally:
         await outside.aclose()
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[PostgresServer]:
+    """PostgreSQL from Debian's packages, started on first use. A server that cannot start
+    fails the tests that need it, loudly: they are never skipped."""
+    server = PostgresServer()
+    try:
+        server.start()
+        yield server
+    finally:
+        server.stop()
 
 
 def pytest_unconfigure() -> None:

@@ -6,6 +6,7 @@ import socket
 import subprocess
 import sys
 import time
+import tomllib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -13,12 +14,22 @@ from typing import Any
 
 import httpx
 from temporalio.client import Client
+from temporalio.converter import DataConverter
 
 from config import Settings, load_settings
 
 BIN = Path(sys.executable).parent
 TEMPORAL = str(BIN / "temporal")
 TEST_SERVER = str(BIN / "temporal-test-server")
+# Payload encryption is on in every test estate (tests/test_codec.py); fixed keys, tests only.
+CODEC_KEYS = {"2026-05": "dGVzdC1vbmx5IGtleSAyMDI2LTA1IC4uLi4uLi4uLi4=",
+              "2026-11": "dGVzdC1vbmx5IGtleSAyMDI2LTExIC4uLi4uLi4uLi4="}  # fmt: skip
+CODEC_TOML = f"""
+[codec]
+current = "2026-11"
+keys = {{ {", ".join(f'"{k}" = "{v}"' for k, v in CODEC_KEYS.items())} }}
+server_token = "test-codec-token"
+"""
 
 
 def free_port() -> int:
@@ -27,11 +38,24 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+# Test modules that run a sandbox of their own also get a namespace of their own, so that
+# their business keys (workflow ids) never meet the shared sandbox's on the one dev server.
+OWN_NAMESPACES = ("ingress-tests", "reconcile-tests", "report-tests")
+
+
+async def client_in(env: Any, namespace: str) -> Client:
+    """A client of the suite's dev server in one of OWN_NAMESPACES (env: WorkflowEnvironment)."""
+    target = env.client.service_client.config.target_host
+    return await Client.connect(target, namespace=namespace, data_converter=encrypting_converter())
+
+
 def write_settings(
     folder: Path,
     temporal_address: str = "127.0.0.1:7233",
     ui_url: str = "http://localhost:8233",
     name: str = "psflow.toml",
+    codec: bool = True,
+    namespace: str = "default",
 ) -> Path:
     """A config file for an isolated estate: own data folder, free ports."""
     crm, erp, psa, hcm = free_port(), free_port(), free_port(), free_port()
@@ -42,6 +66,7 @@ data_dir = "{folder / "data"}"
 
 [temporal]
 address = "{temporal_address}"
+namespace = "{namespace}"
 ui_url = "{ui_url}"
 
 [sandbox]
@@ -62,6 +87,7 @@ url = "http://127.0.0.1:{psa}"
 [hcm]
 url = "http://127.0.0.1:{hcm}"
 """
+        + (CODEC_TOML if codec else "")
     )
     return config
 
@@ -139,6 +165,13 @@ async def running_worker(
     finally:
         stop.set()
         await task
+
+
+def encrypting_converter() -> DataConverter:
+    """The data converter of every test estate's settings: pydantic, encrypted."""
+    from security.codec import data_converter
+
+    return data_converter(Settings.model_validate({"codec": tomllib.loads(CODEC_TOML)["codec"]}))
 
 
 def env_for(config: Path, **extra: str) -> dict[str, str]:

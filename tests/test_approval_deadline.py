@@ -5,7 +5,6 @@ from collections.abc import AsyncIterator
 from datetime import timedelta
 
 import pytest
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
 from config import Settings
@@ -19,7 +18,7 @@ from sandbox.crm.seed import DEMO_OPPORTUNITIES
 from sandbox.volume import Volume
 from tests.billing_support import pick_project, seed_volume
 from tests.histories.record import CHANGE_VOLUME
-from tests.support import TEST_SERVER, Sandbox, Systems, running_worker
+from tests.support import TEST_SERVER, Sandbox, Systems, encrypting_converter, running_worker
 from tests.test_change_order import before
 from tests.test_change_order import order as change_order
 from tests.test_opportunity_to_project import assert_nothing_left
@@ -32,7 +31,7 @@ from workflows.time_to_bill import TimeToBill
 @pytest.fixture
 async def skipping_env() -> AsyncIterator[WorkflowEnvironment]:
     env = await WorkflowEnvironment.start_time_skipping(
-        test_server_existing_path=TEST_SERVER, data_converter=pydantic_data_converter
+        test_server_existing_path=TEST_SERVER, data_converter=encrypting_converter()
     )
     async with env:
         await register(env.client, "default")

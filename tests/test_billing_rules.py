@@ -12,6 +12,7 @@ from temporalio.worker import Worker
 from activities.billing_rules import bill_rate, time_posting, time_problem
 from config import Settings
 from models.billing import ApprovalState, BillingProject, TimeEntry
+from models.dead_letter import FailedRun
 from models.erp import ErpEmployee
 from models.policy import BillingPolicy
 from models.psa import RateCard, RoleRate
@@ -113,8 +114,14 @@ async def test_a_rate_card_in_another_currency_fails_before_posting(
     async def post_page(request: object) -> None:
         posted.append(request)
 
+    letters: list[FailedRun] = []
+
+    @activity.defn(name="store.record_dead_letter")
+    async def record_dead_letter(failed: FailedRun) -> None:
+        letters.append(failed)
+
     queue = f"rules-{uuid.uuid4()}"
-    activities = [billing_project, billing_policy, get_rate_card, post_page]
+    activities = [billing_project, billing_policy, get_rate_card, post_page, record_dead_letter]
     async with Worker(client, task_queue=queue, workflows=[TimeToBill], activities=activities):
         with pytest.raises(WorkflowFailureError) as failed:
             await client.execute_workflow(
@@ -125,3 +132,5 @@ async def test_a_rate_card_in_another_currency_fails_before_posting(
             )
     assert "prices in EUR; the project bills in USD" in str(failed.value.cause)
     assert posted == []
+    [letter] = letters
+    assert letter.step == "read project" and "prices in EUR" in letter.error

@@ -16,7 +16,6 @@ import httpx
 import pytest
 from click.testing import Result
 from temporalio.client import Client
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.service import RPCError, RPCStatusCode
 from temporalio.testing import WorkflowEnvironment
 from typer.testing import CliRunner
@@ -27,7 +26,14 @@ from models.status import WorkflowStatus
 from sandbox.catalog import sf_id
 from sandbox.crm.seed import DEMO_OPPORTUNITIES
 from sandbox.hcm.seed import SPARE_PREHIRES
-from tests.support import TEMPORAL, Sandbox, free_port, running_worker, write_settings
+from tests.support import (
+    TEMPORAL,
+    Sandbox,
+    encrypting_converter,
+    free_port,
+    running_worker,
+    write_settings,
+)
 from workflows.search_attributes import ALL as SEARCH_ATTRIBUTES
 
 PSFLOW = str(Path(sys.executable).parent / "psflow")
@@ -59,7 +65,7 @@ async def cli_temporal() -> AsyncIterator[WorkflowEnvironment]:
     env = await WorkflowEnvironment.start_local(
         dev_server_existing_path=TEMPORAL,
         search_attributes=SEARCH_ATTRIBUTES,
-        data_converter=pydantic_data_converter,
+        data_converter=encrypting_converter(),
     )
     async with env:
         yield env

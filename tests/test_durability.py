@@ -7,13 +7,15 @@ import subprocess
 import sys
 from pathlib import Path
 
+import uvicorn
 from temporalio.client import Client
 
+from cli.codec_server import codec_app, server_parts
 from config import Settings
 from models.opportunity_to_project import project_external_id
 from models.status import StepState, WaitKind
 from sandbox.crm.seed import DEMO_OPPORTUNITIES, SPARE_CLOSED_WON
-from tests.support import TEMPORAL, Sandbox, Systems, env_for, running_worker
+from tests.support import TEMPORAL, Sandbox, Systems, env_for, free_port, running_worker
 from tests.test_opportunity_to_project import start, status_when, unique_queue, waiting_for
 
 ROOT = Path(__file__).parent.parent
@@ -70,8 +72,16 @@ async def test_worker_killed_in_the_middle_of_the_saga_completes_after_restart(
 async def test_plain_temporal_cli_reads_status_and_sends_approve(
     client: Client, settings: Settings, systems: Systems
 ) -> None:
+    """Payloads are encrypted: the plain CLI reads them through `psflow codec-server`."""
     opportunity_id = DEMO_OPPORTUNITIES["large_eur"]
     address = client.service_client.config.target_host
+    codec, token, origins = server_parts(settings)
+    port = free_port()
+    codec_server = uvicorn.Server(
+        uvicorn.Config(codec_app(codec, token, origins), host="127.0.0.1", port=port,
+                       log_level="warning", lifespan="off")
+    )  # fmt: skip
+    serving = asyncio.create_task(codec_server.serve())
     async with running_worker(client, settings, unique_queue()) as used:
         handle = await start(client, used, opportunity_id)
         await status_when(handle, waiting_for(WaitKind.APPROVAL))
@@ -79,27 +89,24 @@ async def test_plain_temporal_cli_reads_status_and_sends_approve(
         async def temporal(*args: str) -> str:
             # Asynchronously, so the worker in this event loop can answer meanwhile.
             process = await asyncio.create_subprocess_exec(
-                TEMPORAL,
-                "workflow",
-                *args,
-                "--address",
-                address,
-                "--workflow-id",
-                handle.id,
-                stdout=asyncio.subprocess.PIPE,
-                stderr=asyncio.subprocess.PIPE,
-            )
+                TEMPORAL, "workflow", *args, "--address", address, "--workflow-id", handle.id,
+                "--codec-endpoint", f"http://127.0.0.1:{port}", "--codec-auth", f"Bearer {token}",
+                stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+            )  # fmt: skip
             out, err = await asyncio.wait_for(process.communicate(), 60)
             assert process.returncode == 0, err.decode()
             return out.decode()
 
-        answer = json.loads(await temporal("query", "--name", "status", "--output", "json"))
-        status = answer["queryResult"][0]
-        assert status["state"] == "waiting"
-        assert status["waiting_for"]["kind"] == "approval"
-
-        await temporal("signal", "--name", "approve", "--input", json.dumps({"user": "morgan"}))
-        result = await handle.result()
+        try:
+            answer = json.loads(await temporal("query", "--name", "status", "--output", "json"))
+            status = answer["queryResult"][0]
+            assert status["state"] == "waiting"
+            assert status["waiting_for"]["kind"] == "approval"
+            await temporal("signal", "--name", "approve", "--input", json.dumps({"user": "morgan"}))
+            result = await handle.result()
+        finally:
+            codec_server.should_exit = True
+            await serving
     assert result.outcome == "completed"
     deal = await systems.crm.get_opportunity(opportunity_id)
     assert deal.erp_project_id == result.erp_project_id

@@ -15,6 +15,7 @@ from workflows.hire_to_staff import HireToStaff
 from workflows.month_end import MonthEnd
 from workflows.opportunity_to_project import OpportunityToProject
 from workflows.project_changes import ProjectChanges
+from workflows.reconcile import Reconcile
 from workflows.time_to_bill import TimeToBill
 from workflows.worker_change import WorkerChange
 
@@ -100,7 +101,12 @@ def _time_to_bill_input(key: str) -> TimeToBillInput:
 
 
 # worker-change is started by HCM events (one workflow per event), not by a key;
-# project-changes by change orders.
-ALL_WORKFLOWS = [*(kind.workflow for kind in WORKFLOWS.values()), WorkerChange, ProjectChanges]
-WORKFLOW_TYPES = [*WORKFLOWS, "worker-change", "project-changes"]
+# project-changes by change orders; reconcile by its schedule or `psflow reconcile --now`.
+ALL_WORKFLOWS = [
+    *(kind.workflow for kind in WORKFLOWS.values()),
+    WorkerChange,
+    ProjectChanges,
+    Reconcile,
+]
+WORKFLOW_TYPES = [*WORKFLOWS, "worker-change", "project-changes", "reconcile"]
 """Every workflow type psflow runs, as `psflow list` shows them."""

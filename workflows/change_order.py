@@ -59,7 +59,7 @@ class ChangeOrderWorkflow(Interactive):
     @workflow.init
     def __init__(self, input: ChangeOrderInput) -> None:
         order = input.change_order
-        self.init_status(NAME, order.id, STEPS)
+        self.init_status(NAME, order.id, STEPS, input)
         self._granted = False
         self._level: ApprovalLevel | None = None
         self._approved_by: list[str] = []

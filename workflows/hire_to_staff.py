@@ -44,7 +44,7 @@ class HireToStaff(Interactive):
 
     @workflow.init
     def __init__(self, input: HireToStaffInput) -> None:
-        self.init_status(NAME, input.worker_id, STEPS)
+        self.init_status(NAME, input.worker_id, STEPS, input)
         self.correctable = CORRECTABLE_FIELDS
 
     @workflow.run

@@ -13,11 +13,13 @@ from typing import TypeVar
 
 from pydantic import BaseModel
 from temporalio import workflow
+from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
     from activities.store import StoreActivities
     from models.audit import AuditEntry
+    from models.dead_letter import FailedRun
     from models.people import Approval, Correction, Rejection
     from models.policy import PeoplePolicy
     from models.status import (
@@ -30,10 +32,14 @@ with workflow.unsafe.imports_passed_through():
         WaitKind,
         WorkflowStatus,
     )
+    from telemetry.workflow import step_span
     from workflows import search_attributes as sa
     from workflows.saga import Saga, root_message
 
 STORE_TIMEOUT = timedelta(seconds=30)
+DEAD_LETTERS_PATCH = "dead-letters"
+# A store that stays down must not keep a failed run open for ever: its failure is in Temporal.
+DEAD_LETTER_RETRY = RetryPolicy(maximum_attempts=10, maximum_interval=timedelta(minutes=1))
 R = TypeVar("R")
 M = TypeVar("M", bound=BaseModel)
 Decision = Approval | Rejection
@@ -52,7 +58,15 @@ class Interactive:
     _status: WorkflowStatus
     saga: Saga
 
-    def init_status(self, workflow_name: str, business_key: str, steps: list[str]) -> None:
+    def init_status(
+        self,
+        workflow_name: str,
+        business_key: str,
+        steps: list[str],
+        input: BaseModel | None = None,
+    ) -> None:
+        """`input` is what a dead letter keeps, so that a retry can start the run again."""
+        self._input = input
         self._status = WorkflowStatus(
             workflow_id=workflow.info().workflow_id,
             workflow=workflow_name,
@@ -203,6 +217,11 @@ class Interactive:
     async def audit(self, kind: str, detail: str, user: str | None = None) -> None:
         """Record in the status and in the store's audit log."""
         self.note(kind, detail, user)
+        await self.audit_log(kind, detail, user)
+
+    async def audit_log(self, kind: str, detail: str, user: str | None = None) -> None:
+        """Record in the store's audit log only: psflow's own acts (postings), which the
+        steps already show, stay out of the status events."""
         entry = AuditEntry(
             at=workflow.now(),
             workflow_id=self._status.workflow_id,
@@ -224,13 +243,14 @@ class Interactive:
         step.state = StepState.RUNNING
         step.started_at = workflow.now()
         workflow.upsert_search_attributes([sa.STEP.value_set(name)])
-        try:
-            yield step
-        except BaseException as exc:
-            step.state = StepState.FAILED
-            step.detail = step.detail or root_message(exc)
-            step.ended_at = workflow.now()
-            raise
+        with step_span(name, self._status.customer):  # a span for traces; no command
+            try:
+                yield step
+            except BaseException as exc:
+                step.state = StepState.FAILED
+                step.detail = step.detail or root_message(exc)
+                step.ended_at = workflow.now()
+                raise
         if step.state in (StepState.RUNNING, StepState.WAITING):
             step.state = StepState.DONE
         step.ended_at = workflow.now()
@@ -255,15 +275,41 @@ class Interactive:
             self.set_state(RunState.CANCELLED)
             raise
         except (ActivityError, ApplicationError) as exc:
+            failed = [s.name for s in self._status.steps if s.state == StepState.FAILED]
             await self._compensate()
             self.set_state(RunState.FAILED)
             self._status.error = root_message(exc)
+            if workflow.patched(DEAD_LETTERS_PATCH):
+                await self._dead_letter(failed[0] if failed else None, self._status.error)
             raise ApplicationError(
                 f"{self._status.workflow} for {self._status.business_key} failed: "
                 f"{self._status.error}",
                 type="SagaFailed",
                 non_retryable=True,
             ) from exc
+
+    async def _dead_letter(self, step: str | None, error: str) -> None:
+        """Leave the failed run in the store's dead letters, with the input to retry it from."""
+        info = workflow.info()
+        failed = FailedRun(
+            workflow_id=info.workflow_id,
+            run_id=info.run_id,
+            workflow_type=info.workflow_type,
+            business_key=self._status.business_key,
+            step=step,
+            error=error,
+            input=self._input.model_dump(mode="json") if self._input else {},
+            failed_at=workflow.now(),
+        )
+        try:
+            await workflow.execute_activity_method(
+                StoreActivities.record_dead_letter,
+                failed,
+                start_to_close_timeout=STORE_TIMEOUT,
+                retry_policy=DEAD_LETTER_RETRY,
+            )
+        except ActivityError as exc:
+            workflow.logger.error("dead letter for %s not stored: %s", info.workflow_id, exc)
 
     async def _compensate(self) -> None:
         if self.saga:

@@ -39,7 +39,7 @@ PROJECTS_PER_PAGE = 100
 class MonthEnd(Interactive):
     @workflow.init
     def __init__(self, input: MonthEndInput) -> None:
-        self.init_status(NAME, input.period, STEPS)
+        self.init_status(NAME, input.period, STEPS, input)
         self._totals = input.totals
         self._ready: dict[str, ProjectReady] = {}
         self._run_number = input.run

@@ -56,7 +56,7 @@ class OpportunityToProject(Interactive):
 
     @workflow.init
     def __init__(self, input: OpportunityToProjectInput) -> None:
-        self.init_status(NAME, input.opportunity_id, STEPS)
+        self.init_status(NAME, input.opportunity_id, STEPS, input)
         self._deal: Opportunity | None = None
         self.correctable = CORRECTABLE_FIELDS
 

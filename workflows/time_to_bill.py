@@ -63,6 +63,7 @@ POSTING_RETRY = RetryPolicy(
 )
 POSTING_DEADLINE = timedelta(hours=2)
 PAGE_TIMEOUT = timedelta(minutes=2)
+AUDIT_POSTINGS_PATCH = "audit-postings"
 
 
 def history_is_long(limit: int) -> bool:
@@ -75,7 +76,9 @@ def history_is_long(limit: int) -> bool:
 class TimeToBill(Interactive):
     @workflow.init
     def __init__(self, input: TimeToBillInput) -> None:
-        self.init_status(NAME, f"{input.project_id}/{input.period}", STEPS)
+        # A retry reruns the whole period (safe: postings are keyed by entry), not one page on.
+        fresh = input.model_copy(update={"progress": None})
+        self.init_status(NAME, f"{input.project_id}/{input.period}", STEPS, fresh)
         self._invoice: Invoice | None = None
         self._told_parent = False
 
@@ -247,6 +250,8 @@ class TimeToBill(Interactive):
                     if history_is_long(policy.history_limit):
                         await workflow.wait_condition(workflow.all_handlers_finished)
                         workflow.continue_as_new(input.model_copy(update={"progress": progress}))
+            if workflow.patched(AUDIT_POSTINGS_PATCH):
+                await self.audit_log("posted", f"{name}: {self._totals(progress, phase)}")
             progress.phase = Phase.EXPENSES if phase is Phase.TIME else Phase.INVOICE
 
     @staticmethod

@@ -61,7 +61,7 @@ class WorkerChange(Interactive):
                 type="UnsupportedEvent",
                 non_retryable=True,
             )
-        self.init_status(NAME, f"{event.worker_id}/{event.event_id}", STEPS[event.kind])
+        self.init_status(NAME, f"{event.worker_id}/{event.event_id}", STEPS[event.kind], event)
 
     @workflow.run
     async def run(self, event: WorkerEvent) -> WorkerChangeResult:

@@ -53,8 +53,9 @@ Workers of tenant `{tenant}`, in the shape of Workday's REST API.
 **Errors.** `{{"error": "...", "errors": [{{"error": "...", "field": "..."}}]}}`.
 
 **Events (sandbox only).** `POST /__admin/events` applies a hire, transfer or termination and
-POSTs the event to the configured webhook, retrying with backoff; `GET /__admin/events` lists
-them with their delivery state; `POST /__admin/events/{{id}}/redeliver` sends one again.
+POSTs the event to the configured webhook (signed in the `Psflow-Signature` header), retrying
+with backoff; `GET /__admin/events` lists them with their delivery state;
+`POST /__admin/events/{{id}}/redeliver` sends one again.
 """
 
 
@@ -129,13 +130,15 @@ def create_app(
     client_secret: str,
     tenant: str,
     webhook_url: str | None = None,
+    webhook_secret: str | None = None,
     delivery_attempts: int = 5,
     delivery_backoff_seconds: float = 0.5,
 ) -> FastAPI:
     """The HCM sandbox on a SQLite file, seeded when the file is new.
 
-    Worker events are POSTed to `webhook_url` (when set), each tried `delivery_attempts`
-    times, waiting `delivery_backoff_seconds` and doubling between tries.
+    Worker events are POSTed to `webhook_url` (when set), signed with `webhook_secret` (when
+    set), each tried `delivery_attempts` times, waiting `delivery_backoff_seconds` and
+    doubling between tries.
     """
     store = RecordStore(db_path)
     if store.is_empty():
@@ -145,6 +148,7 @@ def create_app(
         store,
         lock,
         webhook_url,
+        secret=webhook_secret,
         attempts=delivery_attempts,
         backoff_seconds=delivery_backoff_seconds,
     )

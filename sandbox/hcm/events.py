@@ -15,10 +15,10 @@ from pydantic import BaseModel, Field
 from models.hcm import WorkerEvent, WorkerEventKind
 from sandbox import catalog
 from sandbox.faults import ADMIN_PREFIX
-from sandbox.hcm.delivery import Deliverer
 from sandbox.hcm.seed import EVENT, WORKER
 from sandbox.hcm.workday import WorkdayError, find_worker, worker_not_found
 from sandbox.records import RecordStore
+from sandbox.webhooks import Deliverer
 
 CHANGEABLE = (
     "legal_entity",
@@ -30,6 +30,7 @@ CHANGEABLE = (
     "location",
     "role",
 )
+USER_AGENT = "northwind-hcm-sandbox/1.0"
 DeliveryState = Literal["not_configured", "pending", "retrying", "delivered", "failed"]
 
 
@@ -79,13 +80,19 @@ class EventBook:
         lock: threading.RLock,
         webhook_url: str | None,
         *,
+        secret: str | None = None,
         attempts: int = 5,
         backoff_seconds: float = 0.5,
     ) -> None:
         self.store = store
         self.lock = lock
         self.deliverer = Deliverer(
-            webhook_url, self.delivered, attempts=attempts, backoff_seconds=backoff_seconds
+            webhook_url,
+            self.delivered,
+            secret=secret,
+            user_agent=USER_AGENT,
+            attempts=attempts,
+            backoff_seconds=backoff_seconds,
         )
 
     def _validated(self, worker: dict[str, Any], changes: dict[str, str]) -> dict[str, str]:
@@ -160,7 +167,7 @@ class EventBook:
             state: DeliveryState = "pending" if self.deliverer.url else "not_configured"
             record = EventRecord(**event.model_dump(), delivery=Delivery(state=state))
             self.store.insert(EVENT, event.event_id, record.model_dump(mode="json"))
-        self.deliverer.send(event)
+        self.deliverer.send(event.event_id, event.model_dump(mode="json"))
         return record
 
     def get(self, event_id: str) -> EventRecord:
@@ -178,7 +185,8 @@ class EventBook:
         if self.deliverer.url is None:
             raise WorkdayError(409, "no webhook is configured: events are only recorded")
         record = self.get(event_id)
-        self.deliverer.send(WorkerEvent.model_validate(record.model_dump()))
+        event = WorkerEvent.model_validate(record.model_dump())
+        self.deliverer.send(event_id, event.model_dump(mode="json"))
         return record
 
     def delivered(self, event_id: str, state: str, status: int | None, error: str | None) -> None:

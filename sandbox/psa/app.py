@@ -12,6 +12,7 @@ from sandbox.faults import FaultBook, FaultMiddleware, admin_router
 from sandbox.psa.assignments import AssignmentService
 from sandbox.psa.change_orders import ChangeOrderService
 from sandbox.psa.errors import ERRORS, install_error_handlers, status_error_body, unauthorized
+from sandbox.psa.events import change_order_submitted, time_entry_approved
 from sandbox.psa.idempotency import Idempotency
 from sandbox.psa.resources import ResourceService
 from sandbox.psa.routes_assignments import assignment_routes
@@ -27,6 +28,7 @@ from sandbox.psa.timesheet_service import TimesheetService
 from sandbox.psa.timesheets import TimesheetStore
 from sandbox.psa.volume_seed import volume_admin_router
 from sandbox.records import RecordStore
+from sandbox.webhooks import Outbox
 
 API_PREFIX = "/api/v1"
 TOKEN_PATH = "/oauth/token"
@@ -97,9 +99,14 @@ TAGS = [
 
 
 def api_router(
-    store: RecordStore, sheets: TimesheetStore, idem: Idempotency, issuer: TokenIssuer
+    store: RecordStore,
+    sheets: TimesheetStore,
+    idem: Idempotency,
+    issuer: TokenIssuer,
+    outbox: Outbox | None = None,
 ) -> APIRouter:
-    """Every /api/v1 route, behind the bearer token."""
+    """Every /api/v1 route, behind the bearer token; new change orders and time approvals
+    are announced through `outbox`."""
     oauth = OAuth2(
         flows=OAuthFlows(clientCredentials=OAuthFlowClientCredentials(tokenUrl=TOKEN_PATH)),
         scheme_name="OAuth2ClientCredentials",
@@ -117,22 +124,43 @@ def api_router(
     router.include_router(resource_routes(resources, idem))
     router.include_router(assignment_routes(AssignmentService(store, psa), idem))
     timesheets = TimesheetService(sheets, store)
-    router.include_router(time_routes(timesheets, idem))
+    approved = time_entry_approved(outbox) if outbox else None
+    router.include_router(time_routes(timesheets, idem, approved))
     router.include_router(billing_routes(psa, timesheets, idem))
-    router.include_router(change_routes(ChangeOrderService(store), idem))
+    submitted = change_order_submitted(outbox) if outbox else None
+    router.include_router(change_routes(ChangeOrderService(store), idem, submitted))
     return router
 
 
-def create_app(db_path: Path, *, client_id: str, client_secret: str) -> FastAPI:
-    """The PSA sandbox on a SQLite file, seeded when the file is new."""
+def create_app(
+    db_path: Path,
+    *,
+    client_id: str,
+    client_secret: str,
+    webhook_url: str | None = None,
+    webhook_secret: str | None = None,
+    delivery_attempts: int = 5,
+    delivery_backoff_seconds: float = 0.5,
+) -> FastAPI:
+    """The PSA sandbox on a SQLite file, seeded when the file is new. Change orders submitted
+    and time entries approved are announced to `webhook_url` (when set)."""
     store = RecordStore(db_path)
     sheets = TimesheetStore(db_path)
     if store.is_empty():
         seed(store)
     # One write at a time, so checks and the writes they allow cannot interleave.
     lock = threading.RLock()
+    outbox = Outbox(
+        store,
+        "PSA",
+        webhook_url,
+        secret=webhook_secret,
+        attempts=delivery_attempts,
+        backoff_seconds=delivery_backoff_seconds,
+    )
 
     def reset() -> None:
+        outbox.deliverer.cancel_all()
         with lock:
             store.clear()
             sheets.clear()
@@ -144,7 +172,8 @@ def create_app(db_path: Path, *, client_id: str, client_secret: str) -> FastAPI:
     install_error_handlers(app)
     app.add_middleware(FaultMiddleware, book=book, error_body=status_error_body)
     app.include_router(issuer.router(TOKEN_PATH))
-    app.include_router(api_router(store, sheets, Idempotency(store, lock), issuer))
+    app.include_router(api_router(store, sheets, Idempotency(store, lock), issuer, outbox))
+    app.include_router(outbox.router())
     app.include_router(admin_router(book, reset))
     app.include_router(volume_admin_router(store, sheets, lock))
     return app

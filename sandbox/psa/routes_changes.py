@@ -17,6 +17,7 @@ from sandbox.psa.change_schemas import (
     ForecastRevisionInput,
     ForecastRevisionList,
 )
+from sandbox.psa.events import Announce
 from sandbox.psa.idempotency import Idempotency, IdempotencyKey
 
 CHANGE_ORDERS = "change orders"
@@ -27,8 +28,10 @@ def _answered(model: type[Any], description: str) -> dict[int | str, dict[str, A
     return {200: {"model": model, "description": description}}
 
 
-def change_routes(changes: ChangeOrderService, idem: Idempotency) -> APIRouter:
-    """Change order and forecast revision routes."""
+def change_routes(
+    changes: ChangeOrderService, idem: Idempotency, announce: Announce | None = None
+) -> APIRouter:
+    """Change order and forecast revision routes; `announce` hears each new change order."""
     router = APIRouter()
 
     @router.post(
@@ -45,7 +48,10 @@ def change_routes(changes: ChangeOrderService, idem: Idempotency) -> APIRouter:
         change order again answers the one recorded (200); another body under a taken id
         answers 409, naming the fields that differ. A project the PSA does not have is 422
         naming `project_id`."""
-        return idem.respond(key, request, data, partial(changes.submit, data), 201)
+        response = idem.respond(key, request, data, partial(changes.submit, data), 201)
+        if announce is not None:
+            announce(response)
+        return response
 
     @router.get("/change-orders", tags=[CHANGE_ORDERS])
     def list_change_orders(

@@ -8,6 +8,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
+from sandbox.psa.events import AnnounceApproval
 from sandbox.psa.idempotency import Idempotency, IdempotencyKey
 from sandbox.psa.time_schemas import (
     ApprovalInput,
@@ -35,8 +36,10 @@ def _sheet_routes(
     models: tuple[type[BaseModel], type[BaseModel], type[BaseModel], type[BaseModel]],
     path: str,
     tag: str,
+    announce: AnnounceApproval | None = None,
 ) -> APIRouter:
-    """The list, read, create, change, approve and reject routes of one sheet."""
+    """The list, read, create, change, approve and reject routes of one sheet; `announce`
+    hears each approval."""
     record_model, input_model, changes_model, page_model = models
     noun = sheet.noun
     router = APIRouter(prefix=path, tags=[tag])
@@ -111,7 +114,13 @@ def _sheet_routes(
         record_id: str, data: ApprovalInput, request: Request, key: IdempotencyKey = None
     ) -> JSONResponse:
         action = partial(service.approve, sheet, record_id, data.approver)
-        return idem.respond(key, request, data, action)
+        if announce is None:
+            return idem.respond(key, request, data, action)
+        with idem.lock:  # the status before and the approval, with no write between
+            before = str(service.get(sheet, record_id).status)
+            response = idem.respond(key, request, data, action)
+        announce(response, before)
+        return response
 
     @router.post(
         "/{record_id}/reject",
@@ -129,13 +138,15 @@ def _sheet_routes(
     return router
 
 
-def time_routes(service: TimesheetService, idem: Idempotency) -> APIRouter:
-    """The routes of /time-entries and /expenses."""
+def time_routes(
+    service: TimesheetService, idem: Idempotency, announce: AnnounceApproval | None = None
+) -> APIRouter:
+    """The routes of /time-entries and /expenses; `announce` hears time entry approvals."""
     router = APIRouter()
     time_models = (TimeEntry, TimeEntryInput, TimeEntryChanges, TimeEntryPage)
     expense_models = (Expense, ExpenseInput, ExpenseChanges, ExpensePage)
     router.include_router(
-        _sheet_routes(service, idem, TIME, time_models, "/time-entries", "time entries")
+        _sheet_routes(service, idem, TIME, time_models, "/time-entries", "time entries", announce)
     )
     router.include_router(
         _sheet_routes(service, idem, EXPENSE, expense_models, "/expenses", "expenses")

@@ -25,12 +25,13 @@ from temporalio.client import Client, WorkflowFailureError, WorkflowHandle
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
-from config import Settings
+from config import ReconcileSettings, Settings
 from models.billing import month_end_id, time_to_bill_id
 from models.change_order import project_lock_id
 from models.hire_to_staff import change_workflow_id
 from models.opportunity_to_project import OpportunityToProjectInput, workflow_id
 from models.people import Approval, Rejection
+from models.reconcile import FindingKind, ReconcileInput
 from models.status import WaitKind
 from models.time_to_bill import MonthEndInput, Outcome
 from sandbox.crm.seed import DEMO_OPPORTUNITIES, SPARE_CLOSED_WON
@@ -51,6 +52,7 @@ from workflows.change_order import ChangeOrderWorkflow
 from workflows.hire_to_staff import HireToStaff
 from workflows.month_end import MonthEnd
 from workflows.opportunity_to_project import OpportunityToProject
+from workflows.reconcile import Reconcile
 from workflows.search_attributes import ALL as SEARCH_ATTRIBUTES
 from workflows.time_to_bill import TimeToBill
 
@@ -239,6 +241,22 @@ async def month_end_small(estate: Estate) -> Recorded:
     }
 
 
+@scenario("opportunity-to-project-dead-letter")
+async def deal_dead_lettered(estate: Estate) -> Recorded:
+    # Recorded after failed sagas began leaving a dead letter (workflow.patched).
+    path = "/api/v1/projects/*/staffing-requests"
+    estate.sandbox.fault("psa", path=path, method="POST", status=400, count=1)
+    handle = await start(estate.client, estate.worker, SPARE_CLOSED_WON[2])
+    try:
+        await handle.result()
+        raise AssertionError("the saga should have failed and compensated")
+    except WorkflowFailureError:
+        pass
+    finally:
+        estate.sandbox.clear_faults()
+    return {"opportunity-to-project-dead-letter": handle}
+
+
 @scenario("opportunity-to-project-baseline-forecast")
 async def deal_with_baseline_forecast(estate: Estate) -> Recorded:
     # Recorded after the baseline-forecast step was added behind workflow.patched.
@@ -274,6 +292,26 @@ async def change_orders(estate: Estate) -> Recorded:
 # ---- the estate and the command line ------------------------------------------------------
 
 
+# ---- reconcile -----------------------------------------------------------------------------
+
+
+@scenario("reconcile-with-repair")
+async def reconcile_with_repair(estate: Estate) -> Recorded:
+    # Its own worker, whose policy lets it start one repair: a closed-won deal's project.
+    settings = estate.worker.model_copy(deep=True)
+    settings.reconcile = ReconcileSettings(repair=[FindingKind.MISSING_PROJECT], max_repairs=1)
+    async with running_worker(estate.client, settings, "psflow-record-reconcile") as used:
+        handle = await estate.client.start_workflow(
+            Reconcile.run,
+            ReconcileInput(requested_by="schedule", periods=["2026-10"]),
+            id="reconcile/record",
+            task_queue=used.temporal.task_queue,
+        )
+        result = await handle.result()
+    assert sum(c.repaired for c in result.counts) == 1, result
+    return {"reconcile-with-repair": handle}
+
+
 @asynccontextmanager
 async def estate(folder: Path) -> AsyncIterator[Estate]:
     """The test suite's estate (tests/conftest.py): dev server, sandbox, the real worker."""
@@ -284,7 +322,8 @@ async def estate(folder: Path) -> AsyncIterator[Estate]:
     )
     async with env:
         target = env.client.service_client.config.target_host
-        sandbox = Sandbox(write_settings(folder, temporal_address=target))
+        # Plain payloads: tests/test_replay.py replays these with the pydantic converter.
+        sandbox = Sandbox(write_settings(folder, temporal_address=target, codec=False))
         sandbox.start()
         systems = Systems(sandbox.settings)
         try:

@@ -1,0 +1,283 @@
+"""Reconciliation: read the systems a page at a time, store what differs, start repairs.
+
+Each check stores its findings in psflow's store under the run's id and hands the workflow
+only counts and the ids it may repair, so the history stays small whatever the volume.
+"""
+
+import asyncio
+from collections.abc import Callable
+
+from sqlalchemy import Engine
+from temporalio import activity
+from temporalio.client import Client, WorkflowExecutionStatus
+from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
+from temporalio.exceptions import WorkflowAlreadyStartedError
+
+from activities.reconcile_rules import (
+    in_scope,
+    invoice_drift,
+    missing_project,
+    psa_without_erp,
+    unposted_time,
+)
+from connectors.crm import CrmConnector
+from connectors.crm_query import closed_won_opportunities
+from connectors.erp import ErpConnector
+from connectors.psa import PsaConnector
+from models.billing import (
+    EntryKind,
+    ExceptionState,
+    InvoiceStatusUpdate,
+    TimeEntry,
+    time_bill_external_id,
+    time_to_bill_id,
+)
+from models.opportunity_to_project import (
+    OpportunityToProjectInput,
+    project_external_id,
+    workflow_id,
+)
+from models.reconcile import (
+    CheckPage,
+    CheckRequest,
+    Finding,
+    FindingKind,
+    OpportunityLinks,
+    ReconcilePolicy,
+    RepairOutcome,
+    RepairRequest,
+)
+from models.time_to_bill import TimeToBillInput
+from store.exceptions import list_exceptions
+from store.findings import record_findings, set_repair
+
+ENTRY_PAGE = 1000
+NOT_ALLOWED = "not repaired: policy does not allow it ([reconcile] repair)"
+OVER_LIMIT = "not repaired: over this run's limit ([reconcile] max_repairs)"
+NO_REPAIR = "needs a person"
+WRITTEN = "written to CRM"
+
+
+class ReconcileActivities:
+    def __init__(
+        self,
+        crm: CrmConnector,
+        erp: ErpConnector,
+        psa: PsaConnector,
+        engine: Engine,
+        client: Client,
+        policy: ReconcilePolicy,
+    ) -> None:
+        self._crm, self._erp, self._psa = crm, erp, psa
+        self._engine = engine
+        self._client = client
+        self._policy = policy
+
+    @activity.defn(name="reconcile.policy")
+    async def policy(self) -> ReconcilePolicy:
+        """Which kinds psflow repairs, the unposted-time threshold, the repair limit."""
+        return self._policy
+
+    # ---- checks ----------------------------------------------------------------------
+
+    @activity.defn(name="reconcile.check_opportunities")
+    async def check_opportunities(self, request: CheckRequest) -> CheckPage:
+        """Closed-won deals with no ERP or PSA project, one page of them."""
+        since = request.policy.closed_won_since
+        page, next_token = await self._opportunities(request, lambda o: in_scope(o, since))
+        findings = []
+        for opportunity in page:
+            erp, psa = await asyncio.gather(self._has_erp(opportunity), self._has_psa(opportunity))
+            found = missing_project(opportunity, erp, psa)
+            if found is not None:
+                findings.append(found)
+        return await self._store(request, findings, next_token)
+
+    @activity.defn(name="reconcile.check_invoice_status")
+    async def check_invoice_status(self, request: CheckRequest) -> CheckPage:
+        """Deals whose CRM invoice status or number differs from the ERP's, one page."""
+        # Every deal with an ERP project, whenever it closed: its invoices are psflow's.
+        page, next_token = await self._opportunities(request, lambda o: bool(o.erp_project_id))
+        invoices = await asyncio.gather(
+            *(self._erp.invoices_for_project(o.erp_project_id or "") for o in page)
+        )
+        findings = [
+            found
+            for opportunity, found_invoices in zip(page, invoices, strict=True)
+            if (found := invoice_drift(opportunity, found_invoices)) is not None
+        ]
+        return await self._store(request, findings, next_token)
+
+    @activity.defn(name="reconcile.check_psa_projects")
+    async def check_psa_projects(self, request: CheckRequest) -> CheckPage:
+        """Active PSA projects with no ERP project of the same external id, one page."""
+        projects = sorted(await self._psa.list_projects(status="active"), key=lambda p: p.id)
+        start = int(request.page_token or 0)
+        page = projects[start : start + max(request.policy.page_size, 1)]
+        jobs = await asyncio.gather(*(self._erp.get_project(p.external_id) for p in page))
+        findings = [
+            psa_without_erp(p.id, p.external_id, p.name)
+            for p, job in zip(page, jobs, strict=True)
+            if job is None
+        ]
+        end = start + len(page)
+        return await self._store(request, findings, str(end) if end < len(projects) else None)
+
+    @activity.defn(name="reconcile.check_unposted_time")
+    async def check_unposted_time(self, request: CheckRequest) -> CheckPage:
+        """Projects of one period with approved time not in the ERP, one page of projects."""
+        period = request.period or ""
+        ids = await self._psa.billing_projects(
+            period, request.page_token, max(request.policy.page_size, 1)
+        )
+        findings = []
+        for project_id in ids.items:
+            entries = await self._approved_time(project_id, period)
+            posted = await self._erp.posted_records(
+                "timeBill", [time_bill_external_id(e.id) for e in entries]
+            )
+            excepted = await asyncio.to_thread(self._excepted, project_id, period)
+            found = unposted_time(
+                project_id,
+                period,
+                entries,
+                {e.id for e in entries if time_bill_external_id(e.id) in posted},
+                excepted,
+                request.now,
+                request.policy.unposted_after_hours,
+            )
+            if found is not None:
+                findings.append(found)
+        return await self._store(request, findings, ids.next_page_token)
+
+    # ---- repairs ---------------------------------------------------------------------
+
+    @activity.defn(name="reconcile.repair")
+    async def repair(self, request: RepairRequest) -> RepairOutcome:
+        """Start the workflow that repairs a finding (or find it running), or write the
+        ERP's invoice status to the CRM; the outcome is stored with the finding."""
+        target = request.target
+        if target.kind == FindingKind.INVOICE_STATUS:
+            outcome = await self._write_invoice_status(
+                target.business_key, target.invoice_external_id
+            )
+            repaired = outcome.startswith(WRITTEN)
+        else:
+            outcome, repaired = await self._start(request)
+        await asyncio.to_thread(
+            set_repair, self._engine, request.run_id, target.kind, target.business_key, outcome
+        )
+        return RepairOutcome(target=target, outcome=outcome, repaired=repaired)
+
+    async def _start(self, request: RepairRequest) -> tuple[str, bool]:
+        target = request.target
+        if target.kind == FindingKind.MISSING_PROJECT:
+            name, id = "opportunity-to-project", workflow_id(target.business_key)
+            arg: object = OpportunityToProjectInput(
+                opportunity_id=target.business_key, requested_by=request.requested_by
+            )
+            reuse = WorkflowIDReusePolicy.ALLOW_DUPLICATE_FAILED_ONLY
+        else:
+            project_id, _, period = target.business_key.rpartition("/")
+            name, id = "time-to-bill", time_to_bill_id(project_id, period)
+            arg = TimeToBillInput(project_id=project_id, period=period)
+            reuse = WorkflowIDReusePolicy.ALLOW_DUPLICATE
+        before = await self._running_run(id)
+        try:
+            handle = await self._client.start_workflow(
+                name,
+                arg,
+                id=id,
+                task_queue=activity.info().task_queue,
+                id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+                id_reuse_policy=reuse,
+            )
+        except WorkflowAlreadyStartedError:
+            return f"not started: {id} already completed; needs a person", False
+        if before is not None and before == handle.result_run_id:
+            return f"already running: {id}", False
+        return f"started {id}", True
+
+    async def _running_run(self, id: str) -> str | None:
+        try:
+            description = await self._client.get_workflow_handle(id).describe()
+        except Exception:  # none yet (NOT_FOUND) is the usual case
+            return None
+        return description.run_id if description.status == WorkflowExecutionStatus.RUNNING else None
+
+    async def _write_invoice_status(self, opportunity_id: str, external_id: str | None) -> str:
+        invoice = await self._erp.get_invoice(external_id or "") if external_id else None
+        if invoice is None:
+            return f"not repaired: the ERP has no invoice {external_id}; {NO_REPAIR}"
+        await self._crm.set_invoice_status(
+            InvoiceStatusUpdate(
+                opportunity_id=opportunity_id,
+                invoice_number=invoice.number,
+                status=invoice.status,
+                total=invoice.total,
+                currency=invoice.currency,
+                period=invoice.period,
+            )
+        )
+        return f"{WRITTEN}: {invoice.number} {invoice.status.value}"
+
+    # ---- helpers ---------------------------------------------------------------------
+
+    async def _opportunities(
+        self, request: CheckRequest, wanted: Callable[[OpportunityLinks], bool]
+    ) -> tuple[list[OpportunityLinks], str | None]:
+        """One page of the closed-won deals `wanted` picks, and the token of the next."""
+        every = [o for o in await closed_won_opportunities(self._crm) if wanted(o)]
+        start = int(request.page_token or 0)
+        end = start + max(request.policy.page_size, 1)
+        return every[start:end], str(end) if end < len(every) else None
+
+    async def _has_erp(self, opportunity: OpportunityLinks) -> bool:
+        if opportunity.erp_project_id:
+            return True
+        return await self._erp.get_project(project_external_id(opportunity.id)) is not None
+
+    async def _has_psa(self, opportunity: OpportunityLinks) -> bool:
+        if opportunity.psa_project_id:
+            return True
+        return await self._psa.find_project(project_external_id(opportunity.id)) is not None
+
+    async def _approved_time(self, project_id: str, period: str) -> list[TimeEntry]:
+        entries: list[TimeEntry] = []
+        token: str | None = None
+        while True:
+            page = await self._psa.time_entries(project_id, period, token, ENTRY_PAGE)
+            entries += page.items
+            token = page.next_page_token
+            if not token:
+                return entries
+
+    def _excepted(self, project_id: str, period: str) -> set[str]:
+        known = list_exceptions(self._engine, period=period, project_id=project_id)
+        return {
+            e.entry_id
+            for e in known
+            if e.kind == EntryKind.TIME and e.state != ExceptionState.RESOLVED
+        }
+
+    async def _store(
+        self, request: CheckRequest, findings: list[Finding], next_token: str | None
+    ) -> CheckPage:
+        """Store the page's findings with what the run will do about each; hand back the
+        repair targets the run still has room for."""
+        allowed = set(request.policy.repair)
+        targets = []
+        for finding in findings:
+            if finding.target is None:
+                finding.repair = NO_REPAIR
+            elif finding.kind not in allowed:
+                finding.repair = NOT_ALLOWED
+            elif len(targets) >= request.room:
+                finding.repair = OVER_LIMIT
+            else:
+                finding.repair = "repair pending"
+                targets.append(finding.target)
+        await asyncio.to_thread(
+            record_findings, self._engine, request.run_id, request.now, findings
+        )
+        return CheckPage(found=len(findings), targets=targets, next_page_token=next_token)

@@ -1,0 +1,119 @@
+"""The ingress HTTP app: POST /events/crm, /events/hcm and /events/psa.
+
+Every request is checked before anything else: signature (401), replay (409), body (422).
+An event is answered 202 only once Temporal holds its workflow (or there is nothing to start),
+so a sender told "accepted" never loses it; 503 means "send it again later".
+"""
+
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ValidationError
+from temporalio.client import Client
+
+from config import Settings
+from ingress.dispatch import Dispatcher, Refused, Temporal, log, log_answer
+from ingress.events import Answer, CrmEvent, PsaEvent
+from ingress.signing import SIGNATURE_HEADER, ReplayGuard, SignatureRefused, verify
+from models.hcm import WorkerEvent
+
+E = TypeVar("E", bound=BaseModel)
+RETRY_AFTER_SECONDS = 5
+
+DESCRIPTION = f"""
+Webhooks from the CRM, HCM and PSA. Sign each request with the shared secret
+(`[ingress] secret`): header `{SIGNATURE_HEADER}: t=<unix seconds>,v1=<hex>` where the hex is
+HMAC-SHA256 of `"<t>.<raw body>"`. Answers: 202 accepted (body says what was started),
+401 unsigned, badly signed or outside the time tolerance, 409 a signature seen before,
+422 a body ingress cannot use, 503 Temporal (or a system a check needs) is unavailable:
+send it again.
+"""
+ERRORS: dict[int | str, dict[str, Any]] = {
+    401: {"description": "Missing or wrong signature, or timestamp outside the tolerance"},
+    409: {"description": "The same signature was received before (a replay)"},
+    422: {"description": "The body is not an event ingress can act on"},
+    503: {"description": "Temporal or a system is unavailable: send the event again"},
+}
+
+
+def _error(status: int, message: str, system: str) -> JSONResponse:
+    log.warning("%s event refused with %d: %s", system, status, message)
+    headers = {"Retry-After": str(RETRY_AFTER_SECONDS)} if status == 503 else None
+    return JSONResponse({"error": message}, status, headers=headers)
+
+
+def _invalid(exc: ValidationError) -> str:
+    problems = []
+    for error in exc.errors():
+        field = ".".join(str(p) for p in error["loc"]) or "body"
+        problems.append(f"{field}: {str(error['msg']).removeprefix('Value error, ')}")
+    return "; ".join(problems)
+
+
+def create_app(
+    settings: Settings, client: Client | None = None, clock: Callable[[], float] = time.time
+) -> FastAPI:
+    """The app; `client` is connected on first use when not given."""
+    config = settings.ingress
+    if config.secret is None or not config.secret.get_secret_value():
+        raise ValueError("ingress.secret is not set")
+    secret = config.secret.get_secret_value()
+    guard = ReplayGuard(config.tolerance_seconds)
+    dispatcher = Dispatcher(settings, Temporal(settings, client))
+    app = FastAPI(title="psflow ingress", version="1.0.0", description=DESCRIPTION)
+
+    async def receive(
+        request: Request, system: str, model: type[E], handle: Callable[[E], Awaitable[Answer]]
+    ) -> JSONResponse:
+        body = await request.body()
+        now = clock()
+        try:
+            stamp, signature = verify(
+                request.headers.get(SIGNATURE_HEADER), body, secret, config.tolerance_seconds, now
+            )
+        except SignatureRefused as exc:
+            return _error(401, str(exc), system)
+        if not guard.claim(signature, stamp, now):
+            message = "this signature was received before: sign each delivery afresh"
+            return _error(409, message, system)
+        try:
+            answer = await handle(model.model_validate_json(body))
+        except ValidationError as exc:
+            return _error(422, _invalid(exc), system)
+        except Refused as exc:
+            if exc.status >= 500:
+                guard.release(signature)  # not taken: the same request may come again
+            return _error(exc.status, exc.message, system)
+        except BaseException:
+            guard.release(signature)
+            raise
+        log_answer(system, answer)
+        return JSONResponse(answer.model_dump(mode="json"), 202)
+
+    @app.post("/events/crm", status_code=202, response_model=Answer, responses=ERRORS)
+    async def crm_event(request: Request) -> JSONResponse:
+        """`opportunity.closed_won` starts opportunity-to-project for the opportunity;
+        `opportunity.amount_changed` starts nothing and says why."""
+        return await receive(request, "crm", CrmEvent, dispatcher.crm)
+
+    @app.post("/events/hcm", status_code=202, response_model=Answer, responses=ERRORS)
+    async def hcm_event(request: Request) -> JSONResponse:
+        """A worker event: a hire starts hire-to-staff, a transfer or termination
+        worker-change/<worker>/<event>."""
+        return await receive(request, "hcm", WorkerEvent, dispatcher.hcm)
+
+    @app.post("/events/psa", status_code=202, response_model=Answer, responses=ERRORS)
+    async def psa_event(request: Request) -> JSONResponse:
+        """`change_order.submitted` starts change-order once the live project accepts it;
+        `timesheet.approved` starts nothing until the period is billed."""
+        return await receive(request, "psa", PsaEvent, dispatcher.psa)
+
+    @app.get("/health")
+    def health() -> dict[str, bool]:
+        """The process is up (it does not check Temporal)."""
+        return {"ok": True}
+
+    return app

@@ -1,0 +1,164 @@
+"""No credential appears in any history, log line, printed line or span of a full demo run.
+
+The demo journey runs in this process on a stack of its own (Temporal dev server, sandbox,
+worker, as `psflow demo` runs it) with logging at DEBUG, the connectors' client secrets unique
+to this run, and every bearer token the sandbox issues recorded. Then every workflow's history
+is read raw (a client without the codec) and decrypted, and searched with every log record,
+everything printed and every span for those secrets, the tokens and the codec keys.
+"""
+
+import asyncio
+import importlib.util
+import logging
+import secrets
+import sys
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from temporalio.api.history.v1 import HistoryEvent
+from temporalio.client import Client
+from temporalio.contrib.pydantic import pydantic_data_converter
+
+from cli.demo import run_journey
+from cli.stack import local_stack
+from config import load_settings
+from security.codec import codec_from, reveal
+from tests.support import CODEC_KEYS, free_port, write_settings
+
+SYSTEMS = ("crm", "erp", "psa", "hcm")
+
+
+class Records(logging.Handler):
+    """Every log record, formatted with its traceback, as a line of text."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self.setFormatter(logging.Formatter("%(name)s %(levelname)s %(message)s"))
+        self.lines: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.lines.append(self.format(record))
+
+
+@pytest.fixture
+def debug_logs() -> Iterator[Records]:
+    root = logging.getLogger()
+    records, level = Records(), root.level
+    root.addHandler(records)
+    root.setLevel(logging.DEBUG)
+    try:
+        yield records
+    finally:
+        root.removeHandler(records)
+        root.setLevel(level)
+
+
+@pytest.fixture
+def issued_tokens(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Every bearer token the sandbox hands out (sandbox/auth.py draws them here)."""
+    tokens: list[str] = []
+    draw = secrets.token_urlsafe
+
+    def recorded(nbytes: int | None = None) -> str:
+        value = draw(nbytes)
+        if sys._getframe(1).f_globals.get("__name__") == "sandbox.auth":
+            tokens.append(value)
+        return value
+
+    monkeypatch.setattr(secrets, "token_urlsafe", recorded)
+    return tokens
+
+
+@pytest.fixture
+def spans() -> Iterator[Any]:
+    """Spans through the telemetry module's in-memory path, where that module exists."""
+    if importlib.util.find_spec("telemetry.tracing") is None:
+        yield None
+        return
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+    from config import TelemetrySettings
+    from telemetry import tracing
+
+    exporter = InMemorySpanExporter()
+    tracing.install(tracing.build_provider(TelemetrySettings()), SimpleSpanProcessor(exporter))
+    try:
+        yield exporter
+    finally:
+        tracing.stop()
+        exporter.clear()
+
+
+def span_text(exporter: Any) -> list[str]:
+    if exporter is None:
+        return []
+    lines = []
+    for span in exporter.get_finished_spans():
+        events = [(e.name, dict(e.attributes or {})) for e in span.events]
+        lines.append(f"{span.name} {dict(span.attributes or {})} {events} {span.status}")
+    return lines
+
+
+async def test_no_credential_in_any_history_log_line_or_span_of_the_demo(
+    tmp_path: Path,
+    debug_logs: Records,
+    issued_tokens: list[str],
+    spans: Any,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    config = write_settings(
+        tmp_path, f"127.0.0.1:{free_port()}", ui_url=f"http://localhost:{free_port()}"
+    )
+    client_secrets = {s: f"{s}-secret-{uuid.uuid4().hex}" for s in SYSTEMS}
+    env = {f"PSFLOW_{s.upper()}_CLIENT_SECRET": v for s, v in client_secrets.items()}
+    settings = load_settings(config, env=env)
+    settings = settings.model_copy(update={"data_dir": tmp_path / "demo"})
+
+    stored: list[bytes] = []  # each history as the server holds it
+    revealed: list[bytes] = []  # and decrypted, as the worker and the codec server see it
+    codec = codec_from(settings.codec)
+    async with local_stack(settings, persist=False) as stack:
+        journey = asyncio.create_task(run_journey(stack.client, settings))
+        watchdog = asyncio.create_task(stack.wait_failure())  # a worker or sandbox that stops
+        await asyncio.wait([journey, watchdog], return_when=asyncio.FIRST_COMPLETED)
+        if not journey.done():
+            journey.cancel()
+            watchdog.result()
+        watchdog.cancel()
+        journey.result()
+        plain = Client(
+            stack.client.service_client,
+            namespace=settings.temporal.namespace,
+            data_converter=pydantic_data_converter,  # no codec: what the server holds
+        )
+        async for execution in plain.list_workflows():
+            handle = plain.get_workflow_handle(execution.id, run_id=execution.run_id)
+            history = await handle.fetch_history()
+            for event in history.events:
+                stored.append(event.SerializeToString())
+                opened = HistoryEvent.FromString(event.SerializeToString())
+                assert reveal(opened, codec) == 0
+                revealed.append(opened.SerializeToString())
+
+    printed = capsys.readouterr()
+    assert "demo complete" in printed.out
+    assert len(stored) > 500 and issued_tokens  # the journey ran, and tokens were issued
+    assert any(b"json/plain" in event for event in revealed)  # decrypted for the search
+
+    needles = [*client_secrets.values(), *issued_tokens, *CODEC_KEYS.values()]
+    haystacks = {
+        "history (raw)": b"\n".join(stored).decode(errors="replace"),
+        "history (decrypted)": b"\n".join(revealed).decode(errors="replace"),
+        "log lines": "\n".join(debug_logs.lines),
+        "printed output": printed.out + printed.err,
+        "spans": "\n".join(span_text(spans)),
+    }
+    assert len(debug_logs.lines) > 100  # DEBUG was on: the HTTP calls are logged
+    assert spans is None or haystacks["spans"], "tracing was on, yet no span was recorded"
+    for where, text in haystacks.items():
+        leaked = [n[:6] + "..." for n in needles if n in text]
+        assert not leaked, f"credentials in {where}: {leaked}"

@@ -1,0 +1,164 @@
+"""psflow's store on both of its databases: SQLite (the default) and PostgreSQL (by URL).
+
+Each test gets an empty database: a SQLite file, or a new database on the suite's own
+PostgreSQL server (tests/postgres.py), which fails these tests loudly if it cannot start.
+"""
+
+from collections.abc import Iterator
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine
+
+from models.audit import AuditEntry, RecordLink
+from models.billing import EntryKind, EntryProblem, ExceptionState
+from models.dead_letter import DeadLetterState, FailedRun
+from models.hcm import WorkerEvent, WorkerEventKind
+from store.audit import add_link, append_audit, audit_entries, links_for
+from store.db import engine_url, open_engine
+from store.dead_letters import (
+    NotOpen,
+    get_dead_letter,
+    list_dead_letters,
+    mark_discarded,
+    mark_retried,
+    record_dead_letter,
+)
+from store.events import mark_applied, staleness
+from store.exceptions import list_exceptions, mark_resubmitted, record_problems, resolve
+from tests.postgres import PostgresServer
+
+T0 = datetime(2026, 11, 2, 9, 30, tzinfo=UTC)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'store' / 'psflow.db'}"
+        engine = open_engine(url)
+        yield engine
+        engine.dispose()
+        return
+    server: PostgresServer = request.getfixturevalue("postgres")
+    url = server.create_database()
+    engine = open_engine(url)
+    assert engine.dialect.name == "postgresql"
+    try:
+        yield engine
+    finally:
+        engine.dispose()
+        server.drop_database(url)
+
+
+def test_postgresql_urls_use_the_installed_driver() -> None:
+    assert engine_url("postgresql://u@db/psflow") == "postgresql+psycopg://u@db/psflow"
+    assert engine_url("postgres://u@db/psflow") == "postgresql+psycopg://u@db/psflow"
+    assert engine_url("postgresql+psycopg://u@db/x") == "postgresql+psycopg://u@db/x"
+    assert engine_url("sqlite:///x.db") == "sqlite:///x.db"
+
+
+def test_audit_log_filters_by_workflow_user_kind_and_time(engine: Engine) -> None:
+    entries = [
+        AuditEntry(at=T0, workflow_id="o2p/A", kind="approved", user="dana", detail="ok"),
+        AuditEntry(
+            at=T0 + timedelta(days=1), workflow_id="o2p/B", kind="rejected", user="dana",
+            detail="margin too thin",
+        ),
+        AuditEntry(
+            at=T0 + timedelta(days=2), workflow_id="o2p/A", kind="posted", user=None,
+            detail="post time: 3 posted",
+        ),
+    ]  # fmt: skip
+    for entry in reversed(entries):
+        append_audit(engine, entry)
+
+    assert audit_entries(engine) == entries
+    assert audit_entries(engine, "o2p/A") == [entries[0], entries[2]]
+    assert audit_entries(engine, user="dana", kind="rejected") == [entries[1]]
+    assert audit_entries(engine, since=T0 + timedelta(hours=1)) == entries[1:]
+    assert audit_entries(engine)[0].at.tzinfo is not None
+
+
+def test_a_link_is_stored_once(engine: Engine) -> None:
+    link = RecordLink(
+        business_key="006A", system="erp", record_type="job", record_id="77", workflow_id="w"
+    )
+    add_link(engine, link)
+    add_link(engine, link)
+    assert links_for(engine, "006A") == [link]
+    assert links_for(engine, "006B") == []
+
+
+def test_worker_events_applied_once_and_in_order(engine: Engine) -> None:
+    def event(event_id: str, sequence: int) -> WorkerEvent:
+        return WorkerEvent(
+            event_id=event_id, kind=WorkerEventKind.TRANSFER, worker_id="30001",
+            effective_date=date(2026, 11, 1), occurred_at=T0, sequence=sequence,
+        )  # fmt: skip
+
+    assert staleness(engine, event("E2", 2)) is None
+    mark_applied(engine, event("E2", 2))
+    mark_applied(engine, event("E2", 2))
+    assert "already applied" in (staleness(engine, event("E2", 2)) or "")
+    assert "older than one already applied" in (staleness(engine, event("E1", 1)) or "")
+    assert staleness(engine, event("E3", 3)) is None
+
+
+def test_billing_exceptions_open_resubmit_and_resolve(engine: Engine) -> None:
+    problems = [
+        EntryProblem(entry_id="T1", kind=EntryKind.TIME, reason="no rate", message="no rate"),
+        EntryProblem(entry_id="T2", kind=EntryKind.TIME, reason="closed", message="closed"),
+    ]
+    record_problems(engine, problems, "PRJ-1", "2026-10", "time-to-bill/PRJ-1/2026-10")
+    record_problems(engine, problems[:1], "PRJ-1", "2026-10", "time-to-bill/PRJ-1/2026-10")
+    found = list_exceptions(engine, project_id="PRJ-1", state=ExceptionState.OPEN)
+    assert [e.entry_id for e in found] == ["T1", "T2"]
+
+    mark_resubmitted(engine, [found[0].id])
+    assert resolve(engine, EntryKind.TIME, ["T1"]) == 1
+    states = {e.entry_id: e.state for e in list_exceptions(engine, period="2026-10")}
+    assert states == {"T1": ExceptionState.RESOLVED, "T2": ExceptionState.OPEN}
+    assert list_exceptions(engine, state=ExceptionState.RESOLVED)[0].resolved_at is not None
+
+
+def failed_run(run_id: str, at: datetime) -> FailedRun:
+    return FailedRun(
+        workflow_id="opportunity-to-project/006A",
+        run_id=run_id,
+        workflow_type="opportunity-to-project",
+        business_key="006A",
+        step="create PSA project",
+        error="PSA answered 400: bad milestone",
+        input={"opportunity_id": "006A", "requested_by": "sam", "amounts": ["1.10"]},
+        failed_at=at,
+    )
+
+
+def test_dead_letters_kept_once_per_run_then_retried_or_discarded(engine: Engine) -> None:
+    record_dead_letter(engine, failed_run("run-1", T0))
+    record_dead_letter(engine, failed_run("run-1", T0))  # the activity retried
+    record_dead_letter(engine, failed_run("run-2", T0 + timedelta(days=1)))
+
+    letters = list_dead_letters(engine)
+    assert [(d.run_id, d.state) for d in letters] == [
+        ("run-1", DeadLetterState.OPEN),
+        ("run-2", DeadLetterState.OPEN),
+    ]
+    assert letters[0].input == failed_run("run-1", T0).input
+    assert letters[0].failed_at == T0
+    assert [d.run_id for d in list_dead_letters(engine, since=T0 + timedelta(hours=1))] == ["run-2"]
+
+    retried = mark_retried(engine, letters[0].id, "fatima", "run-3")
+    assert (retried.state, retried.closed_by, retried.retry_run_id) == (
+        DeadLetterState.RETRIED, "fatima", "run-3",
+    )  # fmt: skip
+    discarded = mark_discarded(engine, letters[1].id, "greta", "customer withdrew")
+    assert (discarded.state, discarded.reason) == (DeadLetterState.DISCARDED, "customer withdrew")
+    with pytest.raises(NotOpen, match="already retried"):
+        mark_discarded(engine, letters[0].id, "greta", "too late")
+    with pytest.raises(NotOpen, match="no dead letter 999"):
+        mark_retried(engine, 999, "greta", "run-x")
+
+    assert list_dead_letters(engine, state=DeadLetterState.OPEN) == []
+    assert get_dead_letter(engine, letters[1].id) == discarded

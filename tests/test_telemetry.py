@@ -1,0 +1,285 @@
+"""Traces and metrics: one run is one trace, from `psflow start` to every HTTP call; Prometheus.
+
+The spans are caught by an in-memory exporter on the process's tracer provider; the worker,
+its client and the CLI are wired as in production (worker.connect, cli.client.connect).
+"""
+
+import asyncio
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from opentelemetry.sdk.trace import ReadableSpan
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from temporalio.api.enums.v1 import EventType
+from temporalio.client import Client
+from typer.testing import CliRunner, Result
+
+import worker
+from cli.main import app
+from config import Settings, TelemetrySettings
+from connectors.crm import CrmConnector
+from connectors.errors import NotFound, SystemUnavailable
+from models.opportunity_to_project import (
+    OpportunityToProjectInput,
+    OpportunityToProjectResult,
+    workflow_id,
+)
+from models.status import StepState, WorkflowStatus
+from telemetry import tracing
+from tests.support import Sandbox, Systems, env_for, free_port, running_worker
+
+runner = CliRunner()
+RUN = "RunWorkflow:opportunity-to-project"
+START = "StartWorkflow:opportunity-to-project"
+# Every attribute a span may carry; anything else (a header, a body) would be a leak.
+ALLOWED_KEYS = {
+    "temporalWorkflowID",
+    "temporalRunID",
+    "temporalActivityID",
+    "temporalActivityType",
+    "temporalUpdateID",
+    "psflow.workflow.type",
+    "psflow.workflow.id",
+    "psflow.business_key",
+    "psflow.customer",
+    "psflow.step",
+    "psflow.activity",
+    "psflow.system",
+    "psflow.retry",
+    "http.request.method",
+    "http.response.status_code",
+    "url.path",
+    "server.address",
+    "server.port",
+    "error.type",
+}
+
+
+@pytest.fixture(scope="module")
+def spans() -> Iterator[InMemorySpanExporter]:
+    """Every span this process finishes while the module runs."""
+    exporter = InMemorySpanExporter()
+    provider = tracing.build_provider(TelemetrySettings())
+    tracing.install(provider, SimpleSpanProcessor(exporter))
+    try:
+        yield exporter
+    finally:
+        tracing.stop()  # later tests' clients and workers do not trace
+        exporter.clear()
+        exporter.shutdown()
+
+
+async def cli(env: dict[str, str], *args: str) -> Result:
+    return await asyncio.to_thread(runner.invoke, app, list(args), env=env)
+
+
+async def fresh_deal(sandbox: Sandbox) -> str:
+    """A closed-won deal no other test touches, provisioned without an approval."""
+    async with httpx.AsyncClient(base_url=sandbox.urls["crm"], timeout=10) as admin:
+        added = await admin.post("/__admin/seed/deals", json={"count": 1})
+    added.raise_for_status()
+    deal: str = added.json()["opportunities"][0]
+    return deal
+
+
+def children(span: ReadableSpan, tree: list[ReadableSpan]) -> list[ReadableSpan]:
+    return [s for s in tree if s.parent is not None and s.parent.span_id == span.context.span_id]
+
+
+async def test_a_run_is_one_trace_from_the_cli_through_workflow_activities_and_http_calls(
+    spans: InMemorySpanExporter,
+    settings: Settings,
+    sandbox: Sandbox,
+    systems: Systems,
+    config_file: Path,
+) -> None:
+    opportunity_id = await fresh_deal(sandbox)
+    key = workflow_id(opportunity_id)
+    queue = f"psflow-test-{uuid.uuid4()}"
+    traced = await worker.connect(settings)  # the worker's own client, tracing plugins and all
+    # No cache: every workflow task replays the run so far, which must add no span twice.
+    uncached = settings.model_copy(deep=True)
+    uncached.worker.max_cached_workflows = 0
+    async with running_worker(traced, uncached, queue):
+        env = env_for(config_file, PSFLOW_TASK_QUEUE=queue)
+        started = await cli(env, "start", "opportunity-to-project", opportunity_id, "--as", "sam")
+        assert started.exit_code == 0, started.output
+        handle = traced.get_workflow_handle(key, result_type=OpportunityToProjectResult)
+        result = await handle.result()
+        finished = spans.get_finished_spans()  # before the status query, a trace of its own
+        status = await handle.query("status", result_type=WorkflowStatus)
+        history = [event async for event in handle.fetch_history_events()]
+
+    trace = one_trace(finished, key)
+    root = trace[0]
+    assert root.name == START and root.parent is None
+    (run,) = children(root, trace)
+    assert run.name == RUN
+    ids = [s.context.span_id for s in trace]
+    assert len(ids) == len(set(ids)), "a span was exported twice"
+    assert [s.name for s in trace].count(RUN) == 1
+    assert (
+        attributes(run).items()
+        >= {
+            "psflow.workflow.type": "opportunity-to-project",
+            "psflow.workflow.id": key,
+            "psflow.business_key": opportunity_id,
+        }.items()
+    )
+
+    # workflow -> step -> activity: every activity the history scheduled, each under its step.
+    scheduled = [
+        e.activity_task_scheduled_event_attributes.activity_type.name
+        for e in history
+        if e.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED
+    ]
+    starts = [s for s in trace if s.name.startswith("StartActivity:")]
+    runs = [s for s in trace if s.name.startswith("RunActivity:")]
+    assert sorted(s.name.split(":", 1)[1] for s in runs) == sorted(scheduled)
+    assert sorted(s.name.split(":", 1)[1] for s in starts) == sorted(scheduled)
+    steps = {s.context.span_id: s for s in children(run, trace) if s.name.startswith("Step:")}
+    done = [step.name for step in status.steps if step.state == StepState.DONE]
+    assert sorted(s.name.removeprefix("Step:") for s in steps.values()) == sorted(done)
+    customer = (await systems.crm.get_opportunity(opportunity_id)).account.name
+    for activity_run in runs:
+        (start,) = [s for s in starts if s.context.span_id == activity_run.parent.span_id]
+        assert start.parent.span_id in steps or start.parent.span_id == run.context.span_id
+        assert attributes(activity_run)["psflow.workflow.id"] == key
+        assert attributes(activity_run)["psflow.business_key"] == opportunity_id
+        if start.parent.span_id in steps:
+            step = attributes(steps[start.parent.span_id])["psflow.step"]
+            assert attributes(activity_run)["psflow.step"] == step
+            if step != "read opportunity":  # the customer is known once the deal is read
+                assert attributes(activity_run)["psflow.customer"] == customer
+
+    # activity -> HTTP call: every request to each system, under the activity that made it.
+    calls = [s for s in trace if "psflow.system" in attributes(s)]
+    assert {attributes(c)["psflow.system"] for c in calls} == {"crm", "erp", "psa"}
+    run_ids = {s.context.span_id for s in runs}
+    for call in calls:
+        assert call.parent.span_id in run_ids
+        assert (
+            call.name
+            == f"{attributes(call)['http.request.method']} {attributes(call)['psflow.system']}"
+        )
+        assert 200 <= int(attributes(call)["http.response.status_code"]) < 300
+        assert attributes(call)["url.path"].startswith("/")
+    for activity_run in runs:  # only the policy and the store are no outside system
+        if not activity_run.name.startswith(("RunActivity:policy.", "RunActivity:store.")):
+            assert children(activity_run, trace), f"{activity_run.name} made no traced call"
+    assert result.psa_project_id in " ".join(attributes(c)["url.path"] for c in calls)
+
+    assert_no_secrets(spans.get_finished_spans(), settings)
+
+
+def attributes(span: ReadableSpan) -> dict[str, object]:
+    return dict(span.attributes or {})
+
+
+def one_trace(finished: tuple[ReadableSpan, ...], key: str) -> list[ReadableSpan]:
+    """The run's spans, root first: all of one trace id, each span's parent among them."""
+    mine = [
+        s
+        for s in finished
+        if key in (attributes(s).get("temporalWorkflowID"), attributes(s).get("psflow.workflow.id"))
+    ]
+    assert mine, "no span names the workflow"
+    trace_ids = {s.context.trace_id for s in mine}
+    assert len(trace_ids) == 1, "the run's spans are in more than one trace"
+    trace = [s for s in finished if s.context.trace_id in trace_ids]
+    ids = {s.context.span_id for s in trace}
+    roots = [s for s in trace if s.parent is None]
+    assert len(roots) == 1, [s.name for s in roots]
+    orphans = [s.name for s in trace if s.parent is not None and s.parent.span_id not in ids]
+    assert orphans == [], "spans whose parent is not in the trace"
+    return roots + [s for s in trace if s.parent is not None]
+
+
+def assert_no_secrets(finished: tuple[ReadableSpan, ...], settings: Settings) -> None:
+    """No client secret, bearer token or credential field in any span, and no unknown key."""
+    secrets = [
+        system.client_secret.get_secret_value()
+        for system in (settings.crm, settings.erp, settings.psa, settings.hcm)
+    ]
+    for span in finished:
+        text = span.to_json()
+        for secret in secrets:
+            assert secret not in text, f"{span.name} holds a client secret"
+        for word in ("Bearer", "Authorization", "access_token", "client_secret"):
+            assert word.lower() not in text.lower(), f"{span.name} mentions {word}"
+        assert set(attributes(span)) <= ALLOWED_KEYS, (
+            f"{span.name}: {set(attributes(span)) - ALLOWED_KEYS}"
+        )
+
+
+async def test_a_failed_request_is_classified_on_its_span_without_token_or_query(
+    spans: InMemorySpanExporter,
+) -> None:
+    token = "tok-a1b2c3d4e5f6"
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        if request.url.path == CrmConnector.token_path:
+            return httpx.Response(200, json={"access_token": token, "token_type": "Bearer"})
+        if request.url.path.endswith("/busy"):
+            return httpx.Response(503, headers={"Retry-After": "3"}, text="down for maintenance")
+        return httpx.Response(404, json=[{"message": "no such row", "errorCode": "NOT_FOUND"}])
+
+    crm = CrmConnector.build(
+        "http://crm.test", "psflow", "s3cret-value", transport=httpx.MockTransport(answer)
+    )
+    try:
+        with pytest.raises(SystemUnavailable):
+            await crm.request("GET", "/services/data/v60.0/busy?q=SELECT+Name")
+        with pytest.raises(NotFound):
+            await crm.request("GET", "/services/data/v60.0/sobjects/Account/001")
+    finally:
+        await crm.aclose()
+
+    busy, missing = [s for s in spans.get_finished_spans() if s.name == "GET crm"][-2:]
+    assert attributes(busy) == {
+        "psflow.system": "crm",
+        "http.request.method": "GET",
+        "url.path": "/services/data/v60.0/busy",
+        "server.address": "crm.test",
+        "http.response.status_code": 503,
+        "psflow.retry": "retryable",
+        "error.type": "SystemUnavailable",
+    }
+    assert attributes(missing)["psflow.retry"] == "permanent"
+    assert attributes(missing)["error.type"] == "NotFound"
+    for span in (busy, missing):
+        text = span.to_json()
+        assert token not in text and "s3cret-value" not in text
+        assert "SELECT" not in text and "maintenance" not in text and "no such row" not in text
+
+
+async def test_the_worker_serves_temporal_sdk_metrics_for_prometheus(
+    client: Client, settings: Settings, sandbox: Sandbox
+) -> None:
+    address = f"127.0.0.1:{free_port()}"
+    metered = settings.model_copy(deep=True)
+    metered.telemetry.metrics_address = address
+    opportunity_id = await fresh_deal(sandbox)
+    async with running_worker(client, metered, f"psflow-test-{uuid.uuid4()}") as used:
+        handle = await client.start_workflow(
+            "opportunity-to-project",
+            OpportunityToProjectInput(opportunity_id=opportunity_id, requested_by="test"),
+            id=workflow_id(opportunity_id),
+            task_queue=used.temporal.task_queue,
+            result_type=OpportunityToProjectResult,
+        )
+        assert (await handle.result()).outcome == "completed"
+        async with httpx.AsyncClient(timeout=10) as http:
+            page = (await http.get(f"http://{address}/metrics")).text
+
+    queue = f'task_queue="{used.temporal.task_queue}"'
+    ours = [line for line in page.splitlines() if line.startswith("temporal_") and queue in line]
+    counted = {line.split("{")[0]: float(line.rsplit(" ", 1)[1]) for line in ours}
+    assert counted["temporal_workflow_completed"] >= 1
+    assert counted["temporal_workflow_task_execution_latency_count"] >= 1
+    assert counted["temporal_activity_execution_latency_count"] >= 1
+    assert counted["temporal_activity_task_received"] >= 1

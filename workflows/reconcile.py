@@ -1,0 +1,102 @@
+"""reconcile: compare the CRM, ERP and PSA, store each drift found, repair what policy allows.
+
+Run by a Temporal Schedule (`psflow schedules apply`) or once (`psflow reconcile --now`).
+Checks page through the systems in activities, which store the findings and hand back only
+counts and the ids to repair. Repairs start workflows by business key (a running one is
+found, never started twice) or write the ERP's invoice status to the CRM.
+"""
+
+from datetime import timedelta
+
+from temporalio import workflow
+
+with workflow.unsafe.imports_passed_through():
+    from activities.reconcile import ReconcileActivities
+    from activities.reconcile_rules import periods_back
+    from models.reconcile import (
+        RECONCILE,
+        CheckPage,
+        CheckRequest,
+        FindingKind,
+        KindCount,
+        ReconcileInput,
+        ReconcileResult,
+        RepairRequest,
+        RepairTarget,
+    )
+    from models.status import RunState
+    from workflows.calls import SYSTEM_CALL_RETRY, call, read
+    from workflows.interaction import Interactive
+
+CHECK_TIMEOUT = timedelta(minutes=5)
+CHECKS = [
+    ("closed-won deals have projects", FindingKind.MISSING_PROJECT),
+    ("PSA projects have ERP projects", FindingKind.PSA_WITHOUT_ERP),
+    ("approved time is posted", FindingKind.UNPOSTED_TIME),
+    ("invoice status matches", FindingKind.INVOICE_STATUS),
+]
+REPAIRS = "repair"
+STEPS = [name for name, _ in CHECKS] + [REPAIRS]
+METHODS = {
+    FindingKind.MISSING_PROJECT: ReconcileActivities.check_opportunities,
+    FindingKind.PSA_WITHOUT_ERP: ReconcileActivities.check_psa_projects,
+    FindingKind.UNPOSTED_TIME: ReconcileActivities.check_unposted_time,
+    FindingKind.INVOICE_STATUS: ReconcileActivities.check_invoice_status,
+}
+
+
+@workflow.defn(name=RECONCILE)
+class Reconcile(Interactive):
+    @workflow.init
+    def __init__(self, input: ReconcileInput) -> None:
+        self.init_status(RECONCILE, workflow.info().workflow_id, STEPS, input)
+        self._counts = {kind: KindCount(kind=kind) for _, kind in CHECKS}
+        self._targets: list[RepairTarget] = []
+
+    @workflow.run
+    async def run(self, input: ReconcileInput) -> ReconcileResult:
+        policy = await read(ReconcileActivities.policy)
+        info = workflow.info()
+        run_id = f"{info.workflow_id}/{info.run_id}"
+        now = workflow.now()
+        periods = input.periods or periods_back(now, policy.lookback_months)
+        for name, kind in CHECKS:
+            async with self.step(name) as step:
+                for period in periods if kind == FindingKind.UNPOSTED_TIME else [None]:
+                    token: str | None = None
+                    while True:
+                        request = CheckRequest(
+                            run_id=run_id,
+                            now=now,
+                            policy=policy,
+                            page_token=token,
+                            period=period,
+                            room=policy.max_repairs - len(self._targets),
+                        )
+                        page = await self._check(kind, request)
+                        self._counts[kind].found += page.found
+                        self._targets += page.targets
+                        token = page.next_page_token
+                        if token is None:
+                            break
+                step.detail = f"{self._counts[kind].found} found"
+        lines = []
+        async with self.step(REPAIRS) as step:
+            for target in self._targets:
+                outcome = await call(
+                    ReconcileActivities.repair,
+                    RepairRequest(run_id=run_id, target=target, requested_by=input.requested_by),
+                )
+                lines.append(f"{target.kind.value} {target.business_key}: {outcome.outcome}")
+                self._counts[target.kind].repaired += int(outcome.repaired)
+            step.detail = f"{len(self._targets)} attempted"
+        self.set_state(RunState.COMPLETED)
+        return ReconcileResult(run_id=run_id, counts=list(self._counts.values()), repairs=lines)
+
+    async def _check(self, kind: FindingKind, request: CheckRequest) -> CheckPage:
+        return await workflow.execute_activity_method(
+            METHODS[kind],
+            request,
+            start_to_close_timeout=CHECK_TIMEOUT,
+            retry_policy=SYSTEM_CALL_RETRY,
+        )
