@@ -13,6 +13,8 @@ rerun records the same command sequences. A new workflow adds one `@scenario` fu
 import argparse
 import asyncio
 import gc
+import json
+import re
 import sys
 import tempfile
 import uuid
@@ -20,6 +22,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from temporalio.client import Client, WorkflowFailureError, WorkflowHandle
 from temporalio.contrib.pydantic import pydantic_data_converter
@@ -334,6 +337,26 @@ async def estate(folder: Path) -> AsyncIterator[Estate]:
             sandbox.stop()
 
 
+MACHINE_FIELDS = {"stackTrace": "", "identity": "recorder"}
+PID_AT_HOST = re.compile(r"^\d+@")
+
+
+def without_machine_details(history_json: str) -> str:
+    """The history without what names the machine that recorded it (failures' stack traces,
+    workers' pid@host identities); replay reads neither."""
+
+    def scrub(node: Any) -> Any:
+        if isinstance(node, dict):
+            return {k: MACHINE_FIELDS.get(k, scrub(v)) for k, v in node.items()}
+        if isinstance(node, list):
+            return [scrub(v) for v in node]
+        if isinstance(node, str) and PID_AT_HOST.match(node):
+            return "recorder"  # a worker's sticky queue, named pid@host-uuid
+        return node
+
+    return json.dumps(scrub(json.loads(history_json)), indent=2)
+
+
 def selected(names: list[str]) -> list[Scenario]:
     """Scenarios recording a file whose stem is, or starts with, one of the names."""
     if not names:
@@ -355,7 +378,7 @@ async def record(scenarios: list[Scenario]) -> None:
                 for stem in each.files:
                     history = await recorded[stem].fetch_history()
                     target = HERE / f"{stem}.json"
-                    target.write_text(history.to_json() + "\n")
+                    target.write_text(without_machine_details(history.to_json()) + "\n")
                     size = target.stat().st_size // 1024
                     events = len(history.events)
                     print(f"tests/histories/{target.name}: {events} events, {size} KiB")
