@@ -9,9 +9,8 @@ from rich.table import Table
 from cli.dlq import since_option
 from cli.output import console, print_json, when
 from cli.render import cells
-from cli.state import settings_of
+from cli.state import settings_of, store_of
 from store.audit import audit_entries
-from store.db import open_engine
 
 app = typer.Typer()
 
@@ -44,7 +43,7 @@ def audit(
     Example: psflow audit --user fatima --kind discarded --since 2026-11-01 --json
     """
     after = since_option(since)
-    engine = open_engine(settings_of(ctx).resolved_store_url)
+    engine = store_of(settings_of(ctx))
     try:
         found = audit_entries(engine, workflow, user=user, kind=kind, since=after)
     finally:

@@ -9,12 +9,12 @@ from rich.table import Table
 from cli import sandbox_admin
 from cli.output import CliError, console
 from cli.render import status_view
+from cli.state import store_of
 from models.billing import month_end_id, time_to_bill_id
 from models.people import Approval
 from models.status import RunState
 from models.time_to_bill import MonthEndTotals
 from sandbox.volume import Volume, volume_entries, volume_projects
-from store.db import open_engine
 from store.exceptions import list_exceptions
 
 if TYPE_CHECKING:  # cli.demo imports this module
@@ -47,7 +47,7 @@ async def month_end_close(demo: "Demo", number: int) -> None:
     totals = await handle.result()
     console.print(_totals_table(totals))
 
-    engine = open_engine(demo.settings.resolved_store_url)
+    engine = store_of(demo.settings)
     reasons = Counter(e.reason for e in list_exceptions(engine, period=VOLUME.period))
     demo.say("$ psflow exceptions list --period " + VOLUME.period)
     demo.say(", ".join(f"{count} {reason}" for reason, count in sorted(reasons.items())))

@@ -14,14 +14,13 @@ from temporalio.client import Client, WorkflowExecutionStatus, WorkflowHandle
 from cli import actions
 from cli.client import connect, execution_status, ui_link
 from cli.output import CliError, console, fail, print_json, when
-from cli.render import cells, styled
-from cli.state import run, settings_of
+from cli.render import cells, fields_table, styled
+from cli.state import run, settings_of, store_of
 from config import Settings
 from models.audit import AuditEntry
 from models.dead_letter import DeadLetter, DeadLetterState
 from models.hcm import WorkerEvent
 from store.audit import append_audit
-from store.db import open_engine
 from store.dead_letters import (
     NotOpen,
     get_dead_letter,
@@ -44,10 +43,6 @@ WhoOption = Annotated[
         help="Who is acting, for the audit log (default: $PSFLOW_USER).",
     ),
 ]  # fmt: skip
-
-
-def _engine(settings: Settings) -> Engine:
-    return open_engine(settings.resolved_store_url)
 
 
 def _state(value: str) -> DeadLetterState | None:
@@ -90,7 +85,7 @@ def list_command(
     Example: psflow dlq list --state all --since 2026-11-01
     """
     wanted, after = _state(state), since_option(since)
-    found = list_dead_letters(_engine(settings_of(ctx)), state=wanted, since=after)
+    found = list_dead_letters(store_of(settings_of(ctx)), state=wanted, since=after)
     if json:
         print_json([d.model_dump(mode="json") for d in found])
         return
@@ -107,7 +102,7 @@ def list_command(
 
 
 def _one(settings: Settings, dead_letter_id: int) -> DeadLetter:
-    found = get_dead_letter(_engine(settings), dead_letter_id)
+    found = get_dead_letter(store_of(settings), dead_letter_id)
     if found is None:
         raise CliError(f"no dead letter {dead_letter_id}: see `psflow dlq list --state all`")
     return found
@@ -128,9 +123,6 @@ def show(
     if json:
         print_json(found.model_dump(mode="json"))
         return
-    table = Table(show_header=False, box=SIMPLE_HEAD)
-    table.add_column(style="bold")
-    table.add_column()
     rows = [
         ("workflow", found.workflow_id),
         ("type", found.workflow_type),
@@ -147,9 +139,7 @@ def show(
         rows.append(("reason", found.reason))
     if found.retry_run_id:
         rows.append(("retry run", found.retry_run_id))
-    for name, value in rows:
-        table.add_row(*cells(name, value))
-    console.print(table)
+    console.print(fields_table(rows))
     console.print("input:", style="bold")
     console.print_json(data=found.input)
 
@@ -181,7 +171,7 @@ async def _retry(settings: Settings, dead_letter_id: int, user: str) -> None:
             )
     handle = await _start(client, settings, letter, user)
     run_id = handle.result_run_id or ""
-    engine = _engine(settings)
+    engine = store_of(settings)
     try:
         mark_retried(engine, letter.id, user, run_id)
     except NotOpen as exc:  # someone closed it meanwhile; the run started all the same
@@ -245,7 +235,7 @@ def discard(
     if not why:
         fail("discard needs --reason: say why it will not be retried, for the audit log")
     who = _who(user, "discard")
-    engine = _engine(settings)
+    engine = store_of(settings)
     try:
         letter = mark_discarded(engine, dead_letter_id, who, why)
     except NotOpen as exc:

@@ -5,17 +5,15 @@ from typing import Annotated
 import typer
 from rich.box import SIMPLE_HEAD
 from rich.table import Table
-from sqlalchemy import Engine
 
 from cli import actions
 from cli.client import connect
 from cli.options import AsOption, JsonOption, resolve_user
 from cli.output import CliError, console, fail, print_json, when
-from cli.render import cells
-from cli.state import run, settings_of
+from cli.render import cells, fields_table
+from cli.state import run, settings_of, store_of
 from config import Settings
 from models.billing import BillingException, ExceptionState, check_period
-from store.db import open_engine
 from store.exceptions import get_exception, list_exceptions, mark_resubmitted
 
 app = typer.Typer(
@@ -30,10 +28,6 @@ StateOption = Annotated[
         "--state", help="open, resubmitted, resolved, or all.", metavar="STATE", show_default=True
     ),
 ]
-
-
-def _engine(settings: Settings) -> Engine:
-    return open_engine(settings.resolved_store_url)
 
 
 def _state(value: str) -> ExceptionState | None:
@@ -70,7 +64,7 @@ def list_command(
     """
     wanted = _state(state)
     found = list_exceptions(
-        _engine(settings_of(ctx)), period=_period(period), project_id=project, state=wanted
+        store_of(settings_of(ctx)), period=_period(period), project_id=project, state=wanted
     )
     if json:
         print_json([e.model_dump(mode="json") for e in found])
@@ -89,7 +83,7 @@ def list_command(
 
 
 def _one(settings: Settings, exception_id: int) -> BillingException:
-    found = get_exception(_engine(settings), exception_id)
+    found = get_exception(store_of(settings), exception_id)
     if found is None:
         raise CliError(f"no exception {exception_id}: see `psflow exceptions list --state all`")
     return found
@@ -112,10 +106,7 @@ def show(
     if json:
         print_json(found.model_dump(mode="json"))
         return
-    table = Table(show_header=False, box=SIMPLE_HEAD)
-    table.add_column(style="bold")
-    table.add_column()
-    for name, value in (
+    rows = [
         ("entry", f"{found.kind.value} {found.entry_id}"),
         ("project", found.project_id),
         ("period", found.period),
@@ -126,9 +117,8 @@ def show(
         ("first seen", when(found.first_seen)),
         ("last seen", when(found.last_seen)),
         ("resolved", when(found.resolved_at)),
-    ):
-        table.add_row(name, value)
-    console.print(table)
+    ]
+    console.print(fields_table(rows))
 
 
 @app.command()
@@ -166,5 +156,5 @@ async def _resubmit(settings: Settings, exception_ids: list[int], user: str) -> 
             raise CliError(
                 f"{handle.id} is still running; resubmit {', '.join(map(str, ids))} once it ends"
             )
-        mark_resubmitted(_engine(settings), ids)
+        mark_resubmitted(store_of(settings), ids)
         console.print(f"resubmitted {', '.join(map(str, ids))}: started {handle.id}")

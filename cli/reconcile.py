@@ -13,10 +13,9 @@ from cli.client import connect, require_worker
 from cli.options import AsOption, JsonOption, resolve_user
 from cli.output import CliError, console, print_json
 from cli.render import cells
-from cli.state import run, settings_of
+from cli.state import run, settings_of, store_of
 from config import Settings
 from models.reconcile import RECONCILE, Finding, FindingKind, ReconcileInput, ReconcileResult
-from store.db import open_engine
 from store.findings import findings_of_run, latest_run_id
 
 app = typer.Typer()
@@ -73,7 +72,7 @@ def reconcile(
     Example: psflow reconcile --now
     """
     settings = settings_of(ctx)
-    engine = open_engine(settings.resolved_store_url)
+    engine = store_of(settings)
     result = run(run_now(settings, resolve_user(user))) if now else None
     run_id = result.run_id if result else latest_run_id(engine)
     if run_id is None:

@@ -40,6 +40,16 @@ def cells(*values: str | None) -> list[Text]:
     return [Text(value or "") for value in values]
 
 
+def fields_table(rows: Sequence[tuple[str, str]], title: str | None = None) -> Table:
+    """One record as name/value rows (psflow exceptions show, psflow dlq show, ...)."""
+    table = Table(title=title, show_header=False, box=box.SIMPLE_HEAD)
+    table.add_column(style="bold")
+    table.add_column()
+    for name, value in rows:
+        table.add_row(name, value)
+    return table
+
+
 def current_step(status: WorkflowStatus) -> str | None:
     """The step in progress, else the last one that finished."""
     for step in status.steps:

@@ -13,13 +13,12 @@ from cli.client import connect
 from cli.options import JsonOption
 from cli.output import CliError, console, print_json
 from cli.render import cells
-from cli.state import run, settings_of
+from cli.state import run, settings_of, store_of
 from config import Settings
 from connectors.erp import ErpConnector
 from connectors.erp_backlog import unbilled
 from connectors.errors import ConnectorError
 from connectors.psa import PsaConnector
-from store.db import open_engine
 
 app = typer.Typer()
 DEFAULT_DAYS = 30
@@ -47,7 +46,7 @@ def period(since: str | None, until: str | None, today: date) -> tuple[datetime,
 
 
 async def build(settings: Settings, since: datetime, until: datetime) -> figures.Report:
-    engine = open_engine(settings.resolved_store_url)
+    engine = store_of(settings)
     client = await connect(settings)
     psa = PsaConnector.build(
         settings.psa.url, settings.psa.client_id, settings.psa.client_secret.get_secret_value()

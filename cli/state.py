@@ -8,9 +8,11 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import typer
+from sqlalchemy import Engine
 
 from cli.output import CliError, fail
 from config import ConfigError, Settings, load_settings
+from store.db import open_engine
 
 T = TypeVar("T")
 
@@ -49,6 +51,11 @@ def settings_of(ctx: typer.Context) -> Settings:
         state = State()
         ctx.find_root().obj = state
     return state.settings()
+
+
+def store_of(settings: Settings) -> Engine:
+    """psflow's own store (audit log, exceptions, dead letters, findings)."""
+    return open_engine(settings.resolved_store_url)
 
 
 def run(coro: Coroutine[Any, Any, T]) -> T:
