@@ -9,7 +9,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, SecretStr, field_validator
+from pydantic import BaseModel, Field, SecretStr, field_validator
 
 from models.policy import (
     ApprovalLevel,
@@ -74,20 +74,19 @@ class SandboxSettings(BaseModel):
 class WorkerSettings(BaseModel):
     """How much one worker process runs at once (measured in bench/README.md)."""
 
-    max_concurrent_activities: int = 100
-    max_concurrent_workflow_tasks: int = 100
-    activity_pollers: int = 5
+    max_concurrent_activities: int = Field(100, ge=1)
+    max_concurrent_workflow_tasks: int = Field(100, ge=1)
+    activity_pollers: int = Field(5, ge=1)
     """Concurrent long polls for activity tasks."""
-    workflow_pollers: int = 5
+    workflow_pollers: int = Field(5, ge=1)
     """Concurrent long polls for workflow tasks (sticky and normal queues together)."""
-    max_cached_workflows: int = 1000
+    max_cached_workflows: int = Field(1000, ge=0)
     """Workflows kept in memory between tasks; more are replayed from history when needed."""
     eager_activities: bool = True
     """Run an activity the workflow schedules in this worker at once, without a poll."""
     sandbox_passthrough: bool = False
-    """Pass every module through the workflow sandbox instead of re-importing per run."""
-    activity_threads: int = 4
-    """Threads for the synchronous (store) activities."""
+    """Pass every module through the workflow sandbox instead of re-importing per run: less
+    memory per run, but the sandbox no longer catches non-deterministic calls."""
 
 
 class CodecSettings(BaseModel):

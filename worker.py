@@ -97,9 +97,9 @@ async def run_worker(
             stack.push_async_callback(connector.aclose)
         engine = open_engine(settings.resolved_store_url)
         stack.callback(engine.dispose)
-        executor = stack.enter_context(
-            ThreadPoolExecutor(max_workers=settings.worker.activity_threads)
-        )
+        # Only the store's synchronous activities use these threads, started on demand.
+        threads = ThreadPoolExecutor(max_workers=settings.worker.max_concurrent_activities)
+        executor = stack.enter_context(threads)
         activity_objects = [
             CrmActivities(crm),
             ErpActivities(erp),

@@ -1,0 +1,1 @@
+"""psflow's performance benchmark: `make bench` or `python -m bench [--quick]`."""

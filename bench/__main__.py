@@ -1,0 +1,46 @@
+"""`python -m bench [--quick] [--set section.key=value ...]`: run the benchmark, print the table."""
+
+import argparse
+import asyncio
+import gc
+import signal
+from typing import Any
+
+from bench.run import parse_overrides, run
+from bench.scale import FULL, QUICK, Scale
+
+
+async def _until_done_or_terminated(scale: Scale, overrides: dict[str, dict[str, Any]]) -> str:
+    """The table; SIGTERM cancels the run like Ctrl-C, so the stack still stops its processes."""
+    task = asyncio.current_task()
+    assert task is not None
+    asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, task.cancel)
+    return await run(scale, overrides)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
+    parser.add_argument(
+        "--quick", action="store_true", help="small numbers, for trying it (about a minute)"
+    )
+    parser.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="SECTION.KEY=VALUE",
+        help="a config value for this run, e.g. worker.max_concurrent_activities=200 or "
+        "billing.page_size=500 (repeatable)",
+    )
+    args = parser.parse_args()
+    try:
+        overrides = parse_overrides(args.set)
+    except ValueError as exc:
+        parser.error(str(exc))
+    try:
+        print(asyncio.run(_until_done_or_terminated(QUICK if args.quick else FULL, overrides)))
+    finally:
+        gc.collect()  # free Temporal's Rust-backed objects before interpreter shutdown
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,43 @@
+"""`python -m bench.bare_worker`: a worker for the bare workflow on its own task queue, with
+the same `[worker]` settings (slots, pollers, cache, eager activities, sandbox) as the psflow
+worker, so the two differ only in what their workflows do."""
+
+import asyncio
+import contextlib
+import gc
+import logging
+
+from temporalio.worker import Worker
+
+from bench.bare import TASK_QUEUE, BareWorkflow, noop
+from config import load_settings
+from worker import connect, worker_options
+
+
+async def run_bare_worker() -> None:
+    """The bare worker, until interrupted."""
+    settings = load_settings()
+    client = await connect(settings)
+    worker = Worker(
+        client,
+        task_queue=TASK_QUEUE,
+        workflows=[BareWorkflow],
+        activities=[noop],
+        **worker_options(settings.worker),
+    )
+    async with worker:
+        logging.getLogger("bench.bare").info("worker polling task queue %s", TASK_QUEUE)
+        await asyncio.Future()
+
+
+def main() -> None:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    try:
+        with contextlib.suppress(KeyboardInterrupt):
+            asyncio.run(run_bare_worker())
+    finally:
+        gc.collect()  # free Temporal's Rust-backed objects before interpreter shutdown
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,138 @@
+"""Month-end at volume: seed the period, run month-end until every project is drafted, then
+approve every invoice as a finance user who approved no time, and wait for each release."""
+
+import asyncio
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import httpx
+from temporalio.client import Client
+
+from bench.stack import Stack
+from models.billing import month_end_id
+from models.people import Approval
+from models.time_to_bill import MonthEndInput, MonthEndTotals, Outcome
+from sandbox.volume import Volume
+from workflows import search_attributes as sa
+from workflows.month_end import MonthEnd
+from workflows.time_to_bill import NAME as TIME_TO_BILL
+from workflows.time_to_bill import TimeToBill
+
+# A finance user with no time approvals in the volume (its approvers are project managers).
+APPROVER = "fatima"
+LIST_TIMEOUT = 60.0
+
+
+@dataclass
+class MonthEndFigures:
+    volume: Volume
+    posted: int
+    drafted: int
+    seed_seconds: float
+    draft_seconds: float
+    """From starting month-end to its result: every project posted and drafted."""
+    total_seconds: float
+    """From starting month-end to the last invoice released."""
+    at_once: int
+    """Approvals in flight during the release."""
+    latencies: list[float] = field(default_factory=list)
+    """Approve update returned -> result available, for each invoice."""
+
+    @property
+    def posted_per_second(self) -> float:
+        return self.posted / self.total_seconds
+
+
+async def seed_volume(stack: Stack, volume: Volume) -> float:
+    """Replace the sandbox's volume in PSA, ERP and CRM; the seconds it took."""
+    body = {
+        "projects": volume.projects,
+        "entries": volume.entries,
+        "period": volume.period,
+        "seed": volume.seed,
+    }
+    started = time.perf_counter()
+    async with httpx.AsyncClient(timeout=600) as http:
+        for system in ("psa", "erp", "crm"):
+            response = await http.post(f"{stack.url(system)}/__admin/seed/volume", json=body)
+            response.raise_for_status()
+    return time.perf_counter() - started
+
+
+async def run_month_end(stack: Stack, period: str) -> MonthEndTotals:
+    """Month-end for the period, until every project is drafted (or has nothing to bill)."""
+    totals = await stack.client.execute_workflow(
+        MonthEnd.run,
+        MonthEndInput(period=period),
+        id=month_end_id(period),
+        task_queue=stack.settings.temporal.task_queue,
+    )
+    if totals.failed_count:
+        raise RuntimeError(f"month-end {period}: {totals.failed_count} failed: {totals.failed}")
+    return totals
+
+
+async def waiting_for_finance(client: Client, period: str, expected: int) -> list[str]:
+    """The ids of the period's time-to-bill runs waiting for a finance approval, as finance
+    would list them (one visibility query, as `psflow list --waiting` does); polled until all
+    `expected` drafted runs show, since a run marks itself waiting a moment after drafting."""
+    query = (
+        f"WorkflowType = '{TIME_TO_BILL}' AND ExecutionStatus = 'Running' AND "
+        f"{sa.WAITING_FOR.name} = 'approval'"
+    )
+    deadline = time.monotonic() + LIST_TIMEOUT
+    while True:
+        ids = [
+            e.id
+            async for e in client.list_workflows(query, page_size=1000)
+            if e.id.startswith("time-to-bill/") and e.id.endswith(f"/{period}")
+        ]
+        if len(ids) >= expected or time.monotonic() > deadline:
+            return ids
+        await asyncio.sleep(0.2)
+
+
+async def approve_and_wait(client: Client, workflow_id: str) -> float:
+    """Approve as finance; seconds from the update's answer to the released result."""
+    handle = client.get_workflow_handle_for(TimeToBill.run, workflow_id)
+    await handle.execute_update(TimeToBill.approve, Approval(user=APPROVER, comment="bench"))
+    approved = time.perf_counter()
+    result = await handle.result()
+    latency = time.perf_counter() - approved
+    if result.outcome is not Outcome.RELEASED:
+        raise RuntimeError(f"{workflow_id} ended {result.outcome}: {result.reason}")
+    return latency
+
+
+async def release_all(client: Client, ids: Sequence[str], at_once: int) -> list[float]:
+    """Approve every run, `at_once` in flight; each one's approval-to-released latency."""
+    limit = asyncio.Semaphore(at_once)
+
+    async def one(workflow_id: str) -> float:
+        async with limit:
+            return await approve_and_wait(client, workflow_id)
+
+    return list(await asyncio.gather(*(one(i) for i in ids)))
+
+
+async def measure_month_end(stack: Stack, volume: Volume, at_once: int) -> MonthEndFigures:
+    """Seed, then time month-end from its start to the last invoice released."""
+    seed_seconds = await seed_volume(stack, volume)
+    started = time.perf_counter()
+    totals = await run_month_end(stack, volume.period)
+    drafted = time.perf_counter()
+    ids = await waiting_for_finance(stack.client, volume.period, totals.drafted)
+    if len(ids) != totals.drafted:
+        raise RuntimeError(f"{totals.drafted} drafted but {len(ids)} wait for finance")
+    latencies = await release_all(stack.client, ids, at_once)
+    return MonthEndFigures(
+        volume=volume,
+        posted=totals.posted,
+        drafted=totals.drafted,
+        seed_seconds=seed_seconds,
+        draft_seconds=drafted - started,
+        total_seconds=time.perf_counter() - started,
+        at_once=at_once,
+        latencies=latencies,
+    )

@@ -1,0 +1,112 @@
+"""The one markdown table the benchmark prints."""
+
+import math
+import os
+import platform
+import statistics
+import subprocess
+from dataclasses import dataclass
+from importlib.metadata import version
+
+from bench.memory import MemoryFigures
+from bench.month_end import MonthEndFigures
+from bench.naive import NaiveFigures
+from bench.sagas import SagaFigures
+from bench.stack import TEMPORAL
+from config import Settings
+
+HEADER = ["measure", "psflow", "baseline", "ratio"]
+
+
+@dataclass
+class Figures:
+    settings: Settings
+    sagas: SagaFigures
+    month_end: MonthEndFigures
+    naive: NaiveFigures
+    peak_mib: float
+    """The worker's peak RSS (VmHWM) through the sagas and the month-end."""
+    memory: MemoryFigures
+
+
+def p95(values: list[float]) -> float:
+    """The 95th percentile, nearest rank."""
+    ordered = sorted(values)
+    return ordered[max(0, math.ceil(0.95 * len(ordered)) - 1)]
+
+
+def _latency(values: list[float]) -> tuple[str, str]:
+    return f"median {statistics.median(values):.3f} s", f"p95 {p95(values):.3f} s"
+
+
+def _temporal_version() -> str:
+    answer = subprocess.run([str(TEMPORAL), "--version"], capture_output=True, text=True)
+    return answer.stdout.strip().removeprefix("temporal version ") or "unknown"
+
+
+def machine_rows(settings: Settings) -> list[list[str]]:
+    w, billing = settings.worker, settings.billing
+    versions = (
+        f"Python {platform.python_version()}, temporalio {version('temporalio')}, "
+        f"psflow {version('psflow')}, Temporal CLI {_temporal_version()}"
+    )
+    tuning = (
+        f"activities {w.max_concurrent_activities}, workflow tasks "
+        f"{w.max_concurrent_workflow_tasks}, pollers {w.workflow_pollers} wf / "
+        f"{w.activity_pollers} act, cache {w.max_cached_workflows}, eager activities "
+        f"{'on' if w.eager_activities else 'off'}, sandbox passthrough "
+        f"{'all' if w.sandbox_passthrough else 'default'}; ERP connector "
+        f"{settings.erp.concurrency} / sandbox limit {settings.sandbox.erp_concurrency_limit}; "
+        f"page {billing.page_size}, month-end concurrency {billing.month_end_concurrency}"
+    )
+    return [
+        ["machine", f"{os.cpu_count()} cores, {platform.system()} {platform.machine()}", "", ""],
+        ["versions", versions, "", ""],
+        ["settings", tuning, "", ""],
+    ]
+
+
+def figure_rows(f: Figures) -> list[list[str]]:
+    s, m, n, mem = f.sagas, f.month_end, f.naive, f.memory
+    v = m.volume
+    per_run = (mem.waiting_mib - mem.idle_mib) * 1024 / mem.waiting
+    return [
+        [
+            f"saga throughput ({s.sagas} at once, {s.activities} activities each)",
+            f"{s.sagas_per_second:.1f} opportunity-to-project/s ({s.saga_seconds:.1f} s)",
+            f"{s.bare_per_second:.1f} bare workflows/s ({s.bare_seconds:.1f} s)",
+            f"{s.ratio:.2f}",
+        ],
+        [
+            f"month-end {v.entries:,} entries / {v.projects:,} projects: posted, drafted, "
+            "approved, released",
+            f"{m.posted_per_second:,.0f} posted entries/s ({m.posted:,} posted, {m.drafted:,} "
+            f"invoices; drafted at {m.draft_seconds:.0f} s, released at {m.total_seconds:.0f} s)",
+            f"naive script: {n.per_second:,.0f} entries/s ({n.entries:,} one call each, "
+            f"{n.seconds:.0f} s)",
+            f"{m.posted_per_second / n.per_second:.1f}",
+        ],
+        [
+            f"worker memory (RSS), {mem.waiting:,} waiting for approval",
+            f"{mem.waiting_mib:.0f} MiB ({per_run:.0f} KiB per waiting run)",
+            f"idle: {mem.idle_mib:.0f} MiB",
+            f"{mem.waiting_mib / mem.idle_mib:.2f}",
+        ],
+        ["worker peak RSS through sagas and month-end", f"{f.peak_mib:.0f} MiB", "", ""],
+        [
+            f"approval to released, one at a time ({len(mem.latencies)}, {mem.waiting:,} waiting)",
+            *_latency(mem.latencies),
+            "",
+        ],
+        [
+            f"approval to released, month-end release ({m.drafted:,}, {m.at_once} at once)",
+            *_latency(m.latencies),
+            "",
+        ],
+    ]
+
+
+def render(f: Figures) -> str:
+    """The markdown table: machine and versions, then every figure."""
+    rows = [HEADER, ["---"] * len(HEADER), *machine_rows(f.settings), *figure_rows(f)]
+    return "\n".join("| " + " | ".join(cell.replace("|", "/") for cell in r) + " |" for r in rows)
