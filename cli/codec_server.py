@@ -46,7 +46,7 @@ def codec_app(codec: EncryptionCodec, token: str, origins: list[str]) -> FastAPI
         allow_headers=CODEC_HEADERS,
         allow_credentials=True,
     )
-    expected = token.encode()
+    expected = token.strip().encode()
 
     def authorised(request: Request) -> bool:
         scheme, _, value = request.headers.get("authorization", "").partition(" ")
@@ -61,7 +61,7 @@ def codec_app(codec: EncryptionCodec, token: str, origins: list[str]) -> FastAPI
             )
         try:
             payloads = json_format.Parse(await request.body(), Payloads())
-        except json_format.ParseError as exc:
+        except (json_format.ParseError, ValueError) as exc:  # ValueError: not UTF-8
             return JSONResponse({"error": f"body is not {{'payloads': [...]}}: {exc}"}, 400)
         try:
             done = [codec.encrypt(p) if encode else codec.decrypt(p) for p in payloads.payloads]

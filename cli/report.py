@@ -120,7 +120,7 @@ def render(report: figures.Report) -> None:
         )
     console.print(times)
     backlog = _table(
-        "Unbilled backlog (posted, billable, on no invoice)", "currency", "amount", "records"
+        "Unbilled backlog now (posted, billable, on no invoice)", "currency", "amount", "records"
     )
     for b in report.unbilled_backlog:
         backlog.add_row(*cells(b.currency, f"{b.amount:,.2f}", str(b.records)))
@@ -139,13 +139,10 @@ def render(report: figures.Report) -> None:
         failures.add_row(*cells(f"failed runs: {workflow}", str(n)))
     if not report.failed_syncs:
         failures.add_row(*cells("failed runs", "0"))
-    if report.dead_letters is None:
-        failures.add_row(*cells("dead letters", "n/a"))
-    else:
-        for state, n in report.dead_letters.items():
-            failures.add_row(*cells(f"dead letters: {state}", str(n)))
-        if not report.dead_letters:
-            failures.add_row(*cells("dead letters", "0"))
+    for state, n in report.dead_letters.items():
+        failures.add_row(*cells(f"dead letters: {state}", str(n)))
+    if not report.dead_letters:
+        failures.add_row(*cells("dead letters", "0"))
     console.print(failures)
     findings = _table("Reconciliation findings", "kind", "found", "runs", "repaired")
     for f in report.reconciliation:

@@ -5,19 +5,26 @@ queue); the store gives releases (audit log), dead letters and findings; the PSA
 give approval times and the unbilled backlog.
 """
 
+import math
+import re
 import statistics
 from collections import Counter, defaultdict
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
+from urllib.parse import quote
 
 from pydantic import BaseModel
 from sqlalchemy import Engine
 from temporalio.client import Client
 
 from config import Settings
+from connectors.erp import ErpConnector
+from connectors.netsuite import RECORD_PATH, json_object
+from connectors.psa import PsaConnector
 from models.billing import time_bill_external_id
 from store.audit import audit_entries
+from store.dead_letters import list_dead_letters
 from store.findings import list_findings
 from workflows import search_attributes as sa
 from workflows.opportunity_to_project import WRITE_BACK
@@ -25,6 +32,8 @@ from workflows.opportunity_to_project import WRITE_BACK
 # opportunity-to-project's last step: a completed run that reached it made a live project.
 ACTIVATED_STEP = WRITE_BACK
 FAILED = "ExecutionStatus IN ('Failed', 'TimedOut', 'Terminated')"
+# time-to-bill's "released" audit entry: "invoice <number>: <total> <currency>".
+RELEASED_INVOICE = re.compile(r"invoice (?P<number>\S+):")
 
 
 class Durations(BaseModel):
@@ -38,7 +47,7 @@ class Durations(BaseModel):
         seconds = sorted(v.total_seconds() for v in values)
         if not seconds:
             return cls()
-        p90 = seconds[min(len(seconds) - 1, int(0.9 * len(seconds)))]
+        p90 = seconds[math.ceil(0.9 * len(seconds)) - 1]  # nearest rank
         return cls(
             count=len(seconds),
             median_seconds=statistics.median(seconds),
@@ -80,8 +89,8 @@ class Report(BaseModel):
     unbilled_backlog: list[Backlog]
     approvals_waiting: list[Waiting]
     failed_syncs: dict[str, int]
-    dead_letters: dict[str, int] | None
-    """By state; None when this psflow has no dead-letter store."""
+    dead_letters: dict[str, int]
+    """By state."""
     reconciliation: list[FindingCount]
 
 
@@ -146,18 +155,19 @@ async def approvals_waiting(client: Client, settings: Settings, now: datetime) -
 
 
 async def time_to_invoice(
-    engine: Engine, psa: Any, erp: Any, since: datetime, until: datetime
+    engine: Engine, psa: PsaConnector, erp: ErpConnector, since: datetime, until: datetime
 ) -> Latency:
     """For each invoice released in the period (audit log), approval to release of each
-    time entry it bills."""
-    released = [
-        a
-        for a in audit_entries(engine, kind="released", since=since)
-        if a.at < until and a.workflow_id.startswith("time-to-bill/")
-    ]
+    time entry on that invoice (a period rerun after a resubmission has several)."""
+    released: dict[str, dict[str, datetime]] = defaultdict(dict)
+    """time-to-bill workflow id -> invoice number -> when it was released"""
+    for entry in audit_entries(engine, kind="released", since=since):
+        found = RELEASED_INVOICE.match(entry.detail)
+        if found and entry.at < until and entry.workflow_id.startswith("time-to-bill/"):
+            released[entry.workflow_id][found["number"]] = entry.at
     values: list[timedelta] = []
-    for release in released:
-        project_id, _, period = release.workflow_id.removeprefix("time-to-bill/").rpartition("/")
+    for workflow_id, release_of in released.items():
+        project_id, _, period = workflow_id.removeprefix("time-to-bill/").rpartition("/")
         entries, token = [], None
         while True:
             page = await psa.time_entries(project_id, period, token, 1000)
@@ -168,20 +178,28 @@ async def time_to_invoice(
         posted = await erp.posted_records(
             "timeBill", [time_bill_external_id(e.id) for e in entries]
         )
+        number_of = await _invoice_numbers(erp, {r.invoice_id for r in posted.values()})
         for entry in entries:
             record = posted.get(time_bill_external_id(entry.id))
-            if record and record.invoice_id and entry.approved_at:
-                values.append(release.at - entry.approved_at)
+            number = number_of.get(record.invoice_id or "") if record else None
+            released_at = release_of.get(number or "")
+            if released_at and entry.approved_at:
+                values.append(released_at - entry.approved_at)
     latency = Durations.of(values)
-    return Latency(**latency.model_dump(), invoices=len(released))
+    return Latency(**latency.model_dump(), invoices=sum(map(len, released.values())))
 
 
-def dead_letters(engine: Engine, since: datetime, until: datetime) -> dict[str, int] | None:
-    """Dead letters that failed in the period, by state (None without a dead-letter store)."""
-    try:
-        from store.dead_letters import list_dead_letters
-    except ImportError:
-        return None
+async def _invoice_numbers(erp: ErpConnector, ids: set[str | None]) -> dict[str, str]:
+    """ERP invoice id -> its number (tranId)."""
+    numbers = {}
+    for id in sorted(i for i in ids if i):
+        response = await erp.request("GET", f"{RECORD_PATH}/invoice/{quote(id, safe='')}")
+        numbers[id] = str(json_object(response).get("tranId") or "")
+    return numbers
+
+
+def dead_letters(engine: Engine, since: datetime, until: datetime) -> dict[str, int]:
+    """Dead letters of runs that failed in the period, by state (open, retried, discarded)."""
     letters = [d for d in list_dead_letters(engine, since=since) if d.failed_at < until]
     return dict(sorted(Counter(d.state.value for d in letters).items()))
 

@@ -12,7 +12,7 @@ from sqlalchemy import Engine
 
 from cli.output import CliError, fail
 from config import ConfigError, Settings, load_settings
-from store.db import open_engine
+from store.db import StoreError, open_engine
 
 T = TypeVar("T")
 
@@ -55,7 +55,10 @@ def settings_of(ctx: typer.Context) -> Settings:
 
 def store_of(settings: Settings) -> Engine:
     """psflow's own store (audit log, exceptions, dead letters, findings)."""
-    return open_engine(settings.resolved_store_url)
+    try:
+        return open_engine(settings.resolved_store_url)
+    except StoreError as exc:
+        fail(str(exc))
 
 
 def run(coro: Coroutine[Any, Any, T]) -> T:

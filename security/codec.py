@@ -32,6 +32,7 @@ ENCODING = b"binary/encrypted"
 CIPHER = b"AES-256-GCM"
 KEY_ID = "encryption-key-id"
 NONCE_BYTES = 12
+TAG_BYTES = 16
 PAYLOAD_TYPE = Payload.DESCRIPTOR.full_name
 KEY_HINT = "generate one with `openssl rand -base64 32`"
 
@@ -45,7 +46,7 @@ def parse_keys(codec: CodecSettings) -> dict[str, bytes]:
     keys: dict[str, bytes] = {}
     for key_id, secret in codec.keys.items():
         try:
-            raw = base64.b64decode(secret.get_secret_value(), validate=True)
+            raw = base64.b64decode(secret.get_secret_value().strip(), validate=True)
         except (binascii.Error, ValueError):
             raw = b""
         if len(raw) != 32:
@@ -88,6 +89,10 @@ class EncryptionCodec(PayloadCodec):
             raise CodecError(
                 f'payload encrypted with key id "{key_id}", which [codec] keys does not list: '
                 "add that key back to decrypt it"
+            )
+        if len(payload.data) < NONCE_BYTES + TAG_BYTES:
+            raise CodecError(
+                f'payload under key id "{key_id}" is too short to be one this codec sealed'
             )
         nonce, sealed = payload.data[:NONCE_BYTES], payload.data[NONCE_BYTES:]
         try:

@@ -1,10 +1,12 @@
-"""Tables and engine. SQLite by default, any SQLAlchemy URL (e.g. PostgreSQL) by setting."""
+"""Tables and engine: SQLite by default, PostgreSQL by URL."""
 
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import JSON, DateTime, Dialect, Engine, TypeDecorator, UniqueConstraint
+from sqlalchemy import JSON, DateTime, Dialect, Engine, TypeDecorator, UniqueConstraint, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError, InterfaceError, OperationalError
 from sqlmodel import Field, SQLModel, create_engine
 
 
@@ -72,6 +74,15 @@ class ExceptionRecord(SQLModel, table=True):
     resolved_at: datetime | None = Field(default=None, sa_type=UtcDateTime)
 
 
+STORE_URLS = "sqlite:///path/to/psflow.db or postgresql://user:password@host:5432/psflow"
+# Any fixed number: the lock every psflow process takes while it creates the tables.
+SCHEMA_LOCK = 0x7073666C6F77
+
+
+class StoreError(Exception):
+    """psflow's store cannot be opened: an unusable `store_url` or a database out of reach."""
+
+
 def engine_url(url: str) -> str:
     """A plain postgresql:// URL speaks through psycopg 3, the driver psflow installs."""
     for prefix in ("postgresql://", "postgres://"):
@@ -81,14 +92,38 @@ def engine_url(url: str) -> str:
 
 
 def open_engine(url: str) -> Engine:
-    """Create the engine and the tables if they are missing (SQLite or PostgreSQL)."""
-    if url.startswith("sqlite:///"):
-        Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
-    if url.startswith("sqlite"):
-        engine = create_engine(url, connect_args={"check_same_thread": False})
+    """Create the engine and the tables if they are missing (SQLite or PostgreSQL).
+
+    Several processes may do this at once on an empty database (two workers starting
+    together): they take turns, under SQLite's write lock or a PostgreSQL advisory lock.
+    A URL psflow cannot use, or a database it cannot reach, is a StoreError naming
+    `store_url` (password hidden).
+    """
+    try:
+        shown = make_url(url).render_as_string(hide_password=True)
+        parsed = make_url(engine_url(url))
+    except (ArgumentError, ValueError):
+        raise StoreError(f"store_url is not a database URL: use {STORE_URLS}") from None
+    if parsed.get_backend_name() == "sqlite":
+        if parsed.database and parsed.database != ":memory:":
+            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(parsed, connect_args={"check_same_thread": False})
+    elif parsed.get_backend_name() == "postgresql":
+        engine = create_engine(parsed, pool_pre_ping=True)
     else:
-        engine = create_engine(engine_url(url), pool_pre_ping=True)
-    SQLModel.metadata.create_all(engine)
+        raise StoreError(f'store_url "{shown}" is neither SQLite nor PostgreSQL: use {STORE_URLS}')
+    try:
+        with engine.connect() as connection:
+            if engine.dialect.name == "postgresql":
+                connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": SCHEMA_LOCK})
+            else:  # the database's write lock, held until the tables exist
+                connection.exec_driver_sql("BEGIN IMMEDIATE")
+            SQLModel.metadata.create_all(connection)
+            connection.commit()
+    except (OperationalError, InterfaceError) as exc:
+        engine.dispose()
+        reason = str(exc.orig or exc).strip().splitlines()[0]
+        raise StoreError(f'cannot open the store at store_url "{shown}": {reason}') from None
     return engine
 
 

@@ -17,13 +17,16 @@ from google.protobuf import json_format
 from pydantic import SecretStr
 from temporalio.api.common.v1 import Payload, Payloads
 from temporalio.api.enums.v1 import EventType
+from temporalio.api.failure.v1 import Failure
 from temporalio.api.history.v1 import HistoryEvent
 from temporalio.client import Client, WorkflowHistory
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.converter import DataConverter
+from temporalio.exceptions import ApplicationError
 from temporalio.testing import WorkflowEnvironment
 from typer.testing import CliRunner
 
+from cli.codec_server import codec_app, ui_origins
 from cli.main import app
 from config import CodecSettings, ConfigError, Settings, load_settings
 from models.hire_to_staff import HireToStaffInput, hire_workflow_id
@@ -53,6 +56,7 @@ from workflows.search_attributes import ALL as SEARCH_ATTRIBUTES
 
 TOKEN = "test-codec-token"  # tests/support.py CODEC_TOML
 OLD, NEW = "2026-05", "2026-11"
+UI = "http://localhost:8233"
 
 
 @dataclass
@@ -327,3 +331,74 @@ def test_unencrypted_payloads_pass_through_decode() -> None:
     before = pydantic_data_converter.payload_converter.to_payload({"cost": Decimal("1.5")})
     assert codec.decrypt(before) == before
     assert codec.decrypt(codec.encrypt(before)) == before
+
+
+async def test_failure_messages_and_stack_traces_are_sealed_with_their_causes() -> None:
+    settings = keyed(Settings(), NEW, NEW)
+    converter = data_converter(settings)
+    try:
+        try:
+            raise ApplicationError("HCM answered 422: salary 98000.00 above band")
+        except ApplicationError as cause:
+            raise ApplicationError("ERP refused costRate 187.50", type="Refused") from cause
+    except ApplicationError as exc:
+        failure = Failure()
+        await converter.encode_failure(exc, failure)
+
+    stored = failure.SerializeToString()
+    assert b"187.50" not in stored and b"98000" not in stored
+    assert failure.message == "Encoded failure" and failure.cause.message == "Encoded failure"
+    assert reveal(failure, codec_from(settings.codec)) == 0
+    assert failure.message == "ERP refused costRate 187.50"
+    assert "salary 98000.00" in failure.cause.message and "raise" in failure.stack_trace
+
+
+def test_a_key_is_32_bytes_of_base64_and_a_payload_must_match_its_key() -> None:
+    for bad in ("not base64!", CODEC_KEYS[NEW][:-4], ""):
+        with pytest.raises(ConfigError, match=r'^\[codec\] keys."k" is not 32 bytes of base64'):
+            parse_keys(CodecSettings(keys={"k": SecretStr(bad)}, current="k"))
+    pasted = CodecSettings(keys={NEW: SecretStr(CODEC_KEYS[NEW] + "\n")}, current=NEW)
+    assert parse_keys(pasted) == parse_keys(keyed(Settings(), NEW, NEW).codec)
+
+    codec = codec_from(keyed(Settings(), NEW, NEW).codec)
+    # The other key listed under this payload's id: a key changed without a new id.
+    swapped = codec_from(CodecSettings(keys={NEW: SecretStr(CODEC_KEYS[OLD])}, current=NEW))
+    assert codec is not None and swapped is not None
+    sealed = codec.encrypt(pydantic_data_converter.payload_converter.to_payload({"rate": "1"}))
+    with pytest.raises(CodecError, match="does not decrypt with the key listed under that id"):
+        swapped.decrypt(sealed)
+    cut = Payload(metadata=dict(sealed.metadata), data=sealed.data[:5])
+    with pytest.raises(CodecError, match="too short"):
+        codec.decrypt(cut)
+    assert codec.encrypt(sealed).data[:12] != codec.encrypt(sealed).data[:12]  # fresh nonces
+
+
+async def test_codec_server_answers_bad_requests_in_words_and_only_the_ui_origin() -> None:
+    codec = codec_from(keyed(Settings(), NEW, NEW).codec)
+    assert codec is not None
+    transport = httpx.ASGITransport(app=codec_app(codec, TOKEN, ui_origins(UI)))
+    async with httpx.AsyncClient(transport=transport, base_url="http://codec") as http:
+
+        async def preflight(origin: str) -> httpx.Headers:
+            asked = {"Origin": origin, "Access-Control-Request-Method": "POST",
+                     "Access-Control-Request-Headers": "authorization,content-type"}  # fmt: skip
+            return (await http.options("/decode", headers=asked)).headers
+
+        async def decode(body: object, token: str) -> httpx.Response:
+            return await http.post("/decode", json=body, headers={"Authorization": token})
+
+        twin = "http://127.0.0.1:8233"
+        assert (await preflight(twin))["access-control-allow-origin"] == twin
+        assert "access-control-allow-origin" not in await preflight("https://evil.example")
+
+        bearer = f"Bearer {TOKEN}"
+        garbled = await http.post("/decode", content=b"\xff\xfe", headers={"Authorization": bearer})
+        assert garbled.status_code == 400
+        sealed = codec.encrypt(pydantic_data_converter.payload_converter.to_payload({"a": "1"}))
+        cut = Payload(metadata=dict(sealed.metadata), data=sealed.data[:5])
+        answer = await decode(json_format.MessageToDict(Payloads(payloads=[cut])), bearer)
+        assert answer.status_code == 422 and "too short" in answer.json()["error"]
+        # The scheme is case-insensitive; the token is not.
+        whole = json_format.MessageToDict(Payloads(payloads=[sealed]))
+        assert (await decode(whole, f"bearer {TOKEN}")).status_code == 200
+        assert (await decode(whole, f"Bearer {TOKEN.upper()}")).status_code == 401

@@ -5,15 +5,18 @@ import json
 import statistics
 import uuid
 from collections.abc import AsyncIterator, Iterator
-from datetime import UTC, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import pytest
+import typer
 from temporalio.client import Client, WorkflowFailureError
 from temporalio.testing import WorkflowEnvironment
 
+from cli.report import period
+from cli.report_figures import Durations
 from config import Settings, load_settings
 from models.people import Rejection
 from models.reconcile import RECONCILE, ReconcileInput, ReconcileResult
@@ -23,7 +26,7 @@ from sandbox.volume import Volume, volume_projects
 from store.audit import audit_entries
 from store.db import open_engine
 from tests.billing_support import Expected, awaiting_finance, expected, seed_volume
-from tests.support import Sandbox, client_in, env_for, running_worker, write_settings
+from tests.support import Sandbox, Systems, client_in, env_for, running_worker, write_settings
 from tests.test_opportunity_to_project import start as start_deal
 from tests.test_reconcile import cli
 from tests.test_time_to_bill import release
@@ -34,6 +37,7 @@ from workflows.time_to_bill import TimeToBill
 DEAL = DEMO_OPPORTUNITIES["small_cad"]
 VOLUME = Volume(projects=8, entries=240, period="2026-06", seed=62)
 TM = "Time and Materials"
+NO_RATE = "no rate for role"
 KEYS = {
     "since", "until", "project_activation", "time_to_invoice", "unbilled_backlog",
     "approvals_waiting", "failed_syncs", "dead_letters", "reconciliation",
@@ -183,7 +187,7 @@ async def test_report_figures_come_from_a_known_small_run(
         ("time-to-bill", "approval", 1)
     ]
     assert after["failed_syncs"] == {"time-to-bill": 1}
-    assert isinstance(after["dead_letters"], dict)
+    assert after["dead_letters"] == {"open": 1}  # the failed run
     assert after["reconciliation"] == [
         {"kind": c.kind.value, "found": c.found, "runs": 1, "repaired": 0}
         for c in sorted(found.counts, key=lambda c: c.kind.value)
@@ -208,3 +212,48 @@ async def test_report_refuses_a_malformed_day(estate: Path) -> None:
     result = await cli(env_for(estate), "report", "--since", "2026-11-31")
     assert result.exit_code == 2
     assert "is not a day: use YYYY-MM-DD" in result.output
+
+
+async def test_an_entry_billed_on_a_second_invoice_of_the_period_counts_once(
+    client: Client, estate: Path, own_worker: Settings
+) -> None:
+    """A resubmitted entry lands on the period's next invoice: each billed entry is timed
+    to the release of its own invoice, not once per release of the period."""
+    taken = {m.project.psa_id for m in tm_projects(3)}  # the test above bills these
+    month, unrated = next(
+        (expected(VOLUME, p.number), e)
+        for p in volume_projects(VOLUME)
+        if p.billing_type == TM and not p.closed_on and p.psa_id not in taken
+        for e in expected(VOLUME, p.number).approved
+        if e.billable and e.invalid == NO_RATE
+    )
+    before = (await report(estate, own_worker))["time_to_invoice"]
+
+    run = await start_billing(client, own_worker, month.project.psa_id, VOLUME.period)
+    assert (await release(run)).outcome is Outcome.RELEASED
+    systems = Systems(own_worker)
+    try:
+        await systems.psa.update_time_entry(unrated.id, {"role": month.valid[0].role})
+        await systems.psa.approve_time_entry(unrated.id, month.project.approver)
+    finally:
+        await systems.aclose()
+    again = await start_billing(client, own_worker, month.project.psa_id, VOLUME.period)
+    assert (await release(again, "greta")).outcome is Outcome.RELEASED
+
+    after = (await report(estate, own_worker))["time_to_invoice"]
+    billed = sum(1 for e in month.valid if e.billable) + 1
+    assert (after["invoices"] - before["invoices"], after["count"] - before["count"]) == (2, billed)
+
+
+def test_durations_use_the_nearest_rank_percentile() -> None:
+    tens = Durations.of([timedelta(seconds=n) for n in range(1, 11)])
+    assert (tens.count, tens.median_seconds, tens.p90_seconds, tens.max_seconds) == (10, 5.5, 9, 10)
+    assert Durations.of([timedelta(seconds=4)]).p90_seconds == 4
+    assert Durations.of([]) == Durations()
+
+
+def test_a_period_that_ends_before_it_starts_is_refused() -> None:
+    with pytest.raises(typer.BadParameter, match="--since 2026-11-30 is after --until 2026-11-01"):
+        period("2026-11-30", "2026-11-01", date(2026, 12, 1))
+    first, end = period(None, "2026-11-30", date(2026, 12, 1))
+    assert (first.date(), end.date()) == (date(2026, 11, 1), date(2026, 12, 1))

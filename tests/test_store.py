@@ -4,9 +4,12 @@ Each test gets an empty database: a SQLite file, or a new database on the suite'
 PostgreSQL server (tests/postgres.py), which fails these tests loudly if it cannot start.
 """
 
-from collections.abc import Iterator
+import threading
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from typing import TypeVar
 
 import pytest
 from sqlalchemy import Engine
@@ -16,7 +19,7 @@ from models.billing import EntryKind, EntryProblem, ExceptionState
 from models.dead_letter import DeadLetterState, FailedRun
 from models.hcm import WorkerEvent, WorkerEventKind
 from store.audit import add_link, append_audit, audit_entries, links_for
-from store.db import engine_url, open_engine
+from store.db import StoreError, engine_url, open_engine
 from store.dead_letters import (
     NotOpen,
     get_dead_letter,
@@ -30,25 +33,85 @@ from store.exceptions import list_exceptions, mark_resubmitted, record_problems,
 from tests.postgres import PostgresServer
 
 T0 = datetime(2026, 11, 2, 9, 30, tzinfo=UTC)
+T = TypeVar("T")
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
-def engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
+def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """An empty database on each of the store's two kinds; nothing is created in it yet."""
     if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path / 'store' / 'psflow.db'}"
-        engine = open_engine(url)
-        yield engine
-        engine.dispose()
+        yield f"sqlite:///{tmp_path / 'store' / 'psflow.db'}"
         return
     server: PostgresServer = request.getfixturevalue("postgres")
     url = server.create_database()
-    engine = open_engine(url)
-    assert engine.dialect.name == "postgresql"
+    try:
+        yield url
+    finally:
+        server.drop_database(url)
+
+
+@pytest.fixture
+def engine(store_url: str) -> Iterator[Engine]:
+    engine = open_engine(store_url)
+    assert engine.dialect.name == store_url.partition(":")[0]
     try:
         yield engine
     finally:
         engine.dispose()
-        server.drop_database(url)
+
+
+def at_once(count: int, action: Callable[[], T]) -> list[T]:
+    """`action` in `count` threads released together, as workers starting side by side."""
+    start = threading.Barrier(count)
+
+    def together() -> T:
+        start.wait()
+        return action()
+
+    with ThreadPoolExecutor(count) as pool:
+        return list(pool.map(lambda _: together(), range(count)))
+
+
+def test_tables_are_created_once_by_workers_starting_together(store_url: str) -> None:
+    engines = at_once(6, lambda: open_engine(store_url))
+    engines.append(open_engine(store_url))  # and again, on tables that exist
+    entry = AuditEntry(at=T0, workflow_id="w", kind="posted", user=None, detail="d")
+    append_audit(engines[0], entry)
+    assert audit_entries(engines[-1]) == [entry]
+    for engine in engines:
+        engine.dispose()
+
+
+def test_concurrent_writers_keep_each_record_once(engine: Engine) -> None:
+    link = RecordLink(
+        business_key="006A", system="erp", record_type="job", record_id="77", workflow_id="w"
+    )
+    event = WorkerEvent(
+        event_id="E1", kind=WorkerEventKind.HIRE, worker_id="30001",
+        effective_date=date(2026, 11, 1), occurred_at=T0, sequence=1,
+    )  # fmt: skip
+    at_once(4, lambda: record_dead_letter(engine, failed_run("run-1", T0)))
+    at_once(4, lambda: add_link(engine, link))
+    at_once(4, lambda: mark_applied(engine, event))
+    assert [d.run_id for d in list_dead_letters(engine)] == ["run-1"]
+    assert links_for(engine, "006A") == [link]
+    assert "already applied" in (staleness(engine, event) or "")
+
+
+@pytest.mark.parametrize(
+    ("url", "message"),
+    [
+        ("not a url", "store_url is not a database URL: use sqlite:///"),
+        ("mysql://psflow:s3cret@db/psflow", 'store_url "mysql://psflow:***@db/psflow" is neither'),
+        ("postgresql://psflow:s3cret@127.0.0.1:1/psflow", "cannot open the store at store_url "
+         '"postgresql://psflow:***@127.0.0.1:1/psflow": connection failed'),
+    ],
+)  # fmt: skip
+def test_an_unusable_store_url_is_one_line_without_its_password(url: str, message: str) -> None:
+    with pytest.raises(StoreError) as refused:
+        open_engine(url)
+    assert str(refused.value).startswith(message)
+    assert "s3cret" not in str(refused.value) and "\n" not in str(refused.value)
 
 
 def test_postgresql_urls_use_the_installed_driver() -> None:
