@@ -6,18 +6,21 @@ from temporalio import activity
 from models.audit import AuditEntry, RecordLink
 from models.dead_letter import FailedRun
 from models.hcm import WorkerEvent
+from security.codec import EncryptionCodec
 from store import dead_letters
 from store.audit import add_link, append_audit
 from store.events import mark_applied, staleness
 
 
 class StoreActivities:
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, codec: EncryptionCodec | None = None) -> None:
+        """`codec` seals dead letters' inputs when payload encryption is on."""
         self._engine = engine
+        self._codec = codec
 
     @activity.defn(name="store.record_audit")
     def record_audit(self, entry: AuditEntry) -> None:
-        """Append who did what, when, to which workflow."""
+        """Append who did what, when, to which workflow (once, however often retried)."""
         append_audit(self._engine, entry)
 
     @activity.defn(name="store.record_links")
@@ -39,4 +42,4 @@ class StoreActivities:
     @activity.defn(name="store.record_dead_letter")
     def record_dead_letter(self, failed: FailedRun) -> None:
         """Keep a run that failed for good, with its input, for `psflow dlq` (idempotent)."""
-        dead_letters.record_dead_letter(self._engine, failed)
+        dead_letters.record_dead_letter(self._engine, failed, self._codec)

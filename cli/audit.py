@@ -10,6 +10,7 @@ from cli.dlq import since_option
 from cli.output import console, print_json, when
 from cli.render import cells
 from cli.state import settings_of, store_of
+from models.audit import AUDIT_KINDS
 from store.audit import audit_entries
 
 app = typer.Typer()
@@ -29,7 +30,7 @@ def audit(
         typer.Option(
             "--kind",
             metavar="KIND",
-            help="approved, rejected, corrected, escalated, released, posted, retried, discarded.",
+            help=", ".join(AUDIT_KINDS) + ".",
         ),
     ] = None,
     since: Annotated[
@@ -43,6 +44,9 @@ def audit(
     Example: psflow audit --user fatima --kind discarded --since 2026-11-01 --json
     """
     after = since_option(since)
+    if kind is not None and kind not in AUDIT_KINDS:
+        message = f"{kind!r} is not one of {', '.join(AUDIT_KINDS)}"
+        raise typer.BadParameter(message, param_hint="--kind")
     engine = store_of(settings_of(ctx))
     try:
         found = audit_entries(engine, workflow, user=user, kind=kind, since=after)

@@ -2,31 +2,34 @@
 
 import inspect
 from datetime import UTC, datetime
-from typing import Annotated, Any, get_type_hints
+from typing import Annotated, Any, TypeVar, get_type_hints
 
 import typer
 from pydantic import BaseModel, ValidationError
 from rich.box import SIMPLE_HEAD
 from rich.table import Table
-from sqlalchemy import Engine
 from temporalio.client import Client, WorkflowExecutionStatus, WorkflowHandle
+from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
+from temporalio.exceptions import WorkflowAlreadyStartedError
 
 from cli import actions
-from cli.client import connect, execution_status, ui_link
+from cli.client import closed_state, connect, execution_status, ui_link
 from cli.output import CliError, console, fail, print_json, when
 from cli.render import cells, fields_table, styled
 from cli.state import run, settings_of, store_of
-from config import Settings
-from models.audit import AuditEntry
+from config import ConfigError, Settings
 from models.dead_letter import DeadLetter, DeadLetterState
 from models.hcm import WorkerEvent
-from store.audit import append_audit
+from security.codec import EncryptionCodec, codec_from
 from store.dead_letters import (
     NotOpen,
+    SealedInput,
+    claim_for_retry,
     get_dead_letter,
     list_dead_letters,
     mark_discarded,
     mark_retried,
+    reopen,
 )
 
 app = typer.Typer(
@@ -43,6 +46,7 @@ WhoOption = Annotated[
         help="Who is acting, for the audit log (default: $PSFLOW_USER).",
     ),
 ]  # fmt: skip
+M = TypeVar("M", bound=BaseModel)
 
 
 def _state(value: str) -> DeadLetterState | None:
@@ -85,7 +89,12 @@ def list_command(
     Example: psflow dlq list --state all --since 2026-11-01
     """
     wanted, after = _state(state), since_option(since)
-    found = list_dead_letters(store_of(settings_of(ctx)), state=wanted, since=after)
+    settings = settings_of(ctx)
+    try:  # the table shows no input: only --json needs the keys to open it
+        codec = _codec(settings) if json else None
+        found = list_dead_letters(store_of(settings), state=wanted, since=after, codec=codec)
+    except (CliError, SealedInput) as exc:
+        fail(str(exc))
     if json:
         print_json([d.model_dump(mode="json") for d in found])
         return
@@ -102,15 +111,27 @@ def list_command(
 
 
 def _one(settings: Settings, dead_letter_id: int) -> DeadLetter:
-    found = get_dead_letter(store_of(settings), dead_letter_id)
+    try:
+        found = get_dead_letter(store_of(settings), dead_letter_id, _codec(settings))
+    except SealedInput as exc:
+        raise CliError(str(exc)) from None
     if found is None:
         raise CliError(f"no dead letter {dead_letter_id}: see `psflow dlq list --state all`")
     return found
 
 
+def _codec(settings: Settings) -> EncryptionCodec | None:
+    try:
+        return codec_from(settings.codec)
+    except ConfigError as exc:
+        raise CliError(str(exc)) from None
+
+
 @app.command()
 def show(
-    ctx: typer.Context, dead_letter_id: IdArg, json: Annotated[bool, typer.Option("--json")] = False
+    ctx: typer.Context,
+    dead_letter_id: IdArg,
+    json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
 ) -> None:
     """One dead letter: the workflow, the step that failed, the error and the input.
 
@@ -139,6 +160,8 @@ def show(
         rows.append(("reason", found.reason))
     if found.retry_run_id:
         rows.append(("retry run", found.retry_run_id))
+    if found.input_key_id:
+        rows.append(("input", f'stored encrypted under key id "{found.input_key_id}"'))
     console.print(fields_table(rows))
     console.print("input:", style="bold")
     console.print_json(data=found.input)
@@ -161,52 +184,84 @@ async def _retry(settings: Settings, dead_letter_id: int, user: str) -> None:
     letter = _one(settings, dead_letter_id)
     if letter.state is not DeadLetterState.OPEN:
         raise CliError(f"dead letter {letter.id} is already {letter.state.value}")
+    workflow_run, arguments, reuse = _new_run(letter)
     client = await connect(settings)
-    existing = client.get_workflow_handle(letter.workflow_id)
-    with actions.temporal_errors(settings):
-        if await execution_status(existing) == WorkflowExecutionStatus.RUNNING:
-            raise CliError(
-                f"{letter.workflow_id} is running: retry {letter.id} once it ends "
-                f"(see `psflow status {letter.workflow_id}`)"
-            )
-    handle = await _start(client, settings, letter, user)
-    run_id = handle.result_run_id or ""
     engine = store_of(settings)
+    try:  # claimed first: of two retries at once, one starts a run and the other is refused
+        claim_for_retry(engine, letter.id, user)
+    except NotOpen as exc:
+        raise CliError(str(exc)) from None
     try:
-        mark_retried(engine, letter.id, user, run_id)
-    except NotOpen as exc:  # someone closed it meanwhile; the run started all the same
-        raise CliError(f"{exc}; the retry started {letter.workflow_id} run {run_id}") from None
-    detail = f"dead letter {letter.id} retried: new run {run_id}"
-    _audit(engine, letter.workflow_id, "retried", user, detail)
-    console.print(f"retried dead letter {letter.id}: [bold]{handle.id}[/bold] started")
+        handle = await _start(client, settings, letter, workflow_run, arguments, reuse)
+    except BaseException:
+        reopen(engine, letter.id)
+        raise
+    run_id = handle.result_run_id or ""
+    mark_retried(engine, letter.id, user, run_id)
+    console.print(f"retried dead letter {letter.id}: [bold]{handle.id}[/bold] run {run_id}")
     console.print(f"UI: {ui_link(settings, handle.id)}", soft_wrap=True)
     console.print(f"follow it: psflow watch {handle.id}", style="dim", soft_wrap=True)
 
 
-async def _start(
-    client: Client, settings: Settings, letter: DeadLetter, user: str
-) -> WorkflowHandle[Any, Any]:
-    """A new run from the stored input, through the same start as `psflow start`."""
+def _new_run(letter: DeadLetter) -> tuple[Any, BaseModel, WorkflowIDReusePolicy]:
+    """What a retry starts: the workflow's run method, its input and the id reuse policy
+    `psflow start` (or ingress, for an HCM event) would use."""
     if letter.workflow_type == "worker-change":
-        event = WorkerEvent.model_validate(letter.input)
-        return await actions.start_for_event(client, settings, event, user)
-    kinds = actions.workflow_kinds()
-    kind = kinds.get(letter.workflow_type)
+        from workflows.worker_change import WorkerChange
+
+        event = _input_of(letter, WorkerEvent, "worker-change")
+        return WorkerChange.run, event, WorkflowIDReusePolicy.ALLOW_DUPLICATE
+    kind = actions.workflow_kinds().get(letter.workflow_type)
     if kind is None or kind.workflow_id(letter.business_key) != letter.workflow_id:
         raise CliError(f"{letter.workflow_type} cannot be retried from the dead letters")
-    input_type = _input_type(kind.workflow)
+    arguments = _input_of(letter, _input_type(kind.workflow), kind.name)
+    reuse = (
+        WorkflowIDReusePolicy.ALLOW_DUPLICATE
+        if kind.rerunnable
+        else WorkflowIDReusePolicy.ALLOW_DUPLICATE_FAILED_ONLY
+    )
+    return kind.workflow.run, arguments, reuse
+
+
+def _input_of(letter: DeadLetter, model: type[M], name: str) -> M:
     try:
-        arguments: BaseModel = input_type.model_validate(letter.input)
+        return model.model_validate(letter.input)
     except ValidationError as exc:
         raise CliError(
-            f"the stored input no longer fits {kind.name}: {exc.errors()[0]['msg']}"
+            f"the stored input no longer fits {name}: {exc.errors()[0]['msg']}"
         ) from None
-    handle, already = await actions.start(
-        client, settings, kind, letter.business_key, user, arguments
+
+
+async def _start(
+    client: Client,
+    settings: Settings,
+    letter: DeadLetter,
+    workflow_run: Any,
+    arguments: BaseModel,
+    reuse: WorkflowIDReusePolicy,
+) -> WorkflowHandle[Any, Any]:
+    """A new run of the letter's workflow id; never the running one (that refuses the retry)."""
+    with actions.temporal_errors(settings):
+        try:
+            return await client.start_workflow(
+                workflow_run,
+                arguments,
+                id=letter.workflow_id,
+                task_queue=settings.temporal.task_queue,
+                id_conflict_policy=WorkflowIDConflictPolicy.FAIL,
+                id_reuse_policy=reuse,
+            )
+        except WorkflowAlreadyStartedError:
+            status = await execution_status(client.get_workflow_handle(letter.workflow_id))
+    if status == WorkflowExecutionStatus.RUNNING:
+        raise CliError(
+            f"{letter.workflow_id} is running: retry {letter.id} once it ends "
+            f"(see `psflow status {letter.workflow_id}`)"
+        )
+    raise CliError(
+        f"{letter.workflow_id} has run again since and {closed_state(status)}: nothing to "
+        f"retry; discard {letter.id} (see `psflow status {letter.workflow_id}`)"
     )
-    if already:
-        raise CliError(f"{handle.id} is running: retry {letter.id} once it ends")
-    return handle
 
 
 def _input_type(workflow_class: type) -> type[BaseModel]:
@@ -235,14 +290,10 @@ def discard(
     if not why:
         fail("discard needs --reason: say why it will not be retried, for the audit log")
     who = _who(user, "discard")
-    engine = store_of(settings)
     try:
-        letter = mark_discarded(engine, dead_letter_id, who, why)
+        letter = mark_discarded(store_of(settings), dead_letter_id, who, why)
     except NotOpen as exc:
         fail(f"{exc}: see `psflow dlq list --state all`")
-    _audit(
-        engine, letter.workflow_id, "discarded", who, f"dead letter {letter.id}: {letter.reason}"
-    )
     console.print(f"discarded dead letter {letter.id} ({letter.workflow_id})")
 
 
@@ -251,10 +302,3 @@ def _who(user: str | None, verb: str) -> str:
     if not who:
         fail(f"{verb} needs --as USER (or $PSFLOW_USER): who acts, for the audit log")
     return who
-
-
-def _audit(engine: Engine, workflow_id: str, kind: str, user: str, detail: str) -> None:
-    entry = AuditEntry(
-        at=datetime.now(UTC), workflow_id=workflow_id, kind=kind, user=user, detail=detail
-    )
-    append_audit(engine, entry)

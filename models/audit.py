@@ -4,12 +4,16 @@ from datetime import datetime
 
 from pydantic import BaseModel
 
+AUDIT_KINDS = (
+    "approved", "rejected", "corrected", "escalated", "released", "posted", "retried", "discarded",
+)  # fmt: skip
+
 
 class AuditEntry(BaseModel):
     at: datetime
     workflow_id: str
     kind: str
-    """approved, rejected, corrected, escalated, released, posted, retried, discarded."""
+    """One of AUDIT_KINDS."""
     user: str | None
     detail: str
 

@@ -37,4 +37,6 @@ class DeadLetter(FailedRun):
     reason: str | None = None
     """Why it was discarded."""
     retry_run_id: str | None = None
-    """The run a retry started."""
+    """The run a retry started (none yet while the retry is starting it)."""
+    input_key_id: str | None = None
+    """The [codec] key id the stored input is encrypted under; None when it is kept in clear."""

@@ -11,9 +11,23 @@ from store.db import AuditRecord, LinkRecord
 
 
 def append_audit(engine: Engine, entry: AuditEntry) -> None:
+    """Append an entry once: an activity retried after its commit adds no second row."""
     with Session(engine) as session:
-        session.add(AuditRecord(**entry.model_dump()))
+        add_audit(session, entry)
         session.commit()
+
+
+def add_audit(session: Session, entry: AuditEntry) -> None:
+    """Add the entry to `session`'s transaction unless an identical one is stored already."""
+    same = select(AuditRecord.id).where(
+        AuditRecord.workflow_id == entry.workflow_id,
+        col(AuditRecord.at) == entry.at,
+        AuditRecord.kind == entry.kind,
+        col(AuditRecord.user).is_(None) if entry.user is None else AuditRecord.user == entry.user,
+        AuditRecord.detail == entry.detail,
+    )
+    if session.exec(same).first() is None:
+        session.add(AuditRecord(**entry.model_dump()))
 
 
 def audit_entries(
