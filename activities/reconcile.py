@@ -6,12 +6,14 @@ only counts and the ids it may repair, so the history stays small whatever the v
 
 import asyncio
 from collections.abc import Callable
+from datetime import datetime, timedelta
 
 from sqlalchemy import Engine
 from temporalio import activity
 from temporalio.client import Client, WorkflowExecutionStatus
 from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
+from temporalio.service import RPCError, RPCStatusCode
 
 from activities.reconcile_rules import (
     in_scope,
@@ -23,6 +25,7 @@ from activities.reconcile_rules import (
 from connectors.crm import CrmConnector
 from connectors.crm_query import closed_won_opportunities
 from connectors.erp import ErpConnector
+from connectors.erp_reconcile import invoices_by_project, missing_jobs
 from connectors.psa import PsaConnector
 from models.billing import (
     EntryKind,
@@ -46,6 +49,7 @@ from models.reconcile import (
     ReconcilePolicy,
     RepairOutcome,
     RepairRequest,
+    RepairTarget,
 )
 from models.time_to_bill import TimeToBillInput
 from store.exceptions import list_exceptions
@@ -85,12 +89,14 @@ class ReconcileActivities:
         """Closed-won deals with no ERP or PSA project, one page of them."""
         since = request.policy.closed_won_since
         page, next_token = await self._opportunities(request, lambda o: in_scope(o, since))
-        findings = []
-        for opportunity in page:
-            erp, psa = await asyncio.gather(self._has_erp(opportunity), self._has_psa(opportunity))
-            found = missing_project(opportunity, erp, psa)
-            if found is not None:
-                findings.append(found)
+        found = await asyncio.gather(
+            *(asyncio.gather(self._has_erp(o), self._has_psa(o)) for o in page)
+        )
+        findings = [
+            finding
+            for opportunity, (erp, psa) in zip(page, found, strict=True)
+            if (finding := missing_project(opportunity, erp, psa)) is not None
+        ]
         return await self._store(request, findings, next_token)
 
     @activity.defn(name="reconcile.check_invoice_status")
@@ -98,14 +104,9 @@ class ReconcileActivities:
         """Deals whose CRM invoice status or number differs from the ERP's, one page."""
         # Every deal with an ERP project, whenever it closed: its invoices are psflow's.
         page, next_token = await self._opportunities(request, lambda o: bool(o.erp_project_id))
-        invoices = await asyncio.gather(
-            *(self._erp.invoices_for_project(o.erp_project_id or "") for o in page)
-        )
-        findings = [
-            found
-            for opportunity, found_invoices in zip(page, invoices, strict=True)
-            if (found := invoice_drift(opportunity, found_invoices)) is not None
-        ]
+        invoices = await invoices_by_project(self._erp, [o.erp_project_id or "" for o in page])
+        drift = [invoice_drift(o, invoices.get(o.erp_project_id or "", [])) for o in page]
+        findings = [found for found in drift if found is not None]
         return await self._store(request, findings, next_token)
 
     @activity.defn(name="reconcile.check_psa_projects")
@@ -114,40 +115,42 @@ class ReconcileActivities:
         projects = sorted(await self._psa.list_projects(status="active"), key=lambda p: p.id)
         start = int(request.page_token or 0)
         page = projects[start : start + max(request.policy.page_size, 1)]
-        jobs = await asyncio.gather(*(self._erp.get_project(p.external_id) for p in page))
+        missing = await missing_jobs(self._erp, [p.external_id for p in page])
         findings = [
-            psa_without_erp(p.id, p.external_id, p.name)
-            for p, job in zip(page, jobs, strict=True)
-            if job is None
+            psa_without_erp(p.id, p.external_id, p.name) for p in page if p.external_id in missing
         ]
         end = start + len(page)
         return await self._store(request, findings, str(end) if end < len(projects) else None)
 
     @activity.defn(name="reconcile.check_unposted_time")
     async def check_unposted_time(self, request: CheckRequest) -> CheckPage:
-        """Projects of one period with approved time not in the ERP, one page of projects."""
+        """Projects of one period with approved time not in the ERP, one page of projects:
+        the PSA read per project, the ERP asked once for every late entry of the page."""
         period = request.period or ""
         ids = await self._psa.billing_projects(
             period, request.page_token, max(request.policy.page_size, 1)
         )
-        findings = []
-        for project_id in ids.items:
-            entries = await self._approved_time(project_id, period)
-            posted = await self._erp.posted_records(
-                "timeBill", [time_bill_external_id(e.id) for e in entries]
+        cutoff = request.now - timedelta(hours=request.policy.unposted_after_hours)
+        entries = await asyncio.gather(*(self._approved_time(p, period, cutoff) for p in ids.items))
+        late = [time_bill_external_id(e.id) for found in entries for e in found]
+        posted = await self._erp.posted_records("timeBill", late)
+        excepted = await asyncio.to_thread(self._excepted, period)
+        findings = [
+            found
+            for project_id, project_entries in zip(ids.items, entries, strict=True)
+            if (
+                found := unposted_time(
+                    project_id,
+                    period,
+                    project_entries,
+                    {e.id for e in project_entries if time_bill_external_id(e.id) in posted},
+                    excepted,
+                    request.now,
+                    request.policy.unposted_after_hours,
+                )
             )
-            excepted = await asyncio.to_thread(self._excepted, project_id, period)
-            found = unposted_time(
-                project_id,
-                period,
-                entries,
-                {e.id for e in entries if time_bill_external_id(e.id) in posted},
-                excepted,
-                request.now,
-                request.policy.unposted_after_hours,
-            )
-            if found is not None:
-                findings.append(found)
+            is not None
+        ]
         return await self._store(request, findings, ids.next_page_token)
 
     # ---- repairs ---------------------------------------------------------------------
@@ -170,19 +173,28 @@ class ReconcileActivities:
         return RepairOutcome(target=target, outcome=outcome, repaired=repaired)
 
     async def _start(self, request: RepairRequest) -> tuple[str, bool]:
+        """Start the repair by business key; a running one is found, not started again.
+
+        A time-to-bill may run again (a rerun posts nothing twice). An opportunity-to-project
+        that ended (completed, failed into the dead letters, cancelled by a person) is left to
+        a person: starting it every run would only pile up dead letters or undo a decision.
+        """
         target = request.target
         if target.kind == FindingKind.MISSING_PROJECT:
             name, id = "opportunity-to-project", workflow_id(target.business_key)
             arg: object = OpportunityToProjectInput(
                 opportunity_id=target.business_key, requested_by=request.requested_by
             )
-            reuse = WorkflowIDReusePolicy.ALLOW_DUPLICATE_FAILED_ONLY
+            reuse = WorkflowIDReusePolicy.REJECT_DUPLICATE
         else:
             project_id, _, period = target.business_key.rpartition("/")
             name, id = "time-to-bill", time_to_bill_id(project_id, period)
             arg = TimeToBillInput(project_id=project_id, period=period)
             reuse = WorkflowIDReusePolicy.ALLOW_DUPLICATE
-        before = await self._running_run(id)
+        status, before = await self._latest_run(id)
+        running = status == WorkflowExecutionStatus.RUNNING
+        if target.kind == FindingKind.MISSING_PROJECT and status is not None and not running:
+            return f"not started: {id} ended {status.name.lower()}; {NO_REPAIR}", False
         try:
             handle = await self._client.start_workflow(
                 name,
@@ -192,18 +204,21 @@ class ReconcileActivities:
                 id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
                 id_reuse_policy=reuse,
             )
-        except WorkflowAlreadyStartedError:
-            return f"not started: {id} already completed; needs a person", False
-        if before is not None and before == handle.result_run_id:
+        except WorkflowAlreadyStartedError:  # it ended between the look and the start
+            return f"not started: {id} has ended; {NO_REPAIR}", False
+        if running and before == handle.result_run_id:
             return f"already running: {id}", False
         return f"started {id}", True
 
-    async def _running_run(self, id: str) -> str | None:
+    async def _latest_run(self, id: str) -> tuple[WorkflowExecutionStatus | None, str | None]:
+        """The status and run id of the workflow's latest run; (None, None) when it never ran."""
         try:
             description = await self._client.get_workflow_handle(id).describe()
-        except Exception:  # none yet (NOT_FOUND) is the usual case
-            return None
-        return description.run_id if description.status == WorkflowExecutionStatus.RUNNING else None
+        except RPCError as exc:
+            if exc.status == RPCStatusCode.NOT_FOUND:
+                return None, None
+            raise
+        return description.status, description.run_id
 
     async def _write_invoice_status(self, opportunity_id: str, external_id: str | None) -> str:
         invoice = await self._erp.get_invoice(external_id or "") if external_id else None
@@ -242,18 +257,22 @@ class ReconcileActivities:
             return True
         return await self._psa.find_project(project_external_id(opportunity.id)) is not None
 
-    async def _approved_time(self, project_id: str, period: str) -> list[TimeEntry]:
+    async def _approved_time(
+        self, project_id: str, period: str, cutoff: datetime
+    ) -> list[TimeEntry]:
+        """The project's approved entries of the period approved at or before `cutoff`."""
         entries: list[TimeEntry] = []
         token: str | None = None
         while True:
             page = await self._psa.time_entries(project_id, period, token, ENTRY_PAGE)
-            entries += page.items
+            entries += [e for e in page.items if e.approved_at and e.approved_at <= cutoff]
             token = page.next_page_token
             if not token:
                 return entries
 
-    def _excepted(self, project_id: str, period: str) -> set[str]:
-        known = list_exceptions(self._engine, period=period, project_id=project_id)
+    def _excepted(self, period: str) -> set[str]:
+        """Time entries of the period open as billing exceptions (left to psflow exceptions)."""
+        known = list_exceptions(self._engine, period=period)
         return {
             e.entry_id
             for e in known
@@ -266,7 +285,7 @@ class ReconcileActivities:
         """Store the page's findings with what the run will do about each; hand back the
         repair targets the run still has room for."""
         allowed = set(request.policy.repair)
-        targets = []
+        targets: list[RepairTarget] = []
         for finding in findings:
             if finding.target is None:
                 finding.repair = NO_REPAIR

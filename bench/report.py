@@ -11,9 +11,11 @@ from importlib.metadata import version
 from bench.memory import MemoryFigures
 from bench.month_end import MonthEndFigures
 from bench.naive import NaiveFigures
+from bench.reconcile import ReconcileFigures
 from bench.sagas import SagaFigures
 from bench.stack import TEMPORAL
 from config import Settings
+from sandbox.volume import Volume
 
 HEADER = ["measure", "psflow", "baseline", "ratio"]
 
@@ -27,6 +29,8 @@ class Figures:
     peak_mib: float
     """The worker's peak RSS (VmHWM) through the sagas and the month-end."""
     memory: MemoryFigures
+    reconcile: ReconcileFigures | None = None
+    """One reconcile run over the month-end's period once every invoice is released."""
 
 
 def p95(values: list[float]) -> float:
@@ -103,6 +107,17 @@ def figure_rows(f: Figures) -> list[list[str]]:
             *_latency(m.latencies),
             "",
         ],
+        *([_reconcile_row(f.reconcile, v)] if f.reconcile else []),
+    ]
+
+
+def _reconcile_row(r: ReconcileFigures, v: Volume) -> list[str]:
+    calls = ", ".join(f"{system} {r.system_calls(system):,}" for system in r.calls)
+    return [
+        f"reconciliation after month-end ({v.projects:,} projects, {v.entries:,} entries)",
+        f"{r.seconds:.1f} s, {r.total_calls:,} HTTP calls ({calls})",
+        f"history {r.events} events, {r.history_bytes / 1024:.0f} KiB",
+        "",
     ]
 
 

@@ -9,6 +9,7 @@ from typing import Any, TypeVar
 from bench.memory import measure_memory
 from bench.month_end import measure_month_end
 from bench.naive import measure_naive
+from bench.reconcile import describe, measure_reconcile
 from bench.report import Figures, render
 from bench.sagas import measure_sagas
 from bench.scale import Scale
@@ -89,13 +90,17 @@ async def measure(scale: Scale, overrides: dict[str, dict[str, Any]] | None = No
             f"released at {month.total_seconds:.0f} s"
         )
         peak = rss_mib(stack.worker_pid, "VmHWM")
+        title = "reconciliation after month-end"
+        after = measure_reconcile(stack, "after month-end", [volume.period])
+        reconciled = await _phase(stack, scale, title, after)
+        progress(f"  {describe(reconciled)}")
         title = f"naive script: {scale.naive:,} entries, one call each"
         naive = await _phase(stack, scale, title, measure_naive(stack, volume, scale.naive))
         progress(f"  {naive.per_second:.0f} entries/s")
         title = f"memory: a fresh worker, then {scale.waiting:,} runs waiting for finance"
         memory = await _phase(stack, scale, title, measure_memory(stack, scale))
         progress(f"  idle {memory.idle_mib:.0f} MiB, waiting {memory.waiting_mib:.0f} MiB")
-        figures = Figures(stack.settings, sagas, month, naive, peak, memory)
+        figures = Figures(stack.settings, sagas, month, naive, peak, memory, reconciled)
     progress("done")
     return figures
 

@@ -1,4 +1,4 @@
-"""`psflow reconcile`: run reconciliation once, or show the latest run's findings."""
+"""`psflow reconcile`: run reconciliation once, or show the latest completed run's findings."""
 
 from datetime import UTC, datetime
 from typing import Annotated
@@ -16,9 +16,12 @@ from cli.render import cells
 from cli.state import run, settings_of, store_of
 from config import Settings
 from models.reconcile import RECONCILE, Finding, FindingKind, ReconcileInput, ReconcileResult
-from store.findings import findings_of_run, latest_run_id
+from store.findings import findings_of_run
 
 app = typer.Typer()
+
+DRIFT_FOUND = 3
+"""Exit code when the run found drift (1 is an error, 2 a bad option), as a monitor reads it."""
 
 
 async def run_now(settings: Settings, user: str) -> ReconcileResult:
@@ -29,16 +32,38 @@ async def run_now(settings: Settings, user: str) -> ReconcileResult:
     workflow_id = f"{RECONCILE}/{datetime.now(UTC):%Y-%m-%dT%H:%M:%S.%fZ}"
     with temporal_errors(settings, workflow_id):
         try:
-            return await client.execute_workflow(
+            result: ReconcileResult = await client.execute_workflow(
                 RECONCILE,
                 ReconcileInput(requested_by=user),
                 id=workflow_id,
                 task_queue=queue,
                 result_type=ReconcileResult,
             )
+            return result
         except WorkflowFailureError as exc:
-            cause = exc.cause.message if exc.cause else str(exc)
+            cause = getattr(exc.cause, "message", None) or str(exc.cause or exc)
             raise CliError(f"{workflow_id} failed: {cause}") from None
+
+
+async def latest_completed(settings: Settings) -> ReconcileResult | None:
+    """The result of the reconcile run on this task queue that completed last, or None.
+
+    A failed or running run is passed over: its findings are only the pages it stored.
+    """
+    client = await connect(settings)
+    query = (
+        f"WorkflowType = '{RECONCILE}' AND ExecutionStatus = 'Completed' "
+        f"AND TaskQueue = '{settings.temporal.task_queue}'"
+    )
+    with temporal_errors(settings):
+        # Visibility lists closed runs by close time, newest first (SQL and Elasticsearch).
+        async for execution in client.list_workflows(query, limit=1):
+            handle = client.get_workflow_handle(
+                execution.id, run_id=execution.run_id, result_type=ReconcileResult
+            )
+            result: ReconcileResult = await handle.result(follow_runs=False)
+            return result
+    return None
 
 
 def findings_table(findings: list[Finding]) -> Table:
@@ -67,35 +92,40 @@ def reconcile(
     user: AsOption = None,
     json: JsonOption = False,
 ) -> None:
-    """Compare CRM, ERP and PSA and list the drift: without --now, the latest run's findings.
+    """Compare CRM, ERP and PSA and list the drift: without --now, the findings of the
+    latest run that completed. Exits 0 when there is none, 3 when there is (repaired or
+    not), 1 when it could not run.
 
     Example: psflow reconcile --now
     """
     settings = settings_of(ctx)
     engine = store_of(settings)
-    result = run(run_now(settings, resolve_user(user))) if now else None
-    run_id = result.run_id if result else latest_run_id(engine)
-    if run_id is None:
+    if now:
+        result: ReconcileResult | None = run(run_now(settings, resolve_user(user)))
+    else:
+        result = run(latest_completed(settings))
+    if result is None:
         console.print("no reconciliation has run yet: psflow reconcile --now", style="dim")
         return
-    findings = findings_of_run(engine, run_id)
+    findings = findings_of_run(engine, result.run_id)
     if json:
         print_json(
             {
-                "run_id": run_id,
-                "counts": [c.model_dump(mode="json") for c in result.counts] if result else None,
-                "repairs": result.repairs if result else None,
+                "run_id": result.run_id,
+                "counts": [c.model_dump(mode="json") for c in result.counts],
+                "repairs": result.repairs,
                 "findings": [
                     f.model_dump(mode="json", exclude={"target", "run_id"}) for f in findings
                 ],
             }
         )
-        return
-    if findings:
-        console.print(f"{summary(findings)}: run {run_id}", soft_wrap=True)
+    elif findings:
+        console.print(f"{summary(findings)}: run {result.run_id}", soft_wrap=True)
         console.print(findings_table(findings))
     else:
-        console.print(f"no drift found: run {run_id}")
-    if result:
+        console.print(f"no drift found: run {result.run_id}")
+    if not json:
         repaired = sum(c.repaired for c in result.counts)
         console.print(f"{repaired} repaired, {len(result.repairs)} repairs attempted")
+    if findings:
+        raise typer.Exit(DRIFT_FOUND)

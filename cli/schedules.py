@@ -46,7 +46,9 @@ def interval_text(every: timedelta) -> str:
 
 def wanted_schedule(settings: Settings) -> Schedule:
     """Reconcile every `[reconcile] every` on the configured task queue; a run still going
-    when the next is due makes the next one skip."""
+    when the next is due makes the next one skip, and a run missed while Temporal was down is
+    made up only within one interval (the next is due by then anyway)."""
+    every = settings.reconcile.every
     return Schedule(
         action=ScheduleActionStartWorkflow(
             RECONCILE,
@@ -54,8 +56,8 @@ def wanted_schedule(settings: Settings) -> Schedule:
             id=SCHEDULED_WORKFLOW_ID,
             task_queue=settings.temporal.task_queue,
         ),
-        spec=ScheduleSpec(intervals=[ScheduleIntervalSpec(every=settings.reconcile.every)]),
-        policy=SchedulePolicy(overlap=ScheduleOverlapPolicy.SKIP),
+        spec=ScheduleSpec(intervals=[ScheduleIntervalSpec(every=every)]),
+        policy=SchedulePolicy(overlap=ScheduleOverlapPolicy.SKIP, catchup_window=every),
     )
 
 
@@ -76,6 +78,10 @@ def _differences(current: Schedule, wanted: Schedule) -> list[str]:
             found.append(f"{name} {getattr(action, name)} -> {getattr(want, name)}")
     if current.policy.overlap != wanted.policy.overlap:
         found.append("overlap -> skip")
+    now_catchup, want_catchup = current.policy.catchup_window, wanted.policy.catchup_window
+    if want_catchup is not None and now_catchup != want_catchup:
+        was = interval_text(now_catchup) if now_catchup else "none"
+        found.append(f"catch-up window {was} -> {interval_text(want_catchup)}")
     return found
 
 
@@ -97,7 +103,9 @@ async def apply_schedules(client: Client, settings: Settings) -> tuple[str, list
     if not changes:
         return "unchanged", []
 
-    def update(_: ScheduleUpdateInput) -> ScheduleUpdate:
+    def update(input: ScheduleUpdateInput) -> ScheduleUpdate:
+        # A schedule an operator paused stays paused, with the note saying why.
+        wanted.state = input.description.schedule.state
         return ScheduleUpdate(schedule=wanted)
 
     try:

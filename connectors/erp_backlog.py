@@ -21,7 +21,7 @@ EXPENSES = (
 
 async def unbilled(erp: ErpConnector) -> dict[str, tuple[Decimal, int]]:
     """Currency -> (amount, records) of billable postings no invoice bills yet."""
-    time_rows, expense_rows = await asyncio.gather(erp._suiteql(TIME), erp._suiteql(EXPENSES))
+    time_rows, expense_rows = await asyncio.gather(erp.suiteql(TIME), erp.suiteql(EXPENSES))
     jobs = sorted({str(r.get("customer") or "") for r in time_rows})
     job_currency = dict(
         zip(jobs, await asyncio.gather(*map(lambda j: _job_currency(erp, j), jobs)), strict=True)
@@ -32,7 +32,7 @@ async def unbilled(erp: ErpConnector) -> dict[str, tuple[Decimal, int]]:
         for r in time_rows
     ]
     for row in expense_rows:
-        rows.append((await erp._currency_code(str(row.get("currency") or "")), row.get("amount")))
+        rows.append((await erp.currency_code(str(row.get("currency") or "")), row.get("amount")))
     for currency, amount in rows:
         total, count = totals[currency]
         totals[currency] = (total + json_decimal(amount or 0), count + 1)
@@ -41,4 +41,4 @@ async def unbilled(erp: ErpConnector) -> dict[str, tuple[Decimal, int]]:
 
 async def _job_currency(erp: ErpConnector, job_id: str) -> str:
     response = await erp.request("GET", f"{RECORD_PATH}/job/{quote(job_id, safe='')}")
-    return await erp._currency_code(reference_id(json_object(response), "currency") or "")
+    return await erp.currency_code(reference_id(json_object(response), "currency") or "")

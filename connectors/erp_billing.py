@@ -105,7 +105,7 @@ class ErpBillingMixin(Connector):
             f"WHERE externalid IN ({sql_list(wanted[at : at + QUERY_CHUNK])})"
             for at in range(0, len(wanted), QUERY_CHUNK)
         ]
-        pages = await _all([self._suiteql(q) for q in queries])
+        pages = await _all([self.suiteql(q) for q in queries])
         records = [posted_record(row) for rows in pages for row in rows]
         return {r.external_id: r for r in records}
 
@@ -118,7 +118,7 @@ class ErpBillingMixin(Connector):
             f"WHERE externalid IN ({sql_list(wanted[at : at + QUERY_CHUNK])})"
             for at in range(0, len(wanted), QUERY_CHUNK)
         ]
-        pages = await _all([self._suiteql(q) for q in queries])
+        pages = await _all([self.suiteql(q) for q in queries])
         employees = [employee_from_row(row) for rows in pages for row in rows]
         return {e.external_id: e for e in employees}
 
@@ -138,7 +138,7 @@ class ErpBillingMixin(Connector):
     async def time_bills_for_project(self, project_id: str, period: str) -> list[TimePosting]:
         """Every time bill of the ERP project dated in the period, by internal id."""
         first, last = period_bounds(period)
-        rows = await self._suiteql(
+        rows = await self.suiteql(
             f"SELECT {TIME_BILL_COLUMNS} FROM timebill WHERE customer = {sql_list([project_id])}"
             f" AND trandate BETWEEN '{first.isoformat()}' AND '{last.isoformat()}' ORDER BY id"
         )
@@ -171,7 +171,7 @@ class ErpBillingMixin(Connector):
                 results[at] = posting_result(response)
         return [r for r in results if r is not None]
 
-    async def _suiteql(self, query: str) -> list[dict[str, Any]]:
+    async def suiteql(self, query: str) -> list[dict[str, Any]]:
         """Every row of a SuiteQL query, page by page."""
         rows: list[dict[str, Any]] = []
         while True:
@@ -236,16 +236,22 @@ class ErpBillingMixin(Connector):
 
     async def invoices_for_project(self, project_id: str) -> list[Invoice]:
         """Every invoice of the ERP project (voided ones too), oldest first."""
-        ids = await self._list_ids("invoice", query=f"job ANY_OF {project_id}")
+        return await self.invoices_where(f"job ANY_OF {project_id}")
+
+    async def invoices_where(self, query: str) -> list[Invoice]:
+        """Every invoice NetSuite's `q` filter matches (voided ones too), as the ERP lists
+        them (by internal id): the collection page by page, then one read per invoice."""
+        ids = await self._list_ids("invoice", query=query)
         responses = await _all([self.request("GET", f"{RECORD_PATH}/invoice/{id}") for id in ids])
         return [await self._invoice(json_object(r)) for r in responses]
 
     async def _invoice(self, record: dict[str, Any]) -> Invoice:
         currency_id = str((record.get("currency") or {}).get("id", ""))
-        return invoice_from_record(record, await self._currency_code(currency_id))
+        return invoice_from_record(record, await self.currency_code(currency_id))
 
-    async def _currency_code(self, currency_id: str) -> str:
-        """A currency's ISO code by its internal id, the list read once."""
+    async def currency_code(self, currency_id: str) -> str:
+        """A currency's ISO code by its internal id (an unknown id as it is), the list read
+        once."""
         if "currency" not in self._references:
             self._references["currency"] = await self._read_reference_list("currency", "symbol")
         codes = {id: code for code, id in self._references["currency"].items()}

@@ -49,9 +49,9 @@ class ErpProjectsMixin(Connector):
 
         async def _currency_id(self, code: str) -> str: ...
 
-        async def _currency_code(self, currency_id: str) -> str: ...
+        async def currency_code(self, currency_id: str) -> str: ...
 
-        async def _suiteql(self, query: str) -> list[dict[str, Any]]: ...
+        async def suiteql(self, query: str) -> list[dict[str, Any]]: ...
 
     async def get_project(self, external_id: str) -> ErpProject | None:
         """The project (NetSuite job) with this external id, or None when there is none."""
@@ -97,7 +97,7 @@ class ErpProjectsMixin(Connector):
                 self.system, f"no project (job) {job_id}", status=404, fields=["job"]
             ) from None
         digits = job_id if job_id.isdigit() else "0"  # an internal id is a number
-        rows = await self._suiteql(
+        rows = await self.suiteql(
             f"SELECT id, {AMOUNT_COLUMN} FROM timebill "
             f"WHERE customer = {digits} AND isbillable = 'T' ORDER BY id"
         )
@@ -107,7 +107,7 @@ class ErpProjectsMixin(Connector):
         """A job record as an ErpProject with its budget and currency code."""
         budget = record.get(BUDGET_FIELD)
         currency_id = reference_id(record, "currency")
-        currency = await self._currency_code(currency_id) if currency_id else None
+        currency = await self.currency_code(currency_id) if currency_id else None
         return project_from_record(record).model_copy(
             update={
                 "budget": json_decimal(budget) if budget is not None else None,

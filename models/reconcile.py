@@ -64,8 +64,8 @@ class ReconcilePolicy(BaseModel):
     """Only deals closed on or after this day (those before were provisioned by hand)."""
     lookback_months: int = 2
     """Months of approved time checked: this month and the ones before it."""
-    page_size: int = 50
-    """Opportunities or projects one activity checks."""
+    page_size: int = 200
+    """Opportunities or projects one activity checks (their reads go out together)."""
 
     @field_validator("max_repairs", "lookback_months", "page_size")
     @classmethod

@@ -68,14 +68,6 @@ def findings_of_run(engine: Engine, run_id: str) -> list[Finding]:
         return [_model(r) for r in session.exec(query)]
 
 
-def latest_run_id(engine: Engine) -> str | None:
-    """The run that stored findings last."""
-    with Session(engine) as session:
-        query = select(FindingRecord).order_by(col(FindingRecord.id).desc()).limit(1)
-        record = session.exec(query).first()
-        return record.run_id if record else None
-
-
 def list_findings(
     engine: Engine, *, since: datetime | None = None, until: datetime | None = None
 ) -> list[Finding]:

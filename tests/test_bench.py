@@ -22,6 +22,7 @@ ROWS = [
     "worker peak RSS",
     "approval to released, one at a time",
     "approval to released, month-end release",
+    "reconciliation after month-end",
 ]
 
 
@@ -41,6 +42,10 @@ async def test_the_benchmark_measures_every_figure_and_prints_one_row_each() -> 
     assert mem.waiting >= TINY.waiting and len(mem.latencies) == TINY.one_by_one
     assert positive(mem.idle_mib, mem.waiting_mib, figures.peak_mib, *mem.latencies)
     assert figures.settings.billing.page_size == 50, "overrides reach the stack's config"
+    r = figures.reconcile
+    assert r is not None and r.events > 0 and r.largest_event_bytes > 0
+    assert r.system_calls("psa") > 0 and r.system_calls("erp") > 0 and r.system_calls("crm") > 0
+    assert r.found["unposted_time"] == 0, "month-end posted every valid entry"
 
     table = render(figures).splitlines()
     assert table[0].startswith("| measure |") and set(table[1]) <= set("|- ")

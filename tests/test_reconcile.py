@@ -13,7 +13,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from temporalio.client import Client, ScheduleActionStartWorkflow, WorkflowExecutionStatus
+from temporalio.client import (
+    Client,
+    ScheduleActionStartWorkflow,
+    ScheduleOverlapPolicy,
+    SchedulePolicy,
+    WorkflowExecutionStatus,
+    WorkflowFailureError,
+)
 from temporalio.service import RPCError, RPCStatusCode
 from temporalio.testing import WorkflowEnvironment
 from typer.testing import CliRunner, Result
@@ -21,6 +28,8 @@ from typer.testing import CliRunner, Result
 from activities.reconcile import NO_REPAIR, NOT_ALLOWED
 from activities.reconcile_rules import invoice_drift, periods_back, unposted_time
 from cli.main import app
+from cli.reconcile import DRIFT_FOUND
+from cli.schedules import wanted_schedule
 from config import Settings, load_settings
 from models.billing import (
     ApprovalState,
@@ -32,11 +41,13 @@ from models.billing import (
     TimeEntry,
     time_to_bill_id,
 )
-from models.opportunity_to_project import workflow_id
+from models.opportunity_to_project import OpportunityToProjectInput, workflow_id
 from models.psa import PsaProjectInput
 from models.reconcile import SCHEDULE_ID, FindingKind, OpportunityLinks
 from sandbox.crm.seed import DEMO_OPPORTUNITIES
 from sandbox.volume import Volume, volume_projects
+from store.db import open_engine
+from store.findings import findings_of_run
 from tests.billing_support import seed_volume
 from tests.support import Sandbox, Systems, client_in, env_for, running_worker, write_settings
 
@@ -104,7 +115,7 @@ async def cli(env: dict[str, str], *args: str) -> Result:
 async def reconcile_now(config: Path, settings: Settings) -> dict[str, Any]:
     env = env_for(config, PSFLOW_TASK_QUEUE=settings.temporal.task_queue)
     result = await cli(env, "reconcile", "--now", "--json")
-    assert result.exit_code == 0, result.output
+    assert result.exit_code == DRIFT_FOUND, result.output
     answer: dict[str, Any] = json.loads(result.stdout)
     return answer
 
@@ -235,7 +246,7 @@ async def test_reconciliation_finds_each_kind_of_drift_and_repairs_only_what_pol
         # Without --now: the latest run's findings as a table.
         env = env_for(estate, PSFLOW_TASK_QUEUE=own_worker.temporal.task_queue)
         shown = await cli({**env, "COLUMNS": "250"}, "reconcile")
-        assert shown.exit_code == 0, shown.output
+        assert shown.exit_code == DRIFT_FOUND, shown.output
         assert second["run_id"] in " ".join(shown.stdout.split())
         assert "missing_project" in shown.stdout and "already running" in shown.stdout
     finally:
@@ -245,6 +256,38 @@ async def test_reconciliation_finds_each_kind_of_drift_and_repairs_only_what_pol
             with contextlib.suppress(Exception):  # cancelled: it compensates, then ends
                 await asyncio.wait_for(handle.result(), 60)
         await systems.aclose()
+
+
+async def test_without_now_it_shows_the_latest_completed_run_not_a_failed_ones_partial_findings(
+    client: Client, estate: Path, own_worker: Settings
+) -> None:
+    env = env_for(estate, PSFLOW_TASK_QUEUE=own_worker.temporal.task_queue)
+    empty = await cli(env, "reconcile")
+    assert empty.exit_code == 0, empty.output
+    assert "no reconciliation has run yet" in empty.stdout
+    completed = await reconcile_now(estate, own_worker)
+
+    # The next run fails for good in its last check, after storing the earlier checks' pages.
+    sandbox = Sandbox(estate)
+    sandbox.fault("erp", path="*/record/v1/invoice", method="GET", status=400, count=10)
+    try:
+        failed = await cli(env, "reconcile", "--now")
+    finally:
+        sandbox.clear_faults()
+    assert failed.exit_code == 1, failed.output
+    failed_id = failed.output.split("error: ", 1)[1].split(" failed", 1)[0]
+    status, run_id = await execution(client, failed_id)
+    assert status == WorkflowExecutionStatus.FAILED
+    partial = findings_of_run(open_engine(own_worker.resolved_store_url), f"{failed_id}/{run_id}")
+    assert partial and FindingKind.INVOICE_STATUS not in {f.kind for f in partial}
+
+    shown = await cli(env, "reconcile", "--json")
+    assert shown.exit_code == DRIFT_FOUND, shown.output
+    answer = json.loads(shown.stdout)
+    assert answer == completed
+    table = await cli({**env, "COLUMNS": "250"}, "reconcile")
+    assert table.exit_code == DRIFT_FOUND, table.output
+    assert f"run {completed['run_id']}" in " ".join(table.stdout.split())
 
 
 async def test_schedules_apply_creates_once_then_only_updates_what_changed(
@@ -267,7 +310,7 @@ async def test_schedules_apply_creates_once_then_only_updates_what_changed(
         )
         changed = await cli({**env, "PSFLOW_RECONCILE_EVERY": "30m"}, "schedules", "apply")
         assert " ".join(changed.stdout.split()) == (
-            f"updated schedule {SCHEDULE_ID}: interval 2h -> 30m"
+            f"updated schedule {SCHEDULE_ID}: interval 2h -> 30m; catch-up window 2h -> 30m"
         )
         schedule = (await handle.describe()).schedule
         assert [i.every for i in schedule.spec.intervals] == [timedelta(minutes=30)]
@@ -275,6 +318,31 @@ async def test_schedules_apply_creates_once_then_only_updates_what_changed(
         assert isinstance(action, ScheduleActionStartWorkflow)
         assert (action.workflow, action.task_queue) == ("reconcile", queue)
         assert settings.reconcile.every == timedelta(hours=2)
+    finally:
+        await _delete(handle)
+
+
+async def test_schedules_apply_brings_an_older_schedule_up_to_date_and_keeps_it_paused(
+    client: Client, estate: Path
+) -> None:
+    queue = f"psflow-schedule-{uuid.uuid4()}"
+    env = env_for(estate, PSFLOW_TASK_QUEUE=queue)
+    handle = client.get_schedule_handle(SCHEDULE_ID)
+    await _delete(handle)
+    # As an earlier psflow created it: no catch-up window (Temporal's default, a year).
+    older = wanted_schedule(load_settings(estate, env={"PSFLOW_TASK_QUEUE": queue}))
+    older.policy = SchedulePolicy(overlap=ScheduleOverlapPolicy.SKIP)
+    await client.create_schedule(SCHEDULE_ID, older)
+    try:
+        await handle.pause(note="ERP maintenance")
+        applied = await cli(env, "schedules", "apply")
+        assert applied.exit_code == 0, applied.output
+        assert " ".join(applied.stdout.split()) == (
+            f"updated schedule {SCHEDULE_ID}: catch-up window 365d -> 2h"
+        )
+        described = (await handle.describe()).schedule
+        assert described.policy.catchup_window == timedelta(hours=2)
+        assert described.state.paused and described.state.note == "ERP maintenance"
     finally:
         await _delete(handle)
 
@@ -292,6 +360,34 @@ async def test_a_bad_interval_is_named_with_its_fix(estate: Path) -> None:
     result = await cli(env, "schedules", "apply")
     assert result.exit_code == 1
     assert "every must be at least 1 minute" in result.output
+
+
+async def test_a_deal_whose_saga_ended_is_left_to_a_person_not_started_again(
+    client: Client, estate: Path, own_worker: Settings
+) -> None:
+    """A saga that failed (a dead letter already says so) is not started on every run."""
+    systems = Systems(own_worker)
+    deal = DEMO_OPPORTUNITIES["open"]
+    try:
+        # Started while the deal was still open: it fails at once.
+        with pytest.raises(WorkflowFailureError):
+            await client.execute_workflow(
+                "opportunity-to-project",
+                OpportunityToProjectInput(opportunity_id=deal, requested_by="sam"),
+                id=workflow_id(deal),
+                task_queue=own_worker.temporal.task_queue,
+            )
+        url = systems.crm._url("Opportunity", deal)
+        await systems.crm.request(
+            "PATCH", url, json={"StageName": "Closed Won", "CloseDate": TODAY.isoformat()}
+        )
+        found = by_kind(await reconcile_now(estate, own_worker), FindingKind.MISSING_PROJECT)
+        assert found[deal]["repair"] == (
+            f"not started: {workflow_id(deal)} ended failed; {NO_REPAIR}"
+        )
+        assert (await execution(client, workflow_id(deal)))[0] == WorkflowExecutionStatus.FAILED
+    finally:
+        await systems.aclose()
 
 
 # ---- the rules alone -------------------------------------------------------------------
