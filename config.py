@@ -53,7 +53,8 @@ class IngressSettings(BaseModel):
     host: str = "127.0.0.1"
     port: int = 8710
     secret: SecretStr | None = None
-    """Shared with the systems that send events; ingress refuses to start without one."""
+    """Shared with the systems that send events; `psflow ingress` refuses to start without one
+    (`psflow dev` and `demo` make a random one for the run)."""
     tolerance_seconds: int = 300
     """How old a signature's timestamp may be (and how long a seen signature is remembered)."""
 
@@ -67,7 +68,7 @@ class SandboxSettings(BaseModel):
     event_webhook_url: str | None = None
     """The ingress's events URL, e.g. http://127.0.0.1:8710/events: the sandbox CRM, HCM and
     PSA deliver their events to <url>/crm, /hcm and /psa, signed with [ingress] secret
-    (none: events are only recorded)."""
+    (none: events are only recorded; `psflow dev` and `demo` then use their own ingress)."""
     erp_concurrency_limit: int = 5
 
 

@@ -10,7 +10,7 @@ from rich.panel import Panel
 from cli.client import connect, require_search_attributes
 from cli.logs import one_line_logging
 from cli.output import console
-from cli.stack import check_ports, local_stack, sandbox_urls
+from cli.stack import check_ports, has_secret, local_stack, sandbox_urls
 from cli.state import run, settings_of
 from cli.stopping import cancel_on_signals, set_on_signals
 from config import Settings
@@ -18,10 +18,15 @@ from config import Settings
 app = typer.Typer()
 
 
-def stack_panel(settings: Settings, *, persist: bool = True) -> Panel:
-    """Where everything is, and how to stop it."""
+def stack_panel(settings: Settings, *, persist: bool = True, given_secret: bool = True) -> Panel:
+    """Where everything is, and how to stop it (`settings`: the running stack's)."""
+    from ingress.server import events_url
+
     urls = sandbox_urls(settings)
     temporal = settings.temporal
+    secret = "\\[ingress] secret" if given_secret else "random, for this run"
+    ingress = events_url(settings)
+    sent_to = settings.sandbox.event_webhook_url
     lines = [
         f"Temporal     {temporal.address} (namespace {temporal.namespace})",
         f"Temporal UI  {temporal.ui_url}",
@@ -29,6 +34,8 @@ def stack_panel(settings: Settings, *, persist: bool = True) -> Panel:
         f"ERP          {urls['erp']}",
         f"PSA          {urls['psa']}  (API docs {urls['psa']}/docs)",
         f"HCM          {urls['hcm']}  (API docs {urls['hcm']}/docs)",
+        f"ingress      {ingress}  (secret: {secret})",
+        *([] if sent_to == ingress else [f"events to    {sent_to} (not this ingress)"]),
         f"worker       task queue {temporal.task_queue}",
         f"data         {settings.data_dir}" + ("" if persist else " (Temporal in memory)"),
         "",
@@ -39,7 +46,7 @@ def stack_panel(settings: Settings, *, persist: bool = True) -> Panel:
 
 @app.command("dev")
 def dev_(ctx: typer.Context) -> None:
-    """Run Temporal's dev server, the sandbox systems and a worker here, until Ctrl-C.
+    """Run Temporal's dev server, event ingress, the sandbox systems and a worker, until Ctrl-C.
 
     Temporal keeps its data in <data_dir>/temporal.db between runs.
 
@@ -54,10 +61,10 @@ async def _dev(settings: Settings) -> None:
     with cancel_on_signals():
         try:
             async with local_stack(settings) as stack:
-                console.print(stack_panel(settings))
+                console.print(stack_panel(stack.settings, given_secret=has_secret(settings)))
                 await stack.wait_failure()
         except asyncio.CancelledError:
-            console.print("stopped the worker, the sandbox and Temporal")
+            console.print("stopped the worker, the sandbox, ingress and Temporal")
 
 
 @app.command()
@@ -121,8 +128,9 @@ async def _demo(settings: Settings, keep_running: bool) -> None:
     with cancel_on_signals():
         try:
             async with local_stack(demo_settings, persist=False) as stack:
-                console.print(stack_panel(demo_settings, persist=False))
-                journey = asyncio.create_task(run_journey(stack.client, demo_settings))
+                given = has_secret(demo_settings)
+                console.print(stack_panel(stack.settings, persist=False, given_secret=given))
+                journey = asyncio.create_task(run_journey(stack.client, stack.settings))
                 watchdog = asyncio.create_task(stack.wait_failure())
                 done, _ = await asyncio.wait(
                     [journey, watchdog], return_when=asyncio.FIRST_COMPLETED
@@ -136,4 +144,4 @@ async def _demo(settings: Settings, keep_running: bool) -> None:
                     console.print("[bold]Ctrl-C stops everything[/bold]")
                     await stack.wait_failure()
         except asyncio.CancelledError:
-            console.print("stopped the worker, the sandbox and Temporal")
+            console.print("stopped the worker, the sandbox, ingress and Temporal")

@@ -1,41 +1,18 @@
 """`psflow ingress`: serve the signed event webhooks until Ctrl-C."""
 
 import logging
-import socket
 from typing import Annotated
 
 import typer
-import uvicorn
 
 from cli.client import connect, require_search_attributes
 from cli.logs import one_line_logging
 from cli.output import CliError, console, fail
+from cli.stack import port_free
 from cli.state import run, settings_of
 from config import Settings
 
 app = typer.Typer()
-
-
-def ingress_problem(settings: Settings) -> str | None:
-    """Why ingress cannot serve with these settings, as one line with the fix."""
-    config = settings.ingress
-    if config.secret is None or not config.secret.get_secret_value():
-        return (
-            'ingress.secret is not set: put `secret = "..."` under [ingress] in the config '
-            "file or set PSFLOW_INGRESS_SECRET (the senders sign with the same secret)"
-        )
-    if config.tolerance_seconds <= 0:
-        return "ingress.tolerance_seconds must be a positive number of seconds, e.g. 300"
-    return None
-
-
-def _port_free(host: str, port: int) -> bool:
-    with socket.socket() as sock:
-        try:
-            sock.bind((host, port))
-        except OSError:
-            return False
-    return True
 
 
 @app.command()
@@ -57,13 +34,15 @@ def ingress(
 
     Example: PSFLOW_INGRESS_SECRET=... psflow ingress --port 8710
     """
+    from ingress.app import config_problem
+
     settings = settings_of(ctx)
-    problem = ingress_problem(settings)
+    problem = config_problem(settings)
     if problem:
         fail(problem)
     update = {k: v for k, v in (("host", host), ("port", port)) if v is not None}
     settings = settings.model_copy(update={"ingress": settings.ingress.model_copy(update=update)})
-    if not _port_free(settings.ingress.host, settings.ingress.port):
+    if not port_free(settings.ingress.host, settings.ingress.port):
         fail(
             f"port {settings.ingress.port} on {settings.ingress.host} is in use: "
             "stop what holds it, or pass --port"
@@ -74,7 +53,7 @@ def ingress(
 
 
 async def _serve(settings: Settings) -> None:
-    from ingress.app import create_app
+    from ingress.server import serve
 
     try:
         client = await connect(settings)
@@ -83,20 +62,14 @@ async def _serve(settings: Settings) -> None:
         client = None
         console.print(f"warning: {exc}; events are answered 503 until it is up", soft_wrap=True)
     config = settings.ingress
-    server = uvicorn.Server(
-        uvicorn.Config(
-            create_app(settings, client),
-            host=config.host,
-            port=config.port,
-            log_level="warning",
-            lifespan="off",
-        )
-    )
     console.print(
         f"ingress on http://{config.host}:{config.port}/events/{{crm,hcm,psa}} "
         f"(Temporal {settings.temporal.address}, task queue {settings.temporal.task_queue}); "
         "Ctrl-C stops it",
         soft_wrap=True,
     )
-    await server.serve()
+    try:
+        await serve(settings, client)
+    except OSError as exc:
+        raise CliError(str(exc)) from None
     console.print("ingress stopped")

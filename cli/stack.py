@@ -1,19 +1,23 @@
-"""The local stack behind `psflow dev` and `psflow demo`: Temporal dev server, sandbox, worker."""
+"""The local stack behind `psflow dev` and `psflow demo`: Temporal dev server, sandbox, event
+ingress, worker."""
 
 import asyncio
 import contextlib
+import secrets
 import shutil
 import socket
 import sys
 from asyncio.subprocess import Process
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 from urllib.parse import urlparse
 
+from pydantic import SecretStr
 from temporalio.client import Client
 
+import telemetry
 from cli.output import CliError
 from config import ConfigError, Settings
 from security.codec import data_converter
@@ -93,6 +97,16 @@ def check_ports(settings: Settings, *, temporal: bool = True) -> None:
                 f"sandbox.{system}_port in psflow.toml",
             )
         )
+    ingress = settings.ingress
+    wanted.append(
+        (
+            ingress.host,
+            ingress.port,
+            "event ingress",
+            "is `psflow ingress` or `psflow dev` running? stop it or set [ingress] port in "
+            "psflow.toml (or PSFLOW_INGRESS_PORT)",
+        )
+    )
     for host, port, who, fix in wanted:
         if not port_free(host, port):
             raise CliError(f"port {port} for {who} is already in use: {fix}")
@@ -103,6 +117,32 @@ def sandbox_urls(settings: Settings) -> dict[str, str]:
     return {
         system: f"http://{box.host}:{getattr(box, f'{system}_port')}" for system in SANDBOX_SYSTEMS
     }
+
+
+def has_secret(settings: Settings) -> bool:
+    """Whether [ingress] secret is set."""
+    secret = settings.ingress.secret
+    return secret is not None and bool(secret.get_secret_value())
+
+
+def with_local_ingress(settings: Settings) -> Settings:
+    """The settings with the local ingress wired in: a secret (a fresh random one for this run
+    when [ingress] secret is not set) and the sandbox delivering to it (unless
+    [sandbox] event_webhook_url names another receiver)."""
+    from ingress.app import config_problem
+    from ingress.server import events_url
+
+    ingress, box = settings.ingress, settings.sandbox
+    if not has_secret(settings):
+        ingress = ingress.model_copy(update={"secret": SecretStr(secrets.token_hex(32))})
+    settings = settings.model_copy(update={"ingress": ingress})
+    if box.event_webhook_url is None:
+        box = box.model_copy(update={"event_webhook_url": events_url(settings)})
+    settings = settings.model_copy(update={"sandbox": box})
+    problem = config_problem(settings)
+    if problem:
+        raise CliError(problem)
+    return settings
 
 
 def server_command(settings: Settings, db_file: Path | None) -> list[str]:
@@ -148,6 +188,7 @@ async def wait_for_server(settings: Settings, process: Process, log: Path) -> Cl
                 settings.temporal.address,
                 namespace=settings.temporal.namespace,
                 data_converter=converter,
+                plugins=telemetry.client_plugins(settings),  # the demo's starts trace too
                 connect_timeout=timedelta(seconds=1),
             )
         except RuntimeError:
@@ -182,7 +223,7 @@ class Stack:
     tasks: dict[str, asyncio.Task[None]]
 
     async def wait_failure(self) -> None:
-        """Return (raising CliError) only if the worker or the sandbox stops by itself."""
+        """Return (raising CliError) only if the worker, the sandbox or ingress stops by itself."""
         done, _ = await asyncio.wait(self.tasks.values(), return_when=asyncio.FIRST_COMPLETED)
         for name, task in self.tasks.items():
             if task in done:
@@ -191,14 +232,15 @@ class Stack:
                 raise CliError(f"the {name} stopped: {reason}")
 
 
-async def start_sandbox(settings: Settings) -> asyncio.Task[None]:
-    """Serve the sandbox systems in a task; return once they all listen."""
-    from sandbox.server import serve
+async def _until_ready(
+    name: str, serve: Callable[[asyncio.Event], Awaitable[None]]
+) -> asyncio.Task[None]:
+    """Run `serve(ready)` in a task; return it once `ready` is set, or fail saying why not."""
 
     async def guarded() -> None:
         try:
-            await serve(settings, ready)
-        except SystemExit as exc:  # serve's way of saying a port is taken
+            await serve(ready)
+        except (SystemExit, OSError) as exc:  # how the servers say a port is taken
             raise CliError(str(exc)) from None
 
     ready = asyncio.Event()
@@ -208,18 +250,34 @@ async def start_sandbox(settings: Settings) -> asyncio.Task[None]:
     if not ready.is_set():
         waiter.cancel()
         exc = None if task.cancelled() else task.exception()
-        raise CliError(f"the sandbox could not start: {exc}")
+        raise CliError(f"the {name} could not start: {exc}")
     return task
+
+
+async def start_sandbox(settings: Settings) -> asyncio.Task[None]:
+    """Serve the sandbox systems in a task; return once they all listen."""
+    from sandbox.server import serve
+
+    return await _until_ready("sandbox", lambda ready: serve(settings, ready))
+
+
+async def start_ingress(settings: Settings, client: Client) -> asyncio.Task[None]:
+    """Serve event ingress in a task; return once it listens."""
+    from ingress.server import serve
+
+    return await _until_ready("event ingress", lambda ready: serve(settings, client, ready))
 
 
 @contextlib.asynccontextmanager
 async def local_stack(settings: Settings, *, persist: bool = True) -> AsyncIterator[Stack]:
-    """Start the dev server (its data in data_dir when `persist`), the sandbox and a worker.
+    """Start the dev server (its data in data_dir when `persist`), event ingress, the sandbox
+    delivering its events to it, and a worker. The stack's settings are `with_local_ingress`'s.
 
     Everything is stopped on exit, the worker first and the server last.
     """
     from worker import run_worker
 
+    settings = with_local_ingress(settings)
     check_ports(settings)
     command = server_command(settings, settings.data_dir / "temporal.db" if persist else None)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
@@ -237,6 +295,7 @@ async def local_stack(settings: Settings, *, persist: bool = True) -> AsyncItera
     tasks: dict[str, asyncio.Task[None]] = {}
     try:
         client = await wait_for_server(settings, process, log)
+        tasks["ingress"] = await start_ingress(settings, client)
         tasks["sandbox"] = await start_sandbox(settings)
         tasks["worker"] = asyncio.create_task(run_worker(settings, client=client, stop=stop))
         yield Stack(settings, client, tasks)

@@ -1,8 +1,8 @@
 """The ingress HTTP app: POST /events/crm, /events/hcm and /events/psa.
 
-Every request is checked before anything else: signature (401), replay (409), body (422).
-An event is answered 202 only once Temporal holds its workflow (or there is nothing to start),
-so a sender told "accepted" never loses it; 503 means "send it again later".
+Every request is checked before anything else: size (413), signature (401), replay (409),
+body (422). An event is answered 202 only once Temporal holds its start or signal (or there
+is nothing to do), so a sender told "accepted" never loses it; 503 means "send it again later".
 """
 
 import time
@@ -19,21 +19,27 @@ from ingress.dispatch import Dispatcher, Refused, Temporal, log, log_answer
 from ingress.events import Answer, CrmEvent, PsaEvent
 from ingress.signing import SIGNATURE_HEADER, ReplayGuard, SignatureRefused, verify
 from models.hcm import WorkerEvent
+from telemetry import entry_span
+from telemetry.attributes import workflow_attributes
 
 E = TypeVar("E", bound=BaseModel)
 RETRY_AFTER_SECONDS = 5
+# An event is well under 2 KB; anything near this is not one, and is not read to the end.
+MAX_BODY_BYTES = 64 * 1024
 
 DESCRIPTION = f"""
 Webhooks from the CRM, HCM and PSA. Sign each request with the shared secret
 (`[ingress] secret`): header `{SIGNATURE_HEADER}: t=<unix seconds>,v1=<hex>` where the hex is
-HMAC-SHA256 of `"<t>.<raw body>"`. Answers: 202 accepted (body says what was started),
+HMAC-SHA256 of `"<t>.<raw body>"`. Answers: 202 accepted (body says what was started or
+signalled),
 401 unsigned, badly signed or outside the time tolerance, 409 a signature seen before,
-422 a body ingress cannot use, 503 Temporal (or a system a check needs) is unavailable:
-send it again.
+413 a body over {MAX_BODY_BYTES} bytes, 422 a body ingress cannot use, 503 Temporal (or a
+system a check needs) is unavailable: send it again.
 """
 ERRORS: dict[int | str, dict[str, Any]] = {
     401: {"description": "Missing or wrong signature, or timestamp outside the tolerance"},
     409: {"description": "The same signature was received before (a replay)"},
+    413: {"description": f"The body is over {MAX_BODY_BYTES} bytes"},
     422: {"description": "The body is not an event ingress can act on"},
     503: {"description": "Temporal or a system is unavailable: send the event again"},
 }
@@ -53,22 +59,64 @@ def _invalid(exc: ValidationError) -> str:
     return "; ".join(problems)
 
 
+class TooLarge(Exception):
+    """The body is over MAX_BODY_BYTES."""
+
+
+async def _body(request: Request) -> bytes:
+    """The raw body, read no further than MAX_BODY_BYTES."""
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > MAX_BODY_BYTES:
+        raise TooLarge
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > MAX_BODY_BYTES:
+            raise TooLarge
+    return bytes(body)
+
+
+def config_problem(settings: Settings) -> str | None:
+    """Why ingress cannot serve with these settings, as one line with the fix."""
+    config = settings.ingress
+    if config.secret is None or not config.secret.get_secret_value():
+        return (
+            'ingress.secret is not set: put `secret = "..."` under [ingress] in the config '
+            "file or set PSFLOW_INGRESS_SECRET (the senders sign with the same secret)"
+        )
+    if config.tolerance_seconds <= 0:
+        return "ingress.tolerance_seconds must be a positive number of seconds, e.g. 300"
+    return None
+
+
 def create_app(
     settings: Settings, client: Client | None = None, clock: Callable[[], float] = time.time
 ) -> FastAPI:
     """The app; `client` is connected on first use when not given."""
+    problem = config_problem(settings)
+    if problem:
+        raise ValueError(problem)
     config = settings.ingress
-    if config.secret is None or not config.secret.get_secret_value():
-        raise ValueError("ingress.secret is not set")
+    assert config.secret is not None
     secret = config.secret.get_secret_value()
     guard = ReplayGuard(config.tolerance_seconds)
     dispatcher = Dispatcher(settings, Temporal(settings, client))
-    app = FastAPI(title="psflow ingress", version="1.0.0", description=DESCRIPTION)
+    app = FastAPI(
+        title="psflow ingress",
+        version="1.0.0",
+        description=DESCRIPTION,
+        # The request's span is psflow's own (entry_span below), carrying only the attributes
+        # psflow chooses; FastAPI's built-in request spans, metrics and logs stay off.
+        telemetry={"tracing": False, "metrics": False, "logs": False},
+    )
 
     async def receive(
         request: Request, system: str, model: type[E], handle: Callable[[E], Awaitable[Answer]]
     ) -> JSONResponse:
-        body = await request.body()
+        try:
+            body = await _body(request)
+        except TooLarge:
+            return _error(413, f"body: over {MAX_BODY_BYTES} bytes, which no event is", system)
         now = clock()
         try:
             stamp, signature = verify(
@@ -80,9 +128,18 @@ def create_app(
             message = "this signature was received before: sign each delivery afresh"
             return _error(409, message, system)
         try:
-            answer = await handle(model.model_validate_json(body))
+            event = model.model_validate_json(body)
         except ValidationError as exc:
             return _error(422, _invalid(exc), system)
+        try:
+            # The request's span is the trace's root, or continues the sender's `traceparent`.
+            with entry_span(
+                settings.telemetry, f"POST /events/{system}", headers=dict(request.headers)
+            ) as span:
+                answer = await handle(event)
+                if answer.workflow_id:
+                    kind = answer.workflow_id.partition("/")[0]
+                    span.set_attributes(workflow_attributes(kind, answer.workflow_id))
         except Refused as exc:
             if exc.status >= 500:
                 guard.release(signature)  # not taken: the same request may come again
@@ -96,7 +153,7 @@ def create_app(
     @app.post("/events/crm", status_code=202, response_model=Answer, responses=ERRORS)
     async def crm_event(request: Request) -> JSONResponse:
         """`opportunity.closed_won` starts opportunity-to-project for the opportunity;
-        `opportunity.amount_changed` starts nothing and says why."""
+        `opportunity.amount_changed` signals its running run (`deal_changed`), if any."""
         return await receive(request, "crm", CrmEvent, dispatcher.crm)
 
     @app.post("/events/hcm", status_code=202, response_model=Answer, responses=ERRORS)
@@ -108,7 +165,7 @@ def create_app(
     @app.post("/events/psa", status_code=202, response_model=Answer, responses=ERRORS)
     async def psa_event(request: Request) -> JSONResponse:
         """`change_order.submitted` starts change-order once the live project accepts it;
-        `timesheet.approved` starts nothing until the period is billed."""
+        `timesheet.approved` signals the period's running time-to-bill (`time_approved`)."""
         return await receive(request, "psa", PsaEvent, dispatcher.psa)
 
     @app.get("/health")

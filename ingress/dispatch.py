@@ -1,18 +1,20 @@
-"""What each event starts, by business key, and the answer to give its sender.
+"""What each event starts or signals, by business key, and the answer to give its sender.
 
 Starts go through the CLI's own actions (`cli.actions.start`, `start_for_event`, the change
 order check), so an event and a person typing `psflow start` get the same workflow id, the same
 id-conflict policy (USE_EXISTING: a duplicate finds the running workflow) and the same checks.
+Signals go to the running workflow by id; the workflow takes each event (or entry) once.
 """
 
 import asyncio
 import logging
+import re
 from collections.abc import Awaitable
 from typing import TypeVar
 
 from pydantic import BaseModel
 from temporalio.client import Client
-from temporalio.service import RPCError
+from temporalio.service import RPCError, RPCStatusCode
 
 from cli.actions import AlreadyRan, input_for, kind_named, start, start_for_event
 from cli.change_orders import checked_input
@@ -21,14 +23,19 @@ from cli.output import CliError
 from config import Settings
 from connectors.errors import ConnectorError
 from ingress.events import Answer, CrmEvent, PsaEvent
-from models.hcm import WorkerEvent, WorkerEventKind
+from models.billing import time_to_bill_id
+from models.hcm import WorkerEvent
+from models.hire_to_staff import check_worker_id
+from models.opportunity_to_project import DEAL_CHANGED_SIGNAL, DealChange
 from models.opportunity_to_project import workflow_id as o2p_workflow_id
+from models.time_to_bill import TIME_APPROVED_SIGNAL, TimeApproved
 
 log = logging.getLogger("psflow.ingress")
 T = TypeVar("T")
 # Longer than this, the sender hears 503 and retries; a start that lands meanwhile is found
 # by the retry (USE_EXISTING), so nothing is started twice.
 TEMPORAL_TIMEOUT_SECONDS = 15.0
+EVENT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,79}$")
 
 
 class Refused(Exception):
@@ -50,6 +57,17 @@ def _transient(exc: BaseException) -> bool:
             return True
         seen = seen.__context__
     return False
+
+
+async def _signal_if_running(client: Client, workflow_id: str, name: str, arg: BaseModel) -> bool:
+    """Signal the workflow's running run; False when none is running (never was, or ended)."""
+    try:
+        await client.get_workflow_handle(workflow_id).signal(name, arg)
+    except RPCError as exc:
+        if exc.status == RPCStatusCode.NOT_FOUND:  # also Temporal's answer for a closed run
+            return False
+        raise
+    return True
 
 
 class Temporal:
@@ -85,7 +103,7 @@ class Temporal:
 
 
 class Dispatcher:
-    """Turns each system's events into workflow starts."""
+    """Turns each system's events into workflow starts and signals."""
 
     def __init__(self, settings: Settings, temporal: Temporal) -> None:
         self.settings = settings
@@ -119,27 +137,54 @@ class Dispatcher:
             detail=f"{name} for {key} is in Temporal",
         )
 
+    async def _signal(
+        self, event_id: str, workflow_id: str, name: str, arg: BaseModel, what: str, idle: str
+    ) -> Answer:
+        """Signal `name` to the running workflow; action "none" with `idle` if none runs."""
+        client = await self.temporal.client()
+        if await self.temporal.call(_signal_if_running(client, workflow_id, name, arg)):
+            return Answer(
+                event_id=event_id,
+                action="signalled",
+                workflow_id=workflow_id,
+                detail=f"{what}: signalled {name} to the running {workflow_id}",
+            )
+        return Answer(event_id=event_id, action="none", workflow_id=workflow_id, detail=idle)
+
     async def crm(self, event: CrmEvent) -> Answer:
-        """Closed won starts opportunity-to-project; an amount change starts nothing."""
+        """Closed won starts opportunity-to-project; an amount change signals its run."""
         if event.type == "opportunity.closed_won":
             return await self._start(
                 event.event_id, "opportunity-to-project", event.opportunity_id, "crm-event"
             )
-        return Answer(
+        assert event.amount is not None and event.stage is not None
+        change = DealChange(
             event_id=event.event_id,
-            action="none",
-            workflow_id=o2p_workflow_id(event.opportunity_id),
-            detail=_amount_change(event),
+            amount=event.amount,
+            currency=event.currency,
+            stage=event.stage,
+            previous_amount=event.previous_amount,
+        )
+        return await self._signal(
+            event.event_id,
+            o2p_workflow_id(event.opportunity_id),
+            DEAL_CHANGED_SIGNAL,
+            change,
+            f"opportunity {event.opportunity_id} {change.summary()}",
+            _amount_change(event),
         )
 
     async def hcm(self, event: WorkerEvent) -> Answer:
         """A hire starts hire-to-staff; a transfer or termination its own worker-change."""
-        if event.kind == WorkerEventKind.HIRE:
-            # Checked here so a malformed worker id is 422, not an outage.
-            try:
-                input_for(kind_named("hire-to-staff"), event.worker_id, "hcm-event")
-            except CliError as exc:
-                raise Refused(422, f"hire-to-staff cannot start: {exc}") from None
+        # Both become part of a workflow id: checked here, so a malformed one is 422.
+        try:
+            check_worker_id(event.worker_id)
+        except ValueError as exc:
+            raise Refused(422, f"worker_id: {exc}") from None
+        if not EVENT_ID.match(event.event_id):
+            raise Refused(
+                422, f"event_id: {event.event_id!r} is not an event id (letters, digits, -_.:)"
+            )
         client = await self.temporal.client()
         try:
             handle = await self.temporal.call(
@@ -162,18 +207,28 @@ class Dispatcher:
 
     async def psa(self, event: PsaEvent) -> Answer:
         """A submitted change order starts change-order once the live project accepts it;
-        an approved time entry starts nothing until its period is billed."""
+        an approved time entry signals its period's running time-to-bill, if any."""
         if event.type == "change_order.submitted":
             assert event.change_order_id is not None
             return await self._change_order(event.event_id, event.change_order_id)
-        return Answer(
+        assert event.time_entry_id is not None and event.period is not None
+        entry, period = event.time_entry_id, event.period
+        approved = TimeApproved(
             event_id=event.event_id,
-            action="none",
-            detail=(
-                f"time entry {event.time_entry_id} on {event.project_id} is approved for "
-                f"{event.period}: nothing starts until the period is billed by "
-                f"time-to-bill/{event.project_id}/{event.period} (or month-end/{event.period})"
-            ),
+            time_entry_id=entry,
+            worker_id=event.worker_id,
+            hours=event.hours,
+            approver=event.approver,
+        )
+        return await self._signal(
+            event.event_id,
+            time_to_bill_id(event.project_id, period),
+            TIME_APPROVED_SIGNAL,
+            approved,
+            f"time entry {entry} on {event.project_id} is approved for {period}",
+            f"time entry {entry} on {event.project_id} is approved for {period}: no "
+            f"time-to-bill run of the period is running, so nothing starts; the next one "
+            f"(time-to-bill/{event.project_id}/{period}, or month-end/{period}) bills it",
         )
 
     async def _change_order(self, event_id: str, change_order_id: str) -> Answer:
@@ -185,8 +240,10 @@ class Dispatcher:
 
 
 def _amount_change(event: CrmEvent) -> str:
-    """What an amount change means for the deal, in the words a sales or PSA user needs."""
-    change = f"amount {event.previous_amount} -> {event.amount} {event.currency or ''}".strip()
+    """What an amount change means for a deal with no running workflow, in the words a sales
+    or PSA user needs."""
+    previous = "" if event.previous_amount is None else f"{event.previous_amount} -> "
+    change = f"amount {previous}{event.amount} {event.currency or ''}".strip()
     name = f"opportunity {event.opportunity_id}"
     if event.stage != "Closed Won":
         return f"{name} {change}: it is {event.stage}; the amount is read when it closes won"
@@ -198,9 +255,8 @@ def _amount_change(event: CrmEvent) -> str:
             "the CRM amount"
         )
     return (
-        f"{name} {change}: not provisioned yet; opportunity-to-project uses the amount it "
-        "reads when it reads the deal (a run past that step keeps the amount it read: raise a "
-        "change order for the difference once the project is live)"
+        f"{name} {change}: no opportunity-to-project run is running and it has no project "
+        "yet: the amount is read when a run reads the deal"
     )
 
 

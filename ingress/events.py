@@ -1,15 +1,26 @@
 """The event bodies ingress accepts from the CRM and the PSA (the HCM sends models.hcm's
 WorkerEvent), and what ingress answers."""
 
+import re
 from datetime import datetime
 from decimal import Decimal
 from typing import Literal
 
-from pydantic import BaseModel, model_validator
+from pydantic import BaseModel, field_validator, model_validator
+
+from models.opportunity_to_project import check_opportunity_id
 
 CrmEventType = Literal["opportunity.closed_won", "opportunity.amount_changed"]
 PsaEventType = Literal["change_order.submitted", "timesheet.approved"]
-Action = Literal["accepted", "already ran", "none"]
+Action = Literal["accepted", "signalled", "already ran", "none"]
+PERIOD = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
+
+
+def _missing(event: BaseModel, kind: str, needs: tuple[str, ...]) -> None:
+    """Refuse an event of `kind` that lacks a field it cannot do without."""
+    missing = [name for name in needs if getattr(event, name) is None]
+    if missing:
+        raise ValueError(f"a {kind} event needs {', '.join(missing)}")
 
 
 class CrmEvent(BaseModel):
@@ -26,6 +37,17 @@ class CrmEvent(BaseModel):
     erp_project_id: str | None = None
     psa_project_id: str | None = None
 
+    @field_validator("opportunity_id")
+    @classmethod
+    def _valid_id(cls, value: str) -> str:
+        return check_opportunity_id(value)
+
+    @model_validator(mode="after")
+    def _has_its_fields(self) -> "CrmEvent":
+        if self.type == "opportunity.amount_changed":
+            _missing(self, self.type, ("stage", "amount"))
+        return self
+
 
 class PsaEvent(BaseModel):
     """A change order submitted, or a time entry approved."""
@@ -41,15 +63,20 @@ class PsaEvent(BaseModel):
     hours: Decimal | None = None
     approver: str | None = None
 
+    @field_validator("period")
+    @classmethod
+    def _a_month(cls, value: str | None) -> str | None:
+        if value is not None and not PERIOD.match(value):
+            raise ValueError(f"{value!r} is not a billing period: use YYYY-MM")
+        return value
+
     @model_validator(mode="after")
     def _has_its_ids(self) -> "PsaEvent":
         needs = {
             "change_order.submitted": ("change_order_id",),
             "timesheet.approved": ("time_entry_id", "period"),
         }[self.type]
-        missing = [name for name in needs if getattr(self, name) is None]
-        if missing:
-            raise ValueError(f"a {self.type} event needs {', '.join(missing)}")
+        _missing(self, self.type, needs)
         return self
 
 
@@ -59,7 +86,9 @@ class Answer(BaseModel):
     event_id: str
     action: Action
     """accepted: Temporal holds the workflow run for it (new, or the one already running);
-    already ran: its workflow completed before, nothing started; none: nothing to start."""
+    signalled: Temporal took the event as a signal to the workflow's running run;
+    already ran: its workflow completed before, nothing started; none: nothing to start or
+    signal (detail says why)."""
     workflow_id: str | None = None
     run_id: str | None = None
     detail: str

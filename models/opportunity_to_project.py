@@ -1,11 +1,13 @@
 """Input and output of the opportunity-to-project workflow."""
 
 import re
+from decimal import Decimal
 
 from pydantic import BaseModel, field_validator
 
 from models.crm import salesforce_id_18
 
+DEAL_CHANGED_SIGNAL = "deal_changed"
 OPPORTUNITY_ID = re.compile(r"^006[A-Za-z0-9]{12}(?:[A-Za-z0-9]{3})?$")
 
 
@@ -48,3 +50,18 @@ class OpportunityToProjectResult(BaseModel):
 def project_external_id(opportunity_id: str) -> str:
     """External id of the ERP and PSA projects made for an opportunity."""
     return f"psflow-{opportunity_id}"
+
+
+class DealChange(BaseModel):
+    """The deal's amount changed in the CRM: what ingress signals the running workflow."""
+
+    event_id: str
+    amount: Decimal
+    currency: str | None = None
+    stage: str
+    previous_amount: Decimal | None = None
+
+    def summary(self) -> str:
+        previous = "" if self.previous_amount is None else f"{self.previous_amount} -> "
+        money = f"{previous}{self.amount} {self.currency or ''}".strip()
+        return f"amount {money} in the CRM (event {self.event_id}, stage {self.stage})"

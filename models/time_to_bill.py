@@ -8,6 +8,8 @@ from pydantic import BaseModel, field_validator
 from models.billing import BillingProject, EntryKind, Invoice, check_period
 from models.psa import RateCard
 
+TIME_APPROVED_SIGNAL = "time_approved"
+
 
 class Phase(StrEnum):
     TIME = "time"
@@ -83,6 +85,8 @@ class BillingProgress(BaseModel):
     time: PostingTotals = PostingTotals()
     expenses: PostingTotals = PostingTotals()
     invoice_key: str
+    late_time_entries: list[str] = []
+    """Entries approved after the period's time was read: the run does not bill them."""
 
 
 class TimeToBillInput(BaseModel):
@@ -94,6 +98,16 @@ class TimeToBillInput(BaseModel):
     @classmethod
     def _valid_period(cls, value: str) -> str:
         return check_period(value)
+
+
+class TimeApproved(BaseModel):
+    """The PSA approved a time entry of the period: what ingress signals the running workflow."""
+
+    event_id: str
+    time_entry_id: str
+    worker_id: str | None = None
+    hours: Decimal | None = None
+    approver: str | None = None
 
 
 class InvoiceSummary(BaseModel):
@@ -128,6 +142,8 @@ class TimeToBillResult(BaseModel):
     expenses: PostingTotals
     invoice: InvoiceSummary | None = None
     reason: str | None = None
+    late_time_entries: int = 0
+    """Time entries approved after the run read the period's time: the next run bills them."""
 
 
 class ReadyState(StrEnum):

@@ -24,7 +24,8 @@ from sandbox.faults import ADMIN_PREFIX
 from sandbox.records import RecordStore
 
 SIGNATURE_HEADER = "Psflow-Signature"
-TIMEOUT_SECONDS = 5.0
+# Longer than ingress gives Temporal (15 s), so a slow start is answered, not abandoned.
+TIMEOUT_SECONDS = 30.0
 
 # event id, state (delivered / retrying / failed), HTTP status if any, error if any
 DeliveryUpdate = Callable[[str, str, int | None, str | None], None]
@@ -135,6 +136,27 @@ async def _post(
     return response.status_code, (response.text or response.reason_phrase)[:300]
 
 
+def note_attempt(
+    store: RecordStore,
+    table: str,
+    event_id: str,
+    state: str,
+    status: int | None,
+    error: str | None,
+) -> None:
+    """Record one delivery attempt's outcome on the event's `delivery` (caller holds the lock)."""
+    record = store.get(table, event_id)
+    if record is None:
+        return
+    delivery = dict(record["delivery"])
+    delivery |= {"state": state, "last_status": status, "last_error": error}
+    delivery["attempts"] = int(delivery.get("attempts", 0)) + 1
+    if state == "delivered":
+        delivery["deliveries"] = int(delivery.get("deliveries", 0)) + 1
+        delivery["delivered_at"] = datetime.now(UTC).isoformat()
+    store.update(table, event_id, {"delivery": delivery})
+
+
 OUTBOX = "webhook_event"
 
 
@@ -197,16 +219,7 @@ class Outbox:
     def delivered(self, event_id: str, state: str, status: int | None, error: str | None) -> None:
         """Note one delivery attempt's outcome (the Deliverer's callback)."""
         with self.lock:
-            record = self.store.get(OUTBOX, event_id)
-            if record is None:
-                return
-            delivery = dict(record["delivery"])
-            delivery |= {"state": state, "last_status": status, "last_error": error}
-            delivery["attempts"] = int(delivery.get("attempts", 0)) + 1
-            if state == "delivered":
-                delivery["deliveries"] = int(delivery.get("deliveries", 0)) + 1
-                delivery["delivered_at"] = datetime.now(UTC).isoformat()
-            self.store.update(OUTBOX, event_id, {"delivery": delivery})
+            note_attempt(self.store, OUTBOX, event_id, state, status, error)
 
     def router(self) -> APIRouter:
         """Admin routes: the events announced, with their delivery state, and redelivery."""

@@ -58,7 +58,7 @@ def write_settings(
     namespace: str = "default",
 ) -> Path:
     """A config file for an isolated estate: own data folder, free ports."""
-    crm, erp, psa, hcm = free_port(), free_port(), free_port(), free_port()
+    crm, erp, psa, hcm, ingress = (free_port() for _ in range(5))
     config = folder / name
     config.write_text(
         f"""
@@ -86,6 +86,9 @@ url = "http://127.0.0.1:{psa}"
 
 [hcm]
 url = "http://127.0.0.1:{hcm}"
+
+[ingress]
+port = {ingress}
 """
         + (CODEC_TOML if codec else "")
     )

@@ -428,9 +428,8 @@ def ports_free(config: Path) -> bool:
     settings = load_settings(config)
     box = settings.sandbox
     ports = [split_address(settings.temporal.address)[1], ui_port(settings)]
-    return all(
-        port_free("127.0.0.1", p) for p in [*ports, box.crm_port, box.erp_port, box.psa_port]
-    )
+    ports += [box.crm_port, box.erp_port, box.psa_port, box.hcm_port, settings.ingress.port]
+    return all(port_free("127.0.0.1", p) for p in ports)
 
 
 def test_dev_serves_until_sigint_then_stops_everything(tmp_path: Path) -> None:
@@ -448,7 +447,7 @@ def test_dev_serves_until_sigint_then_stops_everything(tmp_path: Path) -> None:
         dev.send_signal(signal.SIGINT)
         out, _ = dev.communicate(timeout=30)
     assert dev.returncode == 0
-    assert "stopped the worker, the sandbox and Temporal" in out
+    assert "stopped the worker, the sandbox, ingress and Temporal" in out
     assert ports_free(config)
 
 

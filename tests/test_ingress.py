@@ -6,6 +6,7 @@ import contextlib
 import hashlib
 import hmac
 import json
+import socket
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable
@@ -17,16 +18,19 @@ from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 from pydantic import SecretStr
 from temporalio.client import Client, WorkflowExecutionStatus
 from temporalio.service import RPCError, RPCStatusCode
 from temporalio.testing import WorkflowEnvironment
 from typer.testing import CliRunner
 
+from cli.actions import AlreadyRan, kind_named, start
 from cli.main import app as cli_app
+from cli.output import CliError
+from cli.stack import check_ports, local_stack, with_local_ingress
 from config import Settings, load_settings
-from ingress.app import create_app
+from ingress.app import MAX_BODY_BYTES, create_app
+from ingress.server import serve
 from models.change_order import ChangeOrder, RoleChange, change_order_workflow_id
 from models.opportunity_to_project import OpportunityToProjectResult
 from sandbox.crm.seed import DEMO_OPPORTUNITIES, SPARE_CLOSED_WON
@@ -69,13 +73,13 @@ async def estate(
     tmp_path_factory: pytest.TempPathFactory, temporal_env: WorkflowEnvironment
 ) -> AsyncIterator[Estate]:
     folder = tmp_path_factory.mktemp("ingress")
-    port = free_port()
     target = temporal_env.client.service_client.config.target_host
     config = write_settings(folder, temporal_address=target, namespace=NAMESPACE)
+    port = load_settings(config).ingress.port
     text = config.read_text().replace(
         "[sandbox]\n", f'[sandbox]\nevent_webhook_url = "http://127.0.0.1:{port}/events"\n', 1
     )
-    config.write_text(text + f'\n[ingress]\nport = {port}\nsecret = "{SECRET}"\n')
+    config.write_text(text.replace("[ingress]\n", f'[ingress]\nsecret = "{SECRET}"\n', 1))
     box = Sandbox(config)
     box.start()
     client = await client_in(temporal_env, NAMESPACE)
@@ -83,24 +87,17 @@ async def estate(
     try:
         seed_volume(box, VOLUME)
         async with running_worker(client, load_settings(config), queue) as settings:
-            server = uvicorn.Server(
-                uvicorn.Config(
-                    create_app(settings, client),
-                    host="127.0.0.1",
-                    port=port,
-                    log_level="warning",
-                    lifespan="off",
-                )
+            ready = asyncio.Event()
+            serving = asyncio.create_task(serve(settings, client, ready))
+            await asyncio.wait(
+                [serving, asyncio.create_task(ready.wait())], return_when="FIRST_COMPLETED"
             )
-            serving = asyncio.create_task(server.serve())
-            while not server.started:
-                assert not serving.done(), "ingress did not start"
-                await asyncio.sleep(0.02)
+            assert ready.is_set(), serving.exception()
             try:
                 yield Estate(settings, box, client, f"http://127.0.0.1:{port}")
             finally:
-                server.should_exit = True
-                await serving
+                serving.cancel()
+                await asyncio.gather(serving, return_exceptions=True)
                 await _terminate_running(client, queue)
     finally:
         box.stop()
@@ -226,17 +223,20 @@ async def test_an_amount_change_starts_nothing_and_says_why(estate: Estate) -> N
     assert "change order" in answer.json()["detail"]
 
 
-async def test_hcm_hire_and_termination_start_their_workflows(estate: Estate) -> None:
+async def test_hcm_hire_transfer_and_termination_start_their_workflows(estate: Estate) -> None:
     hcm = estate.sandbox.urls["hcm"]
     hire = await admin(hcm, "/__admin/events", {"kind": "hire", "worker_id": "30002"})
+    move = {"kind": "transfer", "worker_id": "20001", "changes": {"cost_center": "CC-1200"}}
+    transfer = await admin(hcm, "/__admin/events", move)
     leave = await admin(hcm, "/__admin/events", {"kind": "termination", "worker_id": "20001"})
 
-    for event in (hire, leave):
+    for event in (hire, transfer, leave):
         done = await delivered(hcm, f"/__admin/events/{event['event_id']}")
         assert done["delivery"]["last_status"] == 202, done
     assert await status_of(estate.client, "hire-to-staff/30002") is not None
-    change = f"worker-change/20001/{leave['event_id']}"
-    assert await status_of(estate.client, change) is not None
+    for event in (transfer, leave):
+        change = f"worker-change/20001/{event['event_id']}"
+        assert await status_of(estate.client, change) is not None
 
 
 async def test_a_change_order_submitted_in_the_psa_starts_change_order(
@@ -370,6 +370,92 @@ async def test_a_body_ingress_cannot_use_is_422_naming_the_field(estate: Estate)
     assert answer.json()["error"].startswith("type: Input should be")
 
 
+NOW = "2026-11-02T09:00:00Z"
+WORKER_EVENT = {
+    "event_id": "EVT-T000001",
+    "kind": "termination",
+    "worker_id": "20001",
+    "effective_date": "2026-11-30",
+    "occurred_at": NOW,
+    "sequence": 9,
+}
+BAD_BODIES = [
+    ("crm", b"{not json", "body: Invalid JSON"),
+    ("crm", b"", "body: Invalid JSON"),
+    ("crm", b"[]", "body: Input should be an object"),
+    ("crm", json.dumps({"type": "opportunity.closed_won"}).encode(), "event_id: Field required"),
+    (
+        "crm",
+        json.dumps(closed_won("0061234") | {"event_id": "E1"}).encode(),
+        "opportunity_id: '0061234' is not a Salesforce opportunity id",
+    ),
+    (
+        "crm",
+        json.dumps(
+            closed_won(OPEN_DEAL) | {"type": "opportunity.amount_changed", "stage": None}
+        ).encode(),
+        "body: a opportunity.amount_changed event needs stage, amount",
+    ),
+    (
+        "psa",
+        json.dumps(
+            {"event_id": "E2", "type": "change_order.submitted", "occurred_at": NOW}
+            | {"project_id": "PRJ-1"}
+        ).encode(),
+        "body: a change_order.submitted event needs change_order_id",
+    ),
+    (
+        "psa",
+        json.dumps(
+            {"event_id": "E3", "type": "timesheet.approved", "occurred_at": NOW}
+            | {"project_id": "PRJ-1", "time_entry_id": "TE-1", "period": "2026-13"}
+        ).encode(),
+        "period: '2026-13' is not a billing period: use YYYY-MM",
+    ),
+    ("psa", json.dumps({"event_id": "E4", "type": "timesheet.rejected"}).encode(), "type: "),
+    ("hcm", json.dumps(WORKER_EVENT | {"kind": "promotion"}).encode(), "kind: Input should be"),
+    ("hcm", json.dumps(WORKER_EVENT | {"worker_id": ""}).encode(), "worker_id: '' is not"),
+    ("hcm", json.dumps(WORKER_EVENT | {"event_id": "a/b"}).encode(), "event_id: 'a/b' is not"),
+]
+
+
+@pytest.mark.parametrize(("system", "body", "error"), BAD_BODIES)
+async def test_a_body_ingress_cannot_use_is_422_naming_the_field_and_starts_nothing(
+    estate: Estate, system: str, body: bytes, error: str
+) -> None:
+    before = await runs_on_queue(estate)
+    stamp = int(time.time())
+    digest = hmac.new(SECRET.encode(), f"{stamp}.".encode() + body, hashlib.sha256).hexdigest()
+    headers = {"Content-Type": "application/json", "Psflow-Signature": f"t={stamp},v1={digest}"}
+    answer = await post(estate, system, {"content": body, "headers": headers})
+
+    assert answer.status_code == 422, answer.text
+    assert answer.json()["error"].startswith(error), answer.json()
+    assert await runs_on_queue(estate) == before
+
+
+async def runs_on_queue(estate: Estate) -> set[str]:
+    query = f"TaskQueue = '{estate.settings.temporal.task_queue}'"
+    return {e.id async for e in estate.client.list_workflows(query)}
+
+
+async def test_an_oversized_body_is_413_and_not_read_to_the_end(estate: Estate) -> None:
+    huge = json.dumps(closed_won(SPARE_CLOSED_WON[4]) | {"padding": "x" * MAX_BODY_BYTES})
+    declared = await post(estate, "crm", signed(json.loads(huge)))
+
+    async def chunks() -> AsyncIterator[bytes]:  # no Content-Length: read up to the limit
+        for _ in range(64):
+            yield b" " * 4096
+
+    async with httpx.AsyncClient(base_url=estate.ingress_url, timeout=30) as http:
+        streamed = await http.post("/events/crm", content=chunks())
+
+    for answer in (declared, streamed):
+        assert answer.status_code == 413
+        assert answer.json() == {"error": f"body: over {MAX_BODY_BYTES} bytes, which no event is"}
+    assert await status_of(estate.client, f"opportunity-to-project/{SPARE_CLOSED_WON[4]}") is None
+
+
 async def test_five_duplicate_deliveries_at_once_make_one_workflow(estate: Estate) -> None:
     event = closed_won(SPARE_CLOSED_WON[5])
     now = time.time()
@@ -430,3 +516,63 @@ def test_ingress_without_a_secret_refuses_to_start(config_file: Path) -> None:
     assert result.exit_code == 1
     assert "ingress.secret is not set" in result.output
     assert "PSFLOW_INGRESS_SECRET" in result.output
+
+
+# ---- the local stack (`psflow dev`, `psflow demo`) serves ingress and delivers to it
+
+
+async def test_a_deal_closed_won_on_the_local_stack_reaches_its_workflow_through_ingress(
+    tmp_path: Path,
+) -> None:
+    config = write_settings(
+        tmp_path, f"127.0.0.1:{free_port()}", ui_url=f"http://localhost:{free_port()}"
+    )
+    settings = load_settings(config)  # no [ingress] secret: the stack makes one for the run
+    workflow_id = f"opportunity-to-project/{OPEN_DEAL}"
+    async with local_stack(settings, persist=False) as stack:
+        port = settings.ingress.port
+        assert stack.settings.sandbox.event_webhook_url == f"http://127.0.0.1:{port}/events"
+        crm = stack.settings.crm.url
+        closed = await admin(crm, f"/__admin/opportunities/{OPEN_DEAL}/close-won")
+        event = await delivered(crm, f"/__admin/webhooks/{closed['event']['event_id']}")
+        assert event["delivery"]["last_status"] == 202, event
+        # A person (or the demo) starting the same deal finds ingress's run, or that it ran.
+        with contextlib.suppress(AlreadyRan):
+            await start(stack.client, stack.settings, kind_named("opportunity-to-project"),
+                        OPEN_DEAL, "sam")  # fmt: skip
+        handle = stack.client.get_workflow_handle(
+            workflow_id, result_type=OpportunityToProjectResult
+        )
+        result = await asyncio.wait_for(handle.result(), 120)
+
+        assert result.psa_project_id
+        assert len(await runs_of(stack.client, workflow_id)) == 1
+
+
+def test_the_local_stack_keeps_a_configured_secret_and_receiver() -> None:
+    settings = load_settings(None, env={})
+    given = settings.model_copy(deep=True)
+    given.ingress.secret = SecretStr(SECRET)
+    given.sandbox.event_webhook_url = "https://hooks.example.com/events"
+    generated = [with_local_ingress(settings).ingress.secret for _ in range(2)]
+
+    wired = with_local_ingress(given)
+    assert wired.ingress.secret == SecretStr(SECRET)
+    assert wired.sandbox.event_webhook_url == "https://hooks.example.com/events"
+    assert all(s is not None and len(s.get_secret_value()) == 64 for s in generated)
+    assert generated[0] != generated[1]
+
+
+def test_the_local_stack_refuses_a_taken_ingress_port_before_starting(tmp_path: Path) -> None:
+    config = write_settings(
+        tmp_path, f"127.0.0.1:{free_port()}", ui_url=f"http://localhost:{free_port()}"
+    )
+    settings = load_settings(config)
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", settings.ingress.port))
+        taken.listen()
+        with pytest.raises(CliError) as refused:
+            check_ports(settings)
+
+    assert str(refused.value).startswith(f"port {settings.ingress.port} for event ingress is")
+    assert "set [ingress] port" in str(refused.value)

@@ -4,28 +4,30 @@ The demo journey runs in this process on a stack of its own (Temporal dev server
 worker, as `psflow demo` runs it) with logging at DEBUG, the connectors' client secrets unique
 to this run, and every bearer token the sandbox issues recorded. Then every workflow's history
 is read raw (a client without the codec) and decrypted, and searched with every log record,
-everything printed and every span for those secrets, the tokens and the codec keys.
+everything printed and every span for those secrets, the tokens, the codec keys and the secret
+the sandbox signs its events to ingress with.
 """
 
 import asyncio
-import importlib.util
 import logging
 import secrets
 import sys
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from temporalio.api.history.v1 import HistoryEvent
 from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 
 from cli.demo import run_journey
 from cli.stack import local_stack
-from config import load_settings
+from config import TelemetrySettings, load_settings
 from security.codec import codec_from, reveal
+from telemetry import tracing
 from tests.support import CODEC_KEYS, free_port, write_settings
 
 SYSTEMS = ("crm", "erp", "psa", "hcm")
@@ -73,17 +75,8 @@ def issued_tokens(monkeypatch: pytest.MonkeyPatch) -> list[str]:
 
 
 @pytest.fixture
-def spans() -> Iterator[Any]:
-    """Spans through the telemetry module's in-memory path, where that module exists."""
-    if importlib.util.find_spec("telemetry.tracing") is None:
-        yield None
-        return
-    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
-    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
-
-    from config import TelemetrySettings
-    from telemetry import tracing
-
+def spans() -> Iterator[InMemorySpanExporter]:
+    """Every span the demo's worker, connectors and sandbox clients finish, in memory."""
     exporter = InMemorySpanExporter()
     tracing.install(tracing.build_provider(TelemetrySettings()), SimpleSpanProcessor(exporter))
     try:
@@ -93,21 +86,11 @@ def spans() -> Iterator[Any]:
         exporter.clear()
 
 
-def span_text(exporter: Any) -> list[str]:
-    if exporter is None:
-        return []
-    lines = []
-    for span in exporter.get_finished_spans():
-        events = [(e.name, dict(e.attributes or {})) for e in span.events]
-        lines.append(f"{span.name} {dict(span.attributes or {})} {events} {span.status}")
-    return lines
-
-
 async def test_no_credential_in_any_history_log_line_or_span_of_the_demo(
     tmp_path: Path,
     debug_logs: Records,
     issued_tokens: list[str],
-    spans: Any,
+    spans: InMemorySpanExporter,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     config = write_settings(
@@ -122,7 +105,9 @@ async def test_no_credential_in_any_history_log_line_or_span_of_the_demo(
     revealed: list[bytes] = []  # and decrypted, as the worker and the codec server see it
     codec = codec_from(settings.codec)
     async with local_stack(settings, persist=False) as stack:
-        journey = asyncio.create_task(run_journey(stack.client, settings))
+        assert stack.settings.ingress.secret is not None  # the stack's own, for signing events
+        ingress_secret = stack.settings.ingress.secret.get_secret_value()
+        journey = asyncio.create_task(run_journey(stack.client, stack.settings))
         watchdog = asyncio.create_task(stack.wait_failure())  # a worker or sandbox that stops
         await asyncio.wait([journey, watchdog], return_when=asyncio.FIRST_COMPLETED)
         if not journey.done():
@@ -145,20 +130,23 @@ async def test_no_credential_in_any_history_log_line_or_span_of_the_demo(
                 revealed.append(opened.SerializeToString())
 
     printed = capsys.readouterr()
+    finished = spans.get_finished_spans()
     assert "demo complete" in printed.out
     assert len(stored) > 500 and issued_tokens  # the journey ran, and tokens were issued
     assert any(b"json/plain" in event for event in revealed)  # decrypted for the search
 
-    needles = [*client_secrets.values(), *issued_tokens, *CODEC_KEYS.values()]
+    needles = [*client_secrets.values(), *issued_tokens, *CODEC_KEYS.values(), ingress_secret]
     haystacks = {
         "history (raw)": b"\n".join(stored).decode(errors="replace"),
         "history (decrypted)": b"\n".join(revealed).decode(errors="replace"),
         "log lines": "\n".join(debug_logs.lines),
         "printed output": printed.out + printed.err,
-        "spans": "\n".join(span_text(spans)),
+        "spans": "\n".join(span.to_json() for span in finished),
     }
     assert len(debug_logs.lines) > 100  # DEBUG was on: the HTTP calls are logged
-    assert spans is None or haystacks["spans"], "tracing was on, yet no span was recorded"
+    # Traced: every system's requests (each behind its credentials) are among the spans.
+    called = {(span.attributes or {}).get("psflow.system") for span in finished}
+    assert called >= set(SYSTEMS), f"no traced request to {set(SYSTEMS) - called}"
     for where, text in haystacks.items():
         leaked = [n[:6] + "..." for n in needles if n in text]
         assert not leaked, f"credentials in {where}: {leaked}"

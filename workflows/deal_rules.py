@@ -4,6 +4,7 @@ from collections import defaultdict
 from decimal import Decimal
 
 from temporalio import workflow
+from temporalio.exceptions import ApplicationError
 
 with workflow.unsafe.imports_passed_through():
     from models.crm import Opportunity
@@ -86,3 +87,29 @@ def hours_by_role(deal: Opportunity) -> dict[str, Decimal]:
     for line in deal.lines:
         totals[line.role] += line.hours
     return dict(totals)
+
+
+def require_closed_won(deal: Opportunity) -> None:
+    """Only a closed-won deal becomes a project: anything else fails the run for good."""
+    if not deal.is_won:
+        raise ApplicationError(
+            f"opportunity {deal.id} is at stage {deal.stage!r}, not Closed Won: "
+            "only closed-won deals become projects",
+            type="DealNotClosedWon",
+            non_retryable=True,
+        )
+
+
+def field_value(deal: Opportunity, name: str) -> str | None:
+    """A correctable field's value as the CRM write-back sends it."""
+    value = getattr(deal, name)
+    return None if value is None else str(value)
+
+
+def corrections_made(original: Opportunity, deal: Opportunity) -> dict[str, str | None]:
+    """The correctable fields whose value differs from the deal as read, with their values."""
+    return {
+        name: field_value(deal, name)
+        for name in CORRECTABLE_FIELDS
+        if field_value(deal, name) != field_value(original, name)
+    }

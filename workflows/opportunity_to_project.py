@@ -1,7 +1,6 @@
 """opportunity-to-project: a closed-won deal becomes customer, projects and staffing requests."""
 
 from temporalio import workflow
-from temporalio.exceptions import ApplicationError
 
 with workflow.unsafe.imports_passed_through():
     from activities.change_orders import ChangeOrderActivities, ForecastChange
@@ -21,16 +20,19 @@ with workflow.unsafe.imports_passed_through():
     from models.people import Rejection
     from models.policy import DealPolicy
     from models.psa import PsaMilestoneInput, PsaProjectInput, RateCard
-    from models.status import CompensationOutcome, FieldProblem, RunState, Step
+    from models.status import CompensationOutcome, FieldProblem, RunState, Step, StepState
     from workflows import search_attributes as sa
     from workflows.calls import call, read, undo
+    from workflows.deal_changes import FollowsDealChanges
     from workflows.deal_rules import (
         CORRECTABLE_FIELDS,
+        corrections_made,
         deal_problems,
+        field_value,
         hours_by_role,
         needs_approval,
+        require_closed_won,
     )
-    from workflows.interaction import Interactive
 
 NAME = "opportunity-to-project"
 READ = "read opportunity"
@@ -51,14 +53,17 @@ BASELINE = "baseline"
 
 
 @workflow.defn(name=NAME)
-class OpportunityToProject(Interactive):
-    """Read and validate the deal, get approval if policy asks, then create in ERP, PSA, CRM."""
+class OpportunityToProject(FollowsDealChanges):
+    """Read and validate the deal, get approval if policy asks, then create in ERP, PSA, CRM.
+
+    An amount change before provisioning has the deal read again (workflows/deal_changes.py)."""
 
     @workflow.init
     def __init__(self, input: OpportunityToProjectInput) -> None:
         self.init_status(NAME, input.opportunity_id, STEPS, input)
         self._deal: Opportunity | None = None
         self.correctable = CORRECTABLE_FIELDS
+        self.init_deal_changes()
 
     @workflow.run
     async def run(self, input: OpportunityToProjectInput) -> OpportunityToProjectResult:
@@ -69,33 +74,45 @@ class OpportunityToProject(Interactive):
 
     async def _run(self, input: OpportunityToProjectInput) -> OpportunityToProjectResult:
         async with self.step(READ) as step:
+            self.reading()
             original = await call(CrmActivities.get_opportunity, input.opportunity_id)
             self._deal = original
             self.policy = policy = await read(PolicyActivities.deal_policy)
             self._status.customer = original.account.name
             workflow.upsert_search_attributes([sa.CUSTOMER.value_set(original.account.name)])
-            _require_closed_won(original)
+            require_closed_won(original)
             step.detail = f"{original.name}: {original.amount} {original.currency}"
 
-        async with self.step(VALIDATE) as step:
-            checked = await self.correct_until_valid(original, step, self._problems)
-            if isinstance(checked, Rejection):
-                return await self._rejected(input.opportunity_id, checked, step)
-            self._deal = deal = checked
-
-        if needs_approval(deal, policy):
-            async with self.step(APPROVE) as step:
-                rule = policy.approval
-                decision = await self.wait_for_approval(
-                    step, rule.role, rule.deadline, rule.escalation_grace, rule.escalate_to
+        deal = original
+        while True:  # again after an amount change, until a decision on the current amount
+            async with self.step(VALIDATE) as step:
+                if self.changed_since_read():
+                    original, deal = await self.read_again(original, deal)
+                checked = await self.correct_until_valid(deal, step, self._problems)
+                if isinstance(checked, Rejection):
+                    return await self._rejected(input.opportunity_id, checked, step)
+                self._deal = deal = checked
+            if self.changed_since_read():
+                continue
+            if not needs_approval(deal, policy):
+                self.skip(
+                    APPROVE, f"{deal.amount} {deal.currency} is within the approval threshold"
                 )
+                break
+            async with self.step(APPROVE) as step:
+                step.detail = f"for {deal.amount} {deal.currency}"
+                decision = await self.approval_unless_changed(step, policy.approval)
+                if decision is None:
+                    step.state = StepState.PENDING
+                    step.detail = "withdrawn: the amount changed"
+                    continue
                 if isinstance(decision, Rejection):
                     return await self._rejected(input.opportunity_id, decision, step)
                 await self.audit("approved", decision.comment or "approved", decision.user)
-                step.detail = f"approved by {decision.user}"
-        else:
-            self.skip(APPROVE, f"{deal.amount} {deal.currency} is within the approval threshold")
+                step.detail = f"approved by {decision.user} for {deal.amount} {deal.currency}"
+            break
 
+        self.amount_used = True
         return await self._provision(original, deal, policy)
 
     async def _provision(
@@ -183,6 +200,7 @@ class OpportunityToProject(Interactive):
                 ),
             )
             step.detail = f"PSA project {psa_project.id}"
+            self._status.project = psa_project.id
 
         async with self.step(STAFFING) as step:
             self.saga.on_failure(
@@ -220,12 +238,12 @@ class OpportunityToProject(Interactive):
             self.skip(FORECAST, "started before baseline forecasts were published")
 
         async with self.step(WRITE_BACK) as step:
-            changes = self._corrections_made(original, deal) | {
+            changes = corrections_made(original, deal) | {
                 "erp_project_id": erp_project.id,
                 "psa_project_id": psa_project.id,
             }
             previous = OpportunityUpdate(
-                opportunity_id=deal.id, changes={k: _value(original, k) for k in changes}
+                opportunity_id=deal.id, changes={k: field_value(original, k) for k in changes}
             )
             self.saga.on_failure(
                 WRITE_BACK, "restore the opportunity's fields", lambda: self._restore(previous)
@@ -274,14 +292,6 @@ class OpportunityToProject(Interactive):
             return None
         return await call(PsaActivities.get_rate_card, deal.rate_card)
 
-    @staticmethod
-    def _corrections_made(original: Opportunity, deal: Opportunity) -> dict[str, str | None]:
-        return {
-            name: _value(deal, name)
-            for name in CORRECTABLE_FIELDS
-            if _value(deal, name) != _value(original, name)
-        }
-
     async def _restore(self, previous: OpportunityUpdate) -> CompensationOutcome:
         await undo(CrmActivities.update_opportunity, previous)
         return CompensationOutcome.UNDONE
@@ -305,18 +315,3 @@ class OpportunityToProject(Interactive):
         if person and self._deal and person.crm_user_id == self._deal.owner_id:
             return f"{user} owns this deal and cannot approve it (segregation of duties)"
         return None
-
-
-def _require_closed_won(deal: Opportunity) -> None:
-    if not deal.is_won:
-        raise ApplicationError(
-            f"opportunity {deal.id} is at stage {deal.stage!r}, not Closed Won: "
-            "only closed-won deals become projects",
-            type="DealNotClosedWon",
-            non_retryable=True,
-        )
-
-
-def _value(deal: Opportunity, name: str) -> str | None:
-    value = getattr(deal, name)
-    return None if value is None else str(value)

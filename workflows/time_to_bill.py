@@ -3,6 +3,7 @@
 Pages of entries are posted by id (history holds page tokens and counts); a long period
 continues as new. The draft invoice waits for a finance approver who approved none of the time
 on it; a failure or rejection after the draft voids it, which frees the postings for a rerun.
+Time entries the PSA approves meanwhile: workflows/time_approvals.py.
 """
 
 from datetime import timedelta
@@ -42,7 +43,7 @@ with workflow.unsafe.imports_passed_through():
     )
     from workflows import search_attributes as sa
     from workflows.calls import call, read, undo
-    from workflows.interaction import Interactive
+    from workflows.time_approvals import FollowsTimeApprovals, time_detail
 
 NAME = "time-to-bill"
 READ = "read project"
@@ -73,7 +74,7 @@ def history_is_long(limit: int) -> bool:
 
 
 @workflow.defn(name=NAME)
-class TimeToBill(Interactive):
+class TimeToBill(FollowsTimeApprovals):
     @workflow.init
     def __init__(self, input: TimeToBillInput) -> None:
         # A retry reruns the whole period (safe: postings are keyed by entry), not one page on.
@@ -81,6 +82,8 @@ class TimeToBill(Interactive):
         self.init_status(NAME, f"{input.project_id}/{input.period}", STEPS, fresh)
         self._invoice: Invoice | None = None
         self._told_parent = False
+        self.init_time_approvals(input.period, input.progress, POST_TIME)
+        self._status.project = input.project_id
 
     def approval_refusal(self, user: str) -> str | None:
         refusal = super().approval_refusal(user)
@@ -107,6 +110,7 @@ class TimeToBill(Interactive):
     async def _run(self, input: TimeToBillInput) -> TimeToBillResult:
         source = time_to_bill_id(input.project_id, input.period)
         progress = input.progress or BillingProgress(invoice_key=f"INV-{workflow.uuid4().hex[:12]}")
+        self.progress = progress
         async with self.step(READ) as step:
             project = await call(BillingActivities.billing_project, input.project_id)
             if project is None:
@@ -257,7 +261,7 @@ class TimeToBill(Interactive):
     @staticmethod
     def _totals(progress: BillingProgress, phase: Phase) -> str:
         if phase is Phase.TIME:
-            return progress.time.summary("hours")
+            return time_detail(progress)
         return progress.expenses.summary("in expenses")
 
     async def _nothing_to_invoice(
@@ -294,6 +298,7 @@ class TimeToBill(Interactive):
             expenses=progress.expenses,
             invoice=InvoiceSummary.of(self._invoice) if self._invoice else None,
             reason=reason,
+            late_time_entries=len(progress.late_time_entries),
         )
 
     async def _tell_parent(self, ready: ProjectReady) -> None:

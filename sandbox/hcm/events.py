@@ -18,7 +18,7 @@ from sandbox.faults import ADMIN_PREFIX
 from sandbox.hcm.seed import EVENT, WORKER
 from sandbox.hcm.workday import WorkdayError, find_worker, worker_not_found
 from sandbox.records import RecordStore
-from sandbox.webhooks import Deliverer
+from sandbox.webhooks import Deliverer, note_attempt
 
 CHANGEABLE = (
     "legal_entity",
@@ -192,16 +192,7 @@ class EventBook:
     def delivered(self, event_id: str, state: str, status: int | None, error: str | None) -> None:
         """Note one delivery attempt's outcome (the Deliverer's callback)."""
         with self.lock:
-            record = self.store.get(EVENT, event_id)
-            if record is None:
-                return
-            delivery = dict(record["delivery"])
-            delivery |= {"state": state, "last_status": status, "last_error": error}
-            delivery["attempts"] = int(delivery.get("attempts", 0)) + 1
-            if state == "delivered":
-                delivery["deliveries"] = int(delivery.get("deliveries", 0)) + 1
-                delivery["delivered_at"] = datetime.now(UTC).isoformat()
-            self.store.update(EVENT, event_id, {"delivery": delivery})
+            note_attempt(self.store, EVENT, event_id, state, status, error)
 
 
 def events_router(book: EventBook) -> APIRouter:

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import httpx
 from temporalio.client import Client, WorkflowFailureError, WorkflowHandle
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
@@ -32,7 +33,12 @@ from config import ReconcileSettings, Settings
 from models.billing import month_end_id, time_to_bill_id
 from models.change_order import project_lock_id
 from models.hire_to_staff import change_workflow_id
-from models.opportunity_to_project import OpportunityToProjectInput, workflow_id
+from models.opportunity_to_project import (
+    DEAL_CHANGED_SIGNAL,
+    DealChange,
+    OpportunityToProjectInput,
+    workflow_id,
+)
 from models.people import Approval, Rejection
 from models.reconcile import FindingKind, ReconcileInput
 from models.status import WaitKind
@@ -144,6 +150,36 @@ async def deal_rejected(estate: Estate) -> Recorded:
     )
     assert (await handle.result()).outcome == "rejected"
     return {"opportunity-to-project-rejection": handle}
+
+
+@scenario("opportunity-to-project-amount-changed")
+async def deal_amount_changed(estate: Estate) -> Recorded:
+    # Recorded after amount changes were followed (workflow.patched("deal-changes")): the
+    # change withdraws the approval wait, the deal is read again, approval asked again.
+    deal_id = DEMO_OPPORTUNITIES["large_owned_by_dana"]
+    handle = await start(estate.client, estate.worker, deal_id)
+    await status_when(handle, waiting_for(WaitKind.APPROVAL))
+    deal = await estate.systems.crm.get_opportunity(deal_id)
+    amount = deal.amount + 50000
+    crm = estate.sandbox.urls["crm"]
+    path = f"/__admin/opportunities/{deal_id}/amount"
+    async with httpx.AsyncClient(base_url=crm, timeout=10) as http:
+        (await http.post(path, json={"amount": str(amount)})).raise_for_status()
+    change = DealChange(
+        event_id="CRM-EVT-REC1",
+        amount=amount,
+        currency=deal.currency,
+        stage="Closed Won",
+        previous_amount=deal.amount,
+    )
+    await handle.signal(DEAL_CHANGED_SIGNAL, change)
+    await status_when(
+        handle,
+        lambda s: any(e.kind == "deal read again" for e in s.events) and s.waiting_for is not None,
+    )
+    await handle.execute_update(OpportunityToProject.approve, Approval(user="morgan"))
+    assert (await handle.result()).outcome == "completed"
+    return {"opportunity-to-project-amount-changed": handle}
 
 
 # ---- hire-to-staff and worker-change ------------------------------------------------------
