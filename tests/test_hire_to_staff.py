@@ -21,6 +21,8 @@ from models.status import RunState, StepState, WaitKind
 from sandbox.catalog import COST_CENTERS
 from sandbox.crm.seed import SPARE_CLOSED_WON
 from sandbox.hcm.seed import DEMO_WORKERS
+from store.audit import audit_entries
+from store.db import open_engine
 from tests.support import Sandbox, Systems
 from tests.test_opportunity_to_project import status_when, waiting_for
 from workflows.calls import SYSTEM_CALL_RETRY
@@ -150,20 +152,25 @@ async def test_missing_cost_center_waits_for_correction_naming_it(
     assert await systems.psa.find_resource(resource_external_id(worker_id)) is None
 
     center = next(c for c, (entity, _) in COST_CENTERS.items() if entity == person.legal_entity)
-    await handle.execute_update(
-        HireToStaff.correct, Correction(user="rita", fields={"cost_center": center})
-    )
+    fix = Correction(user="rita", fields={"cost_center": center, "cost_rate": "137.25"})
+    await handle.execute_update(HireToStaff.correct, fix)
     # After the correction it either finds nobody to staff, or proposes a match.
     status = await status_when(
         handle,
         lambda s: s.state == RunState.COMPLETED or waiting_for(WaitKind.APPROVAL)(s),
     )
+    # The audit trail names the changed pay field but never repeats its value.
+    audited = audit_entries(open_engine(worker.resolved_store_url), workflow_id=handle.id)
+    corrected = [e.detail for e in audited if e.kind == "corrected"]
+    noted = [e.detail for e in status.events if e.kind == "corrected"]
+    assert corrected == noted == [f"cost_center={center}, cost_rate=(changed)"]
     if status.waiting_for is not None:
         await handle.execute_update(HireToStaff.reject, Rejection(user="rita", reason="later"))
     result = await handle.result()
     assert result.outcome in ("assigned", "on bench")
     resource = await systems.psa.find_resource(resource_external_id(worker_id))
     assert resource is not None and resource.cost_center == center
+    assert resource.cost_rate == Decimal("137.25")
 
 
 async def test_erp_down_after_psa_provisioning_leaves_nothing_half_made(

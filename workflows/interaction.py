@@ -1,8 +1,7 @@
-"""The human-in-the-loop surface every workflow shares.
+"""The base every psflow workflow extends: steps, the saga, waits for people, dead letters.
 
-Updates `approve`, `reject` and `correct` (validated: a refused caller never enters history),
-signals of the same names for fire-and-forget clients such as the plain `temporal` CLI, and a
-`status` query. Waits have deadlines; an approval that times out escalates once, then rejects.
+The decisions people send and the status query are in workflows/decisions.py. Waits have
+deadlines; an approval that times out escalates once, then rejects.
 """
 
 import asyncio
@@ -20,10 +19,8 @@ with workflow.unsafe.imports_passed_through():
     from activities.store import StoreActivities
     from models.audit import AuditEntry
     from models.dead_letter import FailedRun
-    from models.people import Approval, Correction, Rejection
-    from models.policy import PeoplePolicy
+    from models.people import Correction, Rejection
     from models.status import (
-        Event,
         FieldProblem,
         RunState,
         Step,
@@ -34,6 +31,7 @@ with workflow.unsafe.imports_passed_through():
     )
     from telemetry.workflow import step_span
     from workflows import search_attributes as sa
+    from workflows.decisions import Decision, Decisions
     from workflows.saga import Saga, root_message
 
 STORE_TIMEOUT = timedelta(seconds=30)
@@ -42,21 +40,10 @@ DEAD_LETTERS_PATCH = "dead-letters"
 DEAD_LETTER_RETRY = RetryPolicy(maximum_attempts=10, maximum_interval=timedelta(minutes=1))
 R = TypeVar("R")
 M = TypeVar("M", bound=BaseModel)
-Decision = Approval | Rejection
 
 
-class Refused(ApplicationError):
-    """An approval, rejection or correction the workflow will not take; it keeps waiting."""
-
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason, type="Refused", non_retryable=True)
-
-
-class Interactive:
+class Interactive(Decisions):
     """Base for psflow workflows: steps, waits for people, the saga, and the status query."""
-
-    _status: WorkflowStatus
-    saga: Saga
 
     def init_status(
         self,
@@ -78,141 +65,7 @@ class Interactive:
         self._decision: Decision | None = None
         self._corrections: list[Correction] = []
 
-    # Who may do what; a returned string is the reason for refusing. Subclasses set `policy`
-    # once it is loaded and `correctable`, and may add rules (segregation of duties).
-    policy: PeoplePolicy | None = None
-    correctable: tuple[str, ...] = ()
-
-    def rejection_refusal(self, user: str) -> str | None:
-        if self.policy is None:
-            return "the policy is not loaded yet: try again in a moment"
-        person = self.policy.user(user)
-        if person is None:
-            known = ", ".join(u.name for u in self.policy.users)
-            return f"unknown user {user!r}: known users are {known}"
-        role = self.policy.approval.role
-        if role not in person.roles:
-            return f"{user} does not have the {role} role this decision needs"
-        return None
-
-    def approval_refusal(self, user: str) -> str | None:
-        return self.rejection_refusal(user)
-
-    def correction_refusal(self, correction: Correction) -> str | None:
-        if self.policy is None or self.policy.user(correction.user) is None:
-            return f"unknown user {correction.user!r}: corrections need a known user"
-        unknown = sorted(set(correction.fields) - set(self.correctable))
-        if unknown:
-            return (
-                f"cannot correct {', '.join(unknown)}: "
-                f"correctable fields are {', '.join(self.correctable)}"
-            )
-        return None
-
-    # ---- the status query -------------------------------------------------------------
-
-    @workflow.query
-    def status(self) -> WorkflowStatus:
-        """Steps, what it waits for and since when, compensations, and people's actions."""
-        return self._status.model_copy(update={"compensations": list(self.saga.log)})
-
-    # ---- updates (validated) and signals (fire-and-forget) -----------------------------
-
-    @workflow.update
-    async def approve(self, approval: Approval) -> str:
-        """Approve the waiting step as `approval.user`."""
-        self._decision = approval
-        return f"approved by {approval.user}"
-
-    @approve.validator
-    def _check_approve(self, approval: Approval) -> None:
-        self._raise_if(self._approval_problem(approval.user))
-
-    @workflow.update
-    async def reject(self, rejection: Rejection) -> str:
-        """Reject: the workflow undoes what it did and ends as rejected."""
-        self._decision = rejection
-        return f"rejected by {rejection.user}"
-
-    @reject.validator
-    def _check_reject(self, rejection: Rejection) -> None:
-        self._raise_if(self._rejection_problem(rejection.user))
-
-    @workflow.update
-    async def correct(self, correction: Correction) -> str:
-        """Fix the data the workflow is waiting on; it validates again and goes on."""
-        self._corrections.append(correction)
-        fields = ", ".join(f"{k}={v}" for k, v in correction.fields.items())
-        return f"correction {fields} accepted from {correction.user}"
-
-    @correct.validator
-    def _check_correct(self, correction: Correction) -> None:
-        self._raise_if(self._correction_problem(correction))
-
-    @workflow.signal(name="approve")
-    def approve_signal(self, approval: Approval) -> None:
-        """Fire-and-forget approve; a refusal is recorded in the status events."""
-        if not self._refused_signal(
-            "approve", approval.user, self._approval_problem(approval.user)
-        ):
-            self._decision = approval
-
-    @workflow.signal(name="reject")
-    def reject_signal(self, rejection: Rejection) -> None:
-        """Fire-and-forget reject; a refusal is recorded in the status events."""
-        problem = self._rejection_problem(rejection.user)
-        if not self._refused_signal("reject", rejection.user, problem):
-            self._decision = rejection
-
-    @workflow.signal(name="correct")
-    def correct_signal(self, correction: Correction) -> None:
-        """Fire-and-forget correct; a refusal is recorded in the status events."""
-        problem = self._correction_problem(correction)
-        if not self._refused_signal("correct", correction.user, problem):
-            self._corrections.append(correction)
-
-    def _approval_problem(self, user: str) -> str | None:
-        if not self._waits_for(WaitKind.APPROVAL):
-            return self._not_waiting("approval")
-        return self.approval_refusal(user)
-
-    def _rejection_problem(self, user: str) -> str | None:
-        if self._status.waiting_for is None:
-            return self._not_waiting("a decision")
-        return self.rejection_refusal(user)
-
-    def _correction_problem(self, correction: Correction) -> str | None:
-        if not self._waits_for(WaitKind.CORRECTION):
-            return self._not_waiting("correction")
-        return self.correction_refusal(correction)
-
-    def _waits_for(self, kind: WaitKind) -> bool:
-        return self._status.waiting_for is not None and self._status.waiting_for.kind == kind
-
-    def _not_waiting(self, what: str) -> str:
-        waiting = self._status.waiting_for
-        now = (
-            f"it waits for {waiting.kind.value}"
-            if waiting
-            else f"state: {self._status.state.value}"
-        )
-        return f"{self._status.workflow_id} is not waiting for {what} ({now})"
-
-    @staticmethod
-    def _raise_if(problem: str | None) -> None:
-        if problem:
-            raise Refused(problem)
-
-    def _refused_signal(self, name: str, user: str, problem: str | None) -> bool:
-        if problem:
-            self.note("refused", f"{name} refused: {problem}", user)
-        return problem is not None
-
     # ---- steps and events ----------------------------------------------------------------
-
-    def note(self, kind: str, detail: str, user: str | None = None) -> None:
-        """Add an event to the status (people's actions, escalations, refusals)."""
-        self._status.events.append(Event(at=workflow.now(), kind=kind, user=user, detail=detail))
 
     async def audit(self, kind: str, detail: str, user: str | None = None) -> None:
         """Record in the status and in the store's audit log."""
@@ -243,7 +96,7 @@ class Interactive:
         step.state = StepState.RUNNING
         step.started_at = workflow.now()
         workflow.upsert_search_attributes([sa.STEP.value_set(name)])
-        with step_span(name, self._status.customer):  # a span for traces; no command
+        with step_span(name, self._status.customer, self._status.project):  # no command
             try:
                 yield step
             except BaseException as exc:
@@ -405,8 +258,7 @@ class Interactive:
             if isinstance(answer, Rejection):
                 return answer
             subject = type(subject).model_validate(subject.model_dump() | answer.fields)
-            changes = ", ".join(f"{k}={v}" for k, v in answer.fields.items())
-            await self.audit("corrected", f"{changes} {answer.comment}".strip(), answer.user)
+            await self.audit("corrected", answer.summary(), answer.user)
         step.detail = "valid"
         return subject
 

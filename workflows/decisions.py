@@ -1,0 +1,167 @@
+"""The decisions people send a running workflow, and the `status` query they read.
+
+Updates `approve`, `reject` and `correct` (validated: a refused caller never enters history),
+signals of the same names for fire-and-forget clients such as the plain `temporal` CLI, and a
+`status` query.
+"""
+
+from temporalio import workflow
+from temporalio.exceptions import ApplicationError
+
+with workflow.unsafe.imports_passed_through():
+    from models.people import Approval, Correction, Rejection
+    from models.policy import PeoplePolicy
+    from models.status import Event, WaitKind, WorkflowStatus
+    from workflows.saga import Saga
+
+Decision = Approval | Rejection
+
+
+class Refused(ApplicationError):
+    """An approval, rejection or correction the workflow will not take; it keeps waiting."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason, type="Refused", non_retryable=True)
+
+
+class Decisions:
+    """Who may approve, reject or correct, the handlers that take it, and the status query."""
+
+    _status: WorkflowStatus
+    _decision: Decision | None
+    _corrections: list[Correction]
+    saga: Saga
+
+    # Who may do what; a returned string is the reason for refusing. Subclasses set `policy`
+    # once it is loaded and `correctable`, and may add rules (segregation of duties).
+    policy: PeoplePolicy | None = None
+    correctable: tuple[str, ...] = ()
+
+    def rejection_refusal(self, user: str) -> str | None:
+        if self.policy is None:
+            return "the policy is not loaded yet: try again in a moment"
+        person = self.policy.user(user)
+        if person is None:
+            known = ", ".join(u.name for u in self.policy.users)
+            return f"unknown user {user!r}: known users are {known}"
+        role = self.policy.approval.role
+        if role not in person.roles:
+            return f"{user} does not have the {role} role this decision needs"
+        return None
+
+    def approval_refusal(self, user: str) -> str | None:
+        return self.rejection_refusal(user)
+
+    def correction_refusal(self, correction: Correction) -> str | None:
+        if self.policy is None or self.policy.user(correction.user) is None:
+            return f"unknown user {correction.user!r}: corrections need a known user"
+        unknown = sorted(set(correction.fields) - set(self.correctable))
+        if unknown:
+            return (
+                f"cannot correct {', '.join(unknown)}: "
+                f"correctable fields are {', '.join(self.correctable)}"
+            )
+        return None
+
+    # ---- the status query -------------------------------------------------------------
+
+    @workflow.query
+    def status(self) -> WorkflowStatus:
+        """Steps, what it waits for and since when, compensations, and people's actions."""
+        return self._status.model_copy(update={"compensations": list(self.saga.log)})
+
+    # ---- updates (validated) and signals (fire-and-forget) -----------------------------
+
+    @workflow.update
+    async def approve(self, approval: Approval) -> str:
+        """Approve the waiting step as `approval.user`."""
+        self._decision = approval
+        return f"approved by {approval.user}"
+
+    @approve.validator
+    def _check_approve(self, approval: Approval) -> None:
+        self._raise_if(self._approval_problem(approval.user))
+
+    @workflow.update
+    async def reject(self, rejection: Rejection) -> str:
+        """Reject: the workflow undoes what it did and ends as rejected."""
+        self._decision = rejection
+        return f"rejected by {rejection.user}"
+
+    @reject.validator
+    def _check_reject(self, rejection: Rejection) -> None:
+        self._raise_if(self._rejection_problem(rejection.user))
+
+    @workflow.update
+    async def correct(self, correction: Correction) -> str:
+        """Fix the data the workflow is waiting on; it validates again and goes on."""
+        self._corrections.append(correction)
+        fields = ", ".join(f"{k}={v}" for k, v in correction.fields.items())
+        return f"correction {fields} accepted from {correction.user}"
+
+    @correct.validator
+    def _check_correct(self, correction: Correction) -> None:
+        self._raise_if(self._correction_problem(correction))
+
+    @workflow.signal(name="approve")
+    def approve_signal(self, approval: Approval) -> None:
+        """Fire-and-forget approve; a refusal is recorded in the status events."""
+        if not self._refused_signal(
+            "approve", approval.user, self._approval_problem(approval.user)
+        ):
+            self._decision = approval
+
+    @workflow.signal(name="reject")
+    def reject_signal(self, rejection: Rejection) -> None:
+        """Fire-and-forget reject; a refusal is recorded in the status events."""
+        problem = self._rejection_problem(rejection.user)
+        if not self._refused_signal("reject", rejection.user, problem):
+            self._decision = rejection
+
+    @workflow.signal(name="correct")
+    def correct_signal(self, correction: Correction) -> None:
+        """Fire-and-forget correct; a refusal is recorded in the status events."""
+        problem = self._correction_problem(correction)
+        if not self._refused_signal("correct", correction.user, problem):
+            self._corrections.append(correction)
+
+    def _approval_problem(self, user: str) -> str | None:
+        if not self._waits_for(WaitKind.APPROVAL):
+            return self._not_waiting("approval")
+        return self.approval_refusal(user)
+
+    def _rejection_problem(self, user: str) -> str | None:
+        if self._status.waiting_for is None:
+            return self._not_waiting("a decision")
+        return self.rejection_refusal(user)
+
+    def _correction_problem(self, correction: Correction) -> str | None:
+        if not self._waits_for(WaitKind.CORRECTION):
+            return self._not_waiting("correction")
+        return self.correction_refusal(correction)
+
+    def _waits_for(self, kind: WaitKind) -> bool:
+        return self._status.waiting_for is not None and self._status.waiting_for.kind == kind
+
+    def _not_waiting(self, what: str) -> str:
+        waiting = self._status.waiting_for
+        now = (
+            f"it waits for {waiting.kind.value}"
+            if waiting
+            else f"state: {self._status.state.value}"
+        )
+        return f"{self._status.workflow_id} is not waiting for {what} ({now})"
+
+    @staticmethod
+    def _raise_if(problem: str | None) -> None:
+        if problem:
+            raise Refused(problem)
+
+    def _refused_signal(self, name: str, user: str, problem: str | None) -> bool:
+        if problem:
+            self.note("refused", f"{name} refused: {problem}", user)
+        return problem is not None
+
+    def note(self, kind: str, detail: str, user: str | None = None) -> None:
+        """Add an event to the status (people's actions, escalations, refusals)."""
+        self._status.events.append(Event(at=workflow.now(), kind=kind, user=user, detail=detail))
