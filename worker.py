@@ -3,6 +3,7 @@
 import asyncio
 import gc
 import logging
+import sys
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import AsyncExitStack
 from typing import Any, TypeVar
@@ -24,14 +25,14 @@ from activities.psa import PsaActivities
 from activities.reconcile import ReconcileActivities
 from activities.staffing import StaffingActivities
 from activities.store import StoreActivities
-from config import Settings, SystemSettings, WorkerSettings, load_settings
+from config import ConfigError, Settings, SystemSettings, WorkerSettings, load_settings
 from connectors.base import Connector
 from connectors.crm import CrmConnector
 from connectors.erp import ErpConnector
 from connectors.hcm import HcmConnector
 from connectors.psa import PsaConnector
-from security.codec import data_converter
-from store.db import open_engine
+from security.codec import codec_from, data_converter
+from store.db import StoreError, open_engine
 from workflows.catalog import ALL_WORKFLOWS
 
 log = logging.getLogger("psflow.worker")
@@ -79,9 +80,11 @@ async def run_worker(
     settings: Settings, *, client: Client | None = None, stop: asyncio.Event | None = None
 ) -> None:
     """Run the worker until `stop` is set (or forever); connectors are closed on the way out."""
-    client = client or await connect(settings)
-    client = await telemetry.on_metrics_runtime(client, settings.telemetry)
     async with AsyncExitStack() as stack:
+        engine = open_engine(settings.resolved_store_url)  # a bad store_url fails first
+        stack.callback(engine.dispose)
+        client = client or await connect(settings)
+        client = await telemetry.on_metrics_runtime(client, settings.telemetry)
         crm = _connector(CrmConnector, settings.crm)
         erp = _connector(ErpConnector, settings.erp)
         psa = _connector(PsaConnector, settings.psa)
@@ -95,8 +98,6 @@ async def run_worker(
         )
         for connector in (crm, erp, psa, hcm):
             stack.push_async_callback(connector.aclose)
-        engine = open_engine(settings.resolved_store_url)
-        stack.callback(engine.dispose)
         # Only the store's synchronous activities use these threads, started on demand.
         threads = ThreadPoolExecutor(max_workers=settings.worker.max_concurrent_activities)
         executor = stack.enter_context(threads)
@@ -110,7 +111,7 @@ async def run_worker(
             PolicyActivities(
                 settings.policy, settings.staffing, settings.billing, settings.change_orders
             ),
-            StoreActivities(engine),
+            StoreActivities(engine, codec_from(settings.codec)),
             BillingActivities(psa, erp, engine),
             InvoicingActivities(erp, crm),
             ChangeOrderActivities(psa, erp, crm, client),
@@ -132,13 +133,45 @@ async def run_worker(
         )
         async with worker:
             log.info("worker polling task queue %s", settings.temporal.task_queue)
-            await (stop.wait() if stop else asyncio.Future())
+            try:
+                await (stop.wait() if stop else asyncio.Future())
+            finally:
+                _evict_cached_runs(worker)
+
+
+def _evict_cached_runs(worker: Worker) -> None:
+    """Ask for every cached run to be evicted, so that the shutdown that follows waits for it.
+
+    temporalio 1.35 stops a worker without evicting the runs idle in its cache (one waiting
+    for an approval, say): their coroutines are left for the garbage collector, which closes
+    them on whatever thread and event loop it runs in, outside the workflow's, and their
+    `finally` blocks and open spans fail there ("Not in workflow event loop", OpenTelemetry's
+    "Failed to detach context"). An eviction cancels them inside their own event loop instead.
+    It uses the SDK's private attributes, hence the guard: without them, nothing is evicted.
+    """
+    workflows = getattr(worker, "_workflow_worker", None)
+    running = getattr(workflows, "_running_workflows", None)
+    bridge = getattr(workflows, "_bridge_worker", None)
+    if not running or bridge is None:
+        return
+    for run_id in list(running):
+        bridge().request_workflow_eviction(run_id)
 
 
 def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     try:
-        asyncio.run(run_worker(load_settings()))
+        settings = load_settings()
+        asyncio.run(run_worker(settings))
+    except (ConfigError, StoreError) as exc:
+        sys.exit(f"error: {exc}")  # exit 1, no traceback
+    except RuntimeError as exc:
+        if not str(exc).startswith("Failed client connect"):  # how the SDK core says it
+            raise
+        sys.exit(
+            f"error: cannot reach Temporal at {settings.temporal.address}: "
+            "start it (psflow dev) or set PSFLOW_TEMPORAL_ADDRESS"
+        )
     finally:
         gc.collect()  # free Temporal's Rust-backed objects before interpreter shutdown
 

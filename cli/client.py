@@ -150,11 +150,14 @@ async def fetch_status(
     """The workflow's `status` query, as is."""
     handle = client.get_workflow_handle(workflow_id)
     try:
-        return await handle.query("status", result_type=WorkflowStatus, rpc_timeout=wait)
+        status: WorkflowStatus = await handle.query(
+            "status", result_type=WorkflowStatus, rpc_timeout=wait
+        )
     except RPCError as exc:
         raise rpc_problem(exc, settings, workflow_id) from None
     except (WorkflowQueryFailedError, WorkflowQueryRejectedError) as exc:
         raise CliError(f"{workflow_id} did not answer its status query: {exc}") from None
+    return status
 
 
 async def status_of(client: Client, settings: Settings, workflow_id: str) -> WorkflowStatus:

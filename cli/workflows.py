@@ -17,6 +17,8 @@ from cli.render import status_view, styled
 from cli.state import run, settings_of
 from config import Settings
 from models.status import RunState, WorkflowStatus
+from telemetry import entry_span
+from telemetry.attributes import WORKFLOW_TYPE, workflow_attributes
 
 app = typer.Typer()
 
@@ -60,17 +62,22 @@ async def _start(
     settings: Settings, workflow: str, key: str | None, file: Path | None, user: str
 ) -> None:
     kind = actions.kind_named(workflow)
-    arguments = None
-    if kind.name == "change-order":
-        key, arguments = await checked_input(settings, key, file)
-    elif file is not None or key is None:
-        raise CliError(f"give the {workflow} key ({kind.key_help}); --file is for change orders")
-    else:
-        actions.input_for(kind, key, user)  # a malformed key fails before anything is contacted
-    client = await connect(settings)
-    await require_search_attributes(client, settings)
-    await precheck(settings, kind.name, key)
-    handle, already = await actions.start(client, settings, kind, key, user, arguments)
+    # One trace: the checks' reads of the systems, then the start and the whole run under it.
+    with entry_span(settings.telemetry, "psflow start", {WORKFLOW_TYPE: kind.name}) as span:
+        arguments = None
+        if kind.name == "change-order":
+            key, arguments = await checked_input(settings, key, file)
+        elif file is not None or key is None:
+            raise CliError(
+                f"give the {workflow} key ({kind.key_help}); --file is for change orders"
+            )
+        else:
+            actions.input_for(kind, key, user)  # a malformed key fails before anything is contacted
+        span.set_attributes(workflow_attributes(kind.name, kind.workflow_id(key)))
+        client = await connect(settings)
+        await require_search_attributes(client, settings)
+        await precheck(settings, kind.name, key)
+        handle, already = await actions.start(client, settings, kind, key, user, arguments)
     verb = "already running" if already else "started"
     console.print(f"[bold]{handle.id}[/bold] {verb}")
     console.print(f"UI: {ui_link(settings, handle.id)}", soft_wrap=True)

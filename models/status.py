@@ -83,6 +83,8 @@ class WorkflowStatus(BaseModel):
     state: RunState
     business_key: str
     customer: str | None = None
+    project: str | None = None
+    """The PSA project the run works on, once it is known."""
     steps: list[Step]
     waiting_for: WaitingFor | None = None
     compensations: list[Compensation] = []

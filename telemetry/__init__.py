@@ -3,6 +3,7 @@
 - `client_plugins(settings)`: set the process's tracing up once, and the plugins a Temporal
   client needs to trace (none when traces are off).
 - `worker_plugins(settings, client)`: what a worker adds when its client was built without them.
+- `entry_span(settings.telemetry, name, ...)`: the root span of a CLI command or ingress request.
 - `metrics_runtime` / `on_metrics_runtime`: the worker's SDK metrics on a Prometheus endpoint.
 """
 
@@ -12,10 +13,17 @@ from temporalio.client import Client
 from temporalio.plugin import SimplePlugin
 
 from config import Settings
+from telemetry.entry import entry_span
 from telemetry.metrics import metrics_runtime, on_metrics_runtime
 from telemetry.tracing import missing_from, setup_tracing, tracing_plugins
 
-__all__ = ["client_plugins", "metrics_runtime", "on_metrics_runtime", "worker_plugins"]
+__all__ = [
+    "client_plugins",
+    "entry_span",
+    "metrics_runtime",
+    "on_metrics_runtime",
+    "worker_plugins",
+]
 
 
 def client_plugins(settings: Settings) -> list[SimplePlugin]:

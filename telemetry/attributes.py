@@ -1,6 +1,6 @@
 """Business attributes on the workflow and activity spans: which process, which deal, which step.
 
-A workflow's step and customer reach its activities as OpenTelemetry baggage, set by
+A workflow's step, customer and project reach its activities as OpenTelemetry baggage, set by
 `telemetry.workflow.step_span` and carried in the Temporal headers with the trace context.
 """
 
@@ -21,10 +21,11 @@ WORKFLOW_TYPE = "psflow.workflow.type"
 WORKFLOW_ID = "psflow.workflow.id"
 BUSINESS_KEY = "psflow.business_key"
 CUSTOMER = "psflow.customer"
+PROJECT = "psflow.project"
 STEP = "psflow.step"
 ACTIVITY = "psflow.activity"
 # Baggage that travels from a workflow's step to its activities.
-CARRIED = (STEP, CUSTOMER)
+CARRIED = (STEP, CUSTOMER, PROJECT)
 
 
 def business_key(workflow_id: str) -> str:

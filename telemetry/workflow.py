@@ -11,55 +11,48 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from opentelemetry import baggage, context, trace
+from opentelemetry.context import Context
 from opentelemetry.trace import Status, StatusCode
 from temporalio import workflow
 
-from telemetry.attributes import CUSTOMER, STEP, workflow_attributes
+from telemetry.attributes import CUSTOMER, PROJECT, STEP, workflow_attributes
 from telemetry.tracing import active
 
 _tracer = trace.get_tracer("psflow.workflow")
 
 
 @contextmanager
-def step_span(step: str, customer: str | None) -> Iterator[None]:
-    """`Step:<step>` around the step's activities; the step and customer go to them as baggage."""
+def step_span(step: str, customer: str | None, project: str | None = None) -> Iterator[None]:
+    """`Step:<step>` around the step's activities; the step, customer and project (when
+    known) go to them as baggage."""
     if not active():
         yield
         return
-    carried = baggage.set_baggage(STEP, step)
-    if customer:
-        carried = baggage.set_baggage(CUSTOMER, customer, carried)
+    known = {STEP: step, CUSTOMER: customer, PROJECT: project}
+    business = {key: value for key, value in known.items() if value}
+    carried: Context | None = None  # None: the current context
+    for key, value in business.items():
+        carried = baggage.set_baggage(key, value, carried)
     info = workflow.info()
-    attributes = workflow_attributes(info.workflow_type, info.workflow_id) | {STEP: step}
-    if customer:
-        attributes[CUSTOMER] = customer
+    attributes = workflow_attributes(info.workflow_type, info.workflow_id) | business
     span = _tracer.start_span(f"Step:{step}", context=carried, attributes=attributes)
-    with _attached(trace.set_span_in_context(span, carried)):
-        try:
-            yield
-        except BaseException as exc:
-            # Not its message: it may quote an outside system's answer.
-            _end(span, Status(StatusCode.ERROR, type(exc).__name__))
-            raise
+    token = context.attach(trace.set_span_in_context(span, carried))
+    try:
+        yield
+    except BaseException as exc:
+        # Not its message: it may quote an outside system's answer.
+        _end(span, Status(StatusCode.ERROR, type(exc).__name__))
+        raise
+    else:
         _end(span)
+    finally:
+        context.detach(token)
 
 
 def _end(span: trace.Span, status: Status | None = None) -> None:
-    # Outside the workflow's event loop the run was evicted and is being torn down: its
-    # replay opens this span again, with the same id, and ends it then.
+    # Outside its event loop a run is being closed by the garbage collector (its worker
+    # stopped without evicting it): another worker replays it and ends this span, same id.
     if workflow.in_workflow():
         if status is not None:
             span.set_status(status)
         span.end()
-
-
-@contextmanager
-def _attached(carried: context.Context) -> Iterator[None]:
-    token = context.attach(carried)
-    try:
-        yield
-    finally:
-        try:
-            token.var.reset(token)
-        except ValueError:
-            pass  # torn down in another contextvars.Context (an evicted run): nothing to undo

@@ -280,3 +280,31 @@ def test_sandbox_event_when_hcm_is_down(monkeypatch: pytest.MonkeyPatch) -> None
 def test_sandbox_event_set_needs_field_value() -> None:
     line = one_line_error(invoke("sandbox", "event", "transfer", "20001", "--set", "cost_rate"))
     assert "use --set field=value" in line
+
+
+@pytest.mark.parametrize(
+    ("setting", "first_words"),
+    [
+        ("PSFLOW_TEMPORAL_ADDRESS", "error: cannot reach Temporal at 127.0.0.1:"),
+        ("PSFLOW_STORE_URL", "error: store_url "),
+    ],
+)
+def test_python_m_worker_exits_1_with_one_line(
+    isolated: Path, setting: str, first_words: str
+) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PSFLOW_")}
+    env["PSFLOW_TEMPORAL_ADDRESS"] = f"127.0.0.1:{closed_port()}"
+    if setting == "PSFLOW_STORE_URL":
+        env |= {"PSFLOW_STORE_URL": "mysql://psflow:hunter2@db.example.com/psflow"}
+    done = subprocess.run(
+        [sys.executable, "-m", "worker"],
+        env=env | {"PYTHONPATH": str(Path(__file__).parent.parent)},
+        cwd=isolated,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 1, done.stderr
+    assert done.stderr.startswith(first_words), done.stderr
+    assert len(done.stderr.splitlines()) == 1
+    assert "hunter2" not in done.stderr

@@ -5,8 +5,11 @@ its client and the CLI are wired as in production (worker.connect, cli.client.co
 """
 
 import asyncio
+import gc
+import logging
 import uuid
 from collections.abc import Iterator
+from decimal import Decimal
 from pathlib import Path
 
 import httpx
@@ -14,8 +17,8 @@ import pytest
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from opentelemetry.trace import SpanKind, StatusCode
 from temporalio.api.enums.v1 import EventType
-from temporalio.client import Client
 from typer.testing import CliRunner, Result
 
 import worker
@@ -28,11 +31,14 @@ from models.opportunity_to_project import (
     OpportunityToProjectResult,
     workflow_id,
 )
-from models.status import StepState, WorkflowStatus
-from telemetry import tracing
-from tests.support import Sandbox, Systems, env_for, free_port, running_worker
+from models.status import StepState, WaitKind, WorkflowStatus
+from telemetry import entry_span, tracing
+from tests.support import Sandbox, Systems, env_for, running_worker
+from tests.test_opportunity_to_project import status_when, waiting_for
+from workflows.opportunity_to_project import OpportunityToProject
 
 runner = CliRunner()
+COMMAND = "psflow start"
 RUN = "RunWorkflow:opportunity-to-project"
 START = "StartWorkflow:opportunity-to-project"
 # Every attribute a span may carry; anything else (a header, a body) would be a leak.
@@ -46,6 +52,7 @@ ALLOWED_KEYS = {
     "psflow.workflow.id",
     "psflow.business_key",
     "psflow.customer",
+    "psflow.project",
     "psflow.step",
     "psflow.activity",
     "psflow.system",
@@ -115,9 +122,19 @@ async def test_a_run_is_one_trace_from_the_cli_through_workflow_activities_and_h
         history = [event async for event in handle.fetch_history_events()]
 
     trace = one_trace(finished, key)
+    # The command is the root: its check read the CRM, then it started the workflow.
     root = trace[0]
-    assert root.name == START and root.parent is None
-    (run,) = children(root, trace)
+    assert root.name == COMMAND and root.parent is None
+    assert attributes(root) == {
+        "psflow.workflow.type": "opportunity-to-project",
+        "psflow.workflow.id": key,
+        "psflow.business_key": opportunity_id,
+    }
+    check, start = children(root, trace)
+    assert (check.name, attributes(check)["psflow.system"]) == ("GET crm", "crm")
+    assert opportunity_id in str(attributes(check)["url.path"])
+    assert start.name == START
+    (run,) = children(start, trace)
     assert run.name == RUN
     ids = [s.context.span_id for s in trace]
     assert len(ids) == len(set(ids)), "a span was exported twice"
@@ -155,9 +172,14 @@ async def test_a_run_is_one_trace_from_the_cli_through_workflow_activities_and_h
             assert attributes(activity_run)["psflow.step"] == step
             if step != "read opportunity":  # the customer is known once the deal is read
                 assert attributes(activity_run)["psflow.customer"] == customer
+            # The project is known once the PSA has it: every later step's activities carry it.
+            later = step in ("open staffing requests", "publish baseline forecast")
+            later = later or step == "write ids back to CRM"
+            project = attributes(activity_run).get("psflow.project")
+            assert project == (result.psa_project_id if later else None), step
 
     # activity -> HTTP call: every request to each system, under the activity that made it.
-    calls = [s for s in trace if "psflow.system" in attributes(s)]
+    calls = [s for s in trace if "psflow.system" in attributes(s) and s is not check]
     assert {attributes(c)["psflow.system"] for c in calls} == {"crm", "erp", "psa"}
     run_ids = {s.context.span_id for s in runs}
     for call in calls:
@@ -174,6 +196,29 @@ async def test_a_run_is_one_trace_from_the_cli_through_workflow_activities_and_h
     assert result.psa_project_id in " ".join(attributes(c)["url.path"] for c in calls)
 
     assert_no_secrets(spans.get_finished_spans(), settings)
+
+
+async def test_a_refused_start_is_one_trace_of_the_command_and_its_failed_check(
+    spans: InMemorySpanExporter, config_file: Path, sandbox: Sandbox
+) -> None:
+    missing = "006Hs00000000ZZZZZ"
+    refused = await cli(
+        env_for(config_file), "start", "opportunity-to-project", missing, "--as", "sam"
+    )
+    assert refused.exit_code == 1, refused.output
+
+    (root,) = [
+        s
+        for s in spans.get_finished_spans()
+        if s.name == COMMAND and attributes(s).get("psflow.business_key") == missing
+    ]
+    trace = [s for s in spans.get_finished_spans() if s.context.trace_id == root.context.trace_id]
+    assert root.parent is None and root.status.status_code == StatusCode.ERROR
+    assert root.status.description == "CliError"
+    (check,) = children(root, trace)
+    assert check.name == "GET crm"
+    assert attributes(check)["psflow.retry"] == "permanent"
+    assert [s.name for s in trace if s.name.startswith("StartWorkflow")] == []
 
 
 def attributes(span: ReadableSpan) -> dict[str, object]:
@@ -257,29 +302,47 @@ async def test_a_failed_request_is_classified_on_its_span_without_token_or_query
         assert "SELECT" not in text and "maintenance" not in text and "no such row" not in text
 
 
-async def test_the_worker_serves_temporal_sdk_metrics_for_prometheus(
-    client: Client, settings: Settings, sandbox: Sandbox
+async def test_a_stopped_worker_tears_its_waiting_runs_down_inside_their_event_loops(
+    spans: InMemorySpanExporter,
+    settings: Settings,
+    sandbox: Sandbox,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
-    address = f"127.0.0.1:{free_port()}"
-    metered = settings.model_copy(deep=True)
-    metered.telemetry.metrics_address = address
+    # Every deal waits for an approval: the run is idle in the worker's cache when it stops.
+    strict = settings.model_copy(deep=True)
+    approval = strict.policy.approval
+    approval.thresholds = dict.fromkeys(approval.thresholds, Decimal("0"))
+    traced = await worker.connect(strict)
     opportunity_id = await fresh_deal(sandbox)
-    async with running_worker(client, metered, f"psflow-test-{uuid.uuid4()}") as used:
-        handle = await client.start_workflow(
-            "opportunity-to-project",
-            OpportunityToProjectInput(opportunity_id=opportunity_id, requested_by="test"),
+    async with running_worker(traced, strict, f"psflow-test-{uuid.uuid4()}") as used:
+        handle = await traced.start_workflow(
+            OpportunityToProject.run,
+            OpportunityToProjectInput(opportunity_id=opportunity_id, requested_by="sam"),
             id=workflow_id(opportunity_id),
             task_queue=used.temporal.task_queue,
-            result_type=OpportunityToProjectResult,
         )
-        assert (await handle.result()).outcome == "completed"
-        async with httpx.AsyncClient(timeout=10) as http:
-            page = (await http.get(f"http://{address}/metrics")).text
+        await status_when(handle, waiting_for(WaitKind.APPROVAL))
+    try:
+        with caplog.at_level(logging.DEBUG):
+            gc.collect()  # a run left in a stopped worker's cache would be closed here
+        torn = [r.getMessage() for r in caplog.records if r.name.startswith("opentelemetry")]
+        assert torn == [], "a run was torn down outside its event loop"
+    finally:
+        await handle.terminate("test over")
 
-    queue = f'task_queue="{used.temporal.task_queue}"'
-    ours = [line for line in page.splitlines() if line.startswith("temporal_") and queue in line]
-    counted = {line.split("{")[0]: float(line.rsplit(" ", 1)[1]) for line in ours}
-    assert counted["temporal_workflow_completed"] >= 1
-    assert counted["temporal_workflow_task_execution_latency_count"] >= 1
-    assert counted["temporal_activity_execution_latency_count"] >= 1
-    assert counted["temporal_activity_task_received"] >= 1
+
+def test_an_entry_span_continues_the_trace_of_a_sender_that_sent_traceparent(
+    spans: InMemorySpanExporter,
+) -> None:
+    sender_trace, sender_span = "4bf92f3577b34da6a3ce929d0e0e4736", "00f067aa0ba902b7"
+    headers = {"traceparent": f"00-{sender_trace}-{sender_span}-01", "content-type": "x"}
+    with entry_span(TelemetrySettings(), "POST /events/crm", headers=headers):
+        pass
+    with entry_span(TelemetrySettings(), "psflow start"):
+        pass
+
+    joined, command = spans.get_finished_spans()[-2:]
+    assert joined.kind == SpanKind.SERVER and joined.parent is not None
+    assert format(joined.context.trace_id, "032x") == sender_trace
+    assert format(joined.parent.span_id, "016x") == sender_span
+    assert command.kind == SpanKind.INTERNAL and command.parent is None

@@ -1,17 +1,27 @@
-"""`[telemetry]`: which exporter traces go to, and where the worker serves its metrics."""
+"""`[telemetry]`: which exporter traces go to, and the worker's metrics where it says."""
 
 import socket
 import threading
+import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
+import httpx
 import pytest
 from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, ConsoleSpanExporter
+from temporalio.client import Client
 
-from config import ConfigError, TelemetrySettings, load_settings
+from config import ConfigError, Settings, TelemetrySettings, load_settings
+from models.opportunity_to_project import (
+    OpportunityToProjectInput,
+    OpportunityToProjectResult,
+    workflow_id,
+)
 from telemetry import tracing
 from telemetry.metrics import metrics_runtime
+from tests.support import Sandbox, free_port, running_worker
+from tests.test_telemetry import fresh_deal
 
 
 def test_telemetry_is_configured_by_file_and_environment(tmp_path: Path) -> None:
@@ -95,3 +105,31 @@ def test_otlp_sends_spans_to_the_configured_endpoint() -> None:
     ((path, content_type, body),) = received
     assert (path, content_type) == ("/v1/traces", "application/x-protobuf")
     assert b"GET crm" in body and b"psflow-otlp-test" in body
+
+
+async def test_the_worker_serves_temporal_sdk_metrics_for_prometheus(
+    client: Client, settings: Settings, sandbox: Sandbox
+) -> None:
+    address = f"127.0.0.1:{free_port()}"
+    metered = settings.model_copy(deep=True)
+    metered.telemetry.metrics_address = address
+    opportunity_id = await fresh_deal(sandbox)
+    async with running_worker(client, metered, f"psflow-test-{uuid.uuid4()}") as used:
+        handle = await client.start_workflow(
+            "opportunity-to-project",
+            OpportunityToProjectInput(opportunity_id=opportunity_id, requested_by="test"),
+            id=workflow_id(opportunity_id),
+            task_queue=used.temporal.task_queue,
+            result_type=OpportunityToProjectResult,
+        )
+        assert (await handle.result()).outcome == "completed"
+        async with httpx.AsyncClient(timeout=10) as http:
+            page = (await http.get(f"http://{address}/metrics")).text
+
+    queue = f'task_queue="{used.temporal.task_queue}"'
+    ours = [line for line in page.splitlines() if line.startswith("temporal_") and queue in line]
+    counted = {line.split("{")[0]: float(line.rsplit(" ", 1)[1]) for line in ours}
+    assert counted["temporal_workflow_completed"] >= 1
+    assert counted["temporal_workflow_task_execution_latency_count"] >= 1
+    assert counted["temporal_activity_execution_latency_count"] >= 1
+    assert counted["temporal_activity_task_received"] >= 1

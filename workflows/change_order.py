@@ -60,6 +60,7 @@ class ChangeOrderWorkflow(Interactive):
     def __init__(self, input: ChangeOrderInput) -> None:
         order = input.change_order
         self.init_status(NAME, order.id, STEPS, input)
+        self._status.project = order.project_id
         self._granted = False
         self._level: ApprovalLevel | None = None
         self._approved_by: list[str] = []

@@ -1,5 +1,7 @@
 """Custom search attributes: the business terms the Temporal UI and `psflow list` filter by."""
 
+from typing import Any
+
 from temporalio.api.enums.v1 import IndexedValueType
 from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest
 from temporalio.client import Client
@@ -11,7 +13,7 @@ WAITING_FOR = SearchAttributeKey.for_keyword("PsflowWaitingFor")
 """`approval` or `correction` while a person is needed; unset otherwise."""
 WAITING_SINCE = SearchAttributeKey.for_datetime("PsflowWaitingSince")
 
-ALL = [CUSTOMER, STEP, WAITING_FOR, WAITING_SINCE]
+ALL: list[SearchAttributeKey[Any]] = [CUSTOMER, STEP, WAITING_FOR, WAITING_SINCE]
 
 
 def cli_flags() -> list[str]:
