@@ -102,6 +102,9 @@ class CodecSettings(BaseModel):
     server_port: int = 8081
     cors_origins: list[str] = []
     """Web UI origins allowed to call the codec server (none: [temporal] ui_url)."""
+    plaintext: bool = False
+    """Let a worker run without keys against a Temporal on another machine (pay data in
+    clear in its history). Without keys a worker runs only against a Temporal on this one."""
 
     @field_validator("keys", mode="before")
     @classmethod
@@ -295,6 +298,7 @@ ENV_KEYS: dict[str, tuple[str, ...]] = {
     "PSFLOW_CODEC_KEYS": ("codec", "keys"),
     "PSFLOW_CODEC_CURRENT": ("codec", "current"),
     "PSFLOW_CODEC_SERVER_TOKEN": ("codec", "server_token"),
+    "PSFLOW_CODEC_PLAINTEXT": ("codec", "plaintext"),
     "PSFLOW_RECONCILE_EVERY": ("reconcile", "every"),
     "PSFLOW_RECONCILE_MAX_REPAIRS": ("reconcile", "max_repairs"),
     "PSFLOW_RECONCILE_UNPOSTED_AFTER_HOURS": ("reconcile", "unposted_after_hours"),

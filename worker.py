@@ -31,7 +31,7 @@ from connectors.crm import CrmConnector
 from connectors.erp import ErpConnector
 from connectors.hcm import HcmConnector
 from connectors.psa import PsaConnector
-from security.codec import codec_from, data_converter
+from security.codec import codec_from, data_converter, plaintext_problem
 from store.db import StoreError, open_engine
 from workflows.catalog import ALL_WORKFLOWS
 
@@ -80,6 +80,9 @@ async def run_worker(
     settings: Settings, *, client: Client | None = None, stop: asyncio.Event | None = None
 ) -> None:
     """Run the worker until `stop` is set (or forever); connectors are closed on the way out."""
+    problem = plaintext_problem(settings)
+    if problem:
+        raise ConfigError(problem)
     async with AsyncExitStack() as stack:
         engine = open_engine(settings.resolved_store_url)  # a bad store_url fails first
         stack.callback(engine.dispose)

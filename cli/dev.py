@@ -9,11 +9,11 @@ from rich.panel import Panel
 
 from cli.client import connect, require_search_attributes
 from cli.logs import one_line_logging
-from cli.output import console
+from cli.output import CliError, console
 from cli.stack import check_ports, has_secret, local_stack, sandbox_urls
 from cli.state import run, settings_of
 from cli.stopping import cancel_on_signals, set_on_signals
-from config import Settings
+from config import ConfigError, Settings
 
 app = typer.Typer()
 
@@ -79,8 +79,15 @@ def worker(ctx: typer.Context) -> None:
 
 
 async def _worker(settings: Settings) -> None:
+    from security.codec import plaintext_problem
     from worker import run_worker
 
+    try:
+        problem = plaintext_problem(settings)
+    except ConfigError as exc:
+        raise CliError(str(exc)) from None
+    if problem:
+        raise CliError(problem)
     client = await connect(settings)
     await require_search_attributes(client, settings)
     stop = asyncio.Event()

@@ -9,7 +9,9 @@ before encryption was turned on still replay and their runs go on.
 
 import base64
 import binascii
+import contextlib
 import dataclasses
+import ipaddress
 import json
 import os
 from collections.abc import Sequence
@@ -117,6 +119,23 @@ def codec_from(codec: CodecSettings) -> EncryptionCodec | None:
     if not keys or codec.current is None:
         return None
     return EncryptionCodec(keys, codec.current)
+
+
+def plaintext_problem(settings: Settings) -> str | None:
+    """Why a worker must not run unencrypted here: its Temporal is on another machine, where
+    the history (cost rates, salaries, bank details) would be stored in clear."""
+    if codec_from(settings.codec) is not None or settings.codec.plaintext:
+        return None
+    address = settings.temporal.address
+    host = address.rpartition(":")[0].strip("[]") or address
+    with contextlib.suppress(ValueError):
+        if host == "localhost" or ipaddress.ip_address(host).is_loopback:
+            return None
+    return (
+        f"[codec] keys is empty and Temporal at {address} is not on this machine: its history "
+        "would hold cost rates and salaries in clear. Set [codec] keys and current (README, "
+        "Payload encryption), or [codec] plaintext = true (PSFLOW_CODEC_PLAINTEXT) to accept that"
+    )
 
 
 def data_converter(settings: Settings) -> DataConverter:

@@ -308,3 +308,46 @@ def test_python_m_worker_exits_1_with_one_line(
     assert done.stderr.startswith(first_words), done.stderr
     assert len(done.stderr.splitlines()) == 1
     assert "hunter2" not in done.stderr
+
+
+def test_a_worker_without_keys_refuses_a_temporal_on_another_machine(isolated: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PSFLOW_")}
+    env |= {"PSFLOW_TEMPORAL_ADDRESS": "temporal.example.com:7233"}
+    for command in ([sys.executable, "-m", "worker"], [PSFLOW, "worker"]):
+        done = subprocess.run(
+            command,
+            env=env | {"PYTHONPATH": str(Path(__file__).parent.parent)},
+            cwd=isolated,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert done.returncode == 1, done.stderr
+        assert done.stderr.startswith(
+            "error: [codec] keys is empty and Temporal at temporal.example.com:7233 is not on "
+            "this machine"
+        ), done.stderr
+        assert "[codec] plaintext = true" in done.stderr
+        assert len(done.stderr.splitlines()) == 1
+
+
+@pytest.mark.parametrize(
+    ("address", "codec", "refused"),
+    [
+        ("localhost:7233", {}, False),
+        ("127.0.0.1:7233", {}, False),
+        ("[::1]:7233", {}, False),
+        ("10.0.0.5:7233", {}, True),
+        ("temporal.internal:7233", {}, True),
+        ("temporal.internal:7233", {"plaintext": True}, False),
+        ("temporal.internal:7233", {"keys": {"k1": "A" * 43 + "="}, "current": "k1"}, False),
+    ],
+)
+def test_which_temporal_a_worker_may_use_unencrypted(
+    address: str, codec: dict[str, object], refused: bool
+) -> None:
+    from config import Settings
+    from security.codec import plaintext_problem
+
+    settings = Settings.model_validate({"temporal": {"address": address}, "codec": codec})
+    assert (plaintext_problem(settings) is not None) == refused
