@@ -3,7 +3,11 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo dev test lint bench clean
+.PHONY: install demo dev test lint bench clean postgres
+
+# The store tests run on PostgreSQL too: the suite starts its own server from Debian's packages.
+PG_INITDB := $(wildcard /usr/lib/postgresql/*/bin/initdb)
+SUDO := $(shell [ "$$(id -u)" -eq 0 ] || echo sudo)
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -19,7 +23,13 @@ demo: $(STAMP)
 dev: $(STAMP)
 	$(BIN)/psflow dev
 
-test: $(STAMP)
+postgres:
+ifeq ($(PG_INITDB),)
+	$(SUDO) apt-get update -q
+	$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -q postgresql
+endif
+
+test: $(STAMP) postgres
 	$(BIN)/ruff check .
 	$(BIN)/pytest
 
