@@ -282,53 +282,44 @@ def test_sandbox_event_set_needs_field_value() -> None:
     assert "use --set field=value" in line
 
 
+def one_line_failure(command: list[str], cwd: Path, **settings: str) -> str:
+    """Run `command` with only `settings` for psflow; it must exit 1 with one line on stderr."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PSFLOW_")}
+    env |= settings | {"PYTHONPATH": str(Path(__file__).parent.parent)}
+    done = subprocess.run(command, env=env, cwd=cwd, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 1, done.stderr
+    assert len(done.stderr.splitlines()) == 1, done.stderr
+    return done.stderr
+
+
 @pytest.mark.parametrize(
-    ("setting", "first_words"),
+    ("store_url", "first_words"),
     [
-        ("PSFLOW_TEMPORAL_ADDRESS", "error: cannot reach Temporal at 127.0.0.1:"),
-        ("PSFLOW_STORE_URL", "error: store_url "),
+        (None, "error: cannot reach Temporal at 127.0.0.1:"),
+        ("mysql://psflow:hunter2@db.example.com/psflow", "error: store_url "),
     ],
 )
 def test_python_m_worker_exits_1_with_one_line(
-    isolated: Path, setting: str, first_words: str
+    isolated: Path, store_url: str | None, first_words: str
 ) -> None:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PSFLOW_")}
-    env["PSFLOW_TEMPORAL_ADDRESS"] = f"127.0.0.1:{closed_port()}"
-    if setting == "PSFLOW_STORE_URL":
-        env |= {"PSFLOW_STORE_URL": "mysql://psflow:hunter2@db.example.com/psflow"}
-    done = subprocess.run(
-        [sys.executable, "-m", "worker"],
-        env=env | {"PYTHONPATH": str(Path(__file__).parent.parent)},
-        cwd=isolated,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    assert done.returncode == 1, done.stderr
-    assert done.stderr.startswith(first_words), done.stderr
-    assert len(done.stderr.splitlines()) == 1
-    assert "hunter2" not in done.stderr
+    settings = {"PSFLOW_TEMPORAL_ADDRESS": f"127.0.0.1:{closed_port()}"}
+    if store_url:
+        settings["PSFLOW_STORE_URL"] = store_url
+    line = one_line_failure([sys.executable, "-m", "worker"], isolated, **settings)
+    assert line.startswith(first_words), line
+    assert "hunter2" not in line
 
 
 def test_a_worker_without_keys_refuses_a_temporal_on_another_machine(isolated: Path) -> None:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PSFLOW_")}
-    env |= {"PSFLOW_TEMPORAL_ADDRESS": "temporal.example.com:7233"}
     for command in ([sys.executable, "-m", "worker"], [PSFLOW, "worker"]):
-        done = subprocess.run(
-            command,
-            env=env | {"PYTHONPATH": str(Path(__file__).parent.parent)},
-            cwd=isolated,
-            capture_output=True,
-            text=True,
-            timeout=60,
+        line = one_line_failure(
+            command, isolated, PSFLOW_TEMPORAL_ADDRESS="temporal.example.com:7233"
         )
-        assert done.returncode == 1, done.stderr
-        assert done.stderr.startswith(
+        assert line.startswith(
             "error: [codec] keys is empty and Temporal at temporal.example.com:7233 is not on "
             "this machine"
-        ), done.stderr
-        assert "[codec] plaintext = true" in done.stderr
-        assert len(done.stderr.splitlines()) == 1
+        ), line
+        assert "[codec] plaintext = true" in line
 
 
 @pytest.mark.parametrize(
