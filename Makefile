@@ -2,6 +2,8 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+TYPED := models connectors workflows activities cli ingress telemetry security store sandbox \
+	bench worker.py config.py
 
 .PHONY: install demo dev test lint bench clean postgres
 
@@ -31,6 +33,7 @@ endif
 
 test: $(STAMP) postgres
 	$(BIN)/ruff check .
+	$(BIN)/mypy $(TYPED)
 	$(BIN)/pytest
 
 # Not part of `make test`: starts its own servers, about 6 minutes on 2 cores (bench/README.md).
@@ -39,7 +42,7 @@ bench: $(STAMP)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
-	$(BIN)/mypy models connectors
+	$(BIN)/mypy $(TYPED)
 
 clean:
 	rm -rf $(VENV) .psflow .pytest_cache

@@ -75,13 +75,13 @@ class SandboxSettings(BaseModel):
 class WorkerSettings(BaseModel):
     """How much one worker process runs at once (measured in bench/README.md)."""
 
-    max_concurrent_activities: int = Field(100, ge=1)
-    max_concurrent_workflow_tasks: int = Field(100, ge=1)
-    activity_pollers: int = Field(5, ge=1)
+    max_concurrent_activities: int = Field(default=100, ge=1)
+    max_concurrent_workflow_tasks: int = Field(default=100, ge=1)
+    activity_pollers: int = Field(default=5, ge=1)
     """Concurrent long polls for activity tasks."""
-    workflow_pollers: int = Field(5, ge=1)
+    workflow_pollers: int = Field(default=5, ge=1)
     """Concurrent long polls for workflow tasks (sticky and normal queues together)."""
-    max_cached_workflows: int = Field(1000, ge=0)
+    max_cached_workflows: int = Field(default=1000, ge=0)
     """Workflows kept in memory between tasks; more are replayed from history when needed."""
     eager_activities: bool = True
     """Run an activity the workflow schedules in this worker at once, without a poll."""

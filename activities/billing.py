@@ -16,6 +16,7 @@ from temporalio import activity
 
 from activities.billing_rules import expense_posting, expense_problem, time_posting, time_problem
 from connectors.erp import ErpConnector
+from connectors.erp_billing import PostingType
 from connectors.psa import PsaConnector
 from models.billing import (
     BillingProject,
@@ -33,8 +34,8 @@ from models.hire_to_staff import resource_external_id
 from models.time_to_bill import BillingContext, PageRequest, PostedPage
 from store.exceptions import record_problems, resolve
 
-TIME_BILL = "timeBill"
-EXPENSE_REPORT = "expenseReport"
+TIME_BILL: PostingType = "timeBill"
+EXPENSE_REPORT: PostingType = "expenseReport"
 
 
 class ProjectsPageRequest(BaseModel):
@@ -158,5 +159,6 @@ class BillingActivities:
         posted_ids: list[str],
     ) -> None:
         workflow_id = activity.info().workflow_id
+        assert workflow_id is not None  # billing pages are only posted from TimeToBill
         record_problems(self._engine, problems, context.project.id, context.period, workflow_id)
         resolve(self._engine, kind, posted_ids)

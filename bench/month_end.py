@@ -7,12 +7,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import httpx
-from temporalio.client import Client
+from temporalio.client import Client, WorkflowHandle
 
 from bench.stack import Stack
 from models.billing import month_end_id
 from models.people import Approval
-from models.time_to_bill import MonthEndInput, MonthEndTotals, Outcome
+from models.time_to_bill import MonthEndInput, MonthEndTotals, Outcome, TimeToBillResult
 from sandbox.volume import Volume
 from workflows import search_attributes as sa
 from workflows.month_end import MonthEnd
@@ -95,7 +95,10 @@ async def waiting_for_finance(client: Client, period: str, expected: int) -> lis
 
 async def approve_and_wait(client: Client, workflow_id: str) -> float:
     """Approve as finance; seconds from the update's answer to the released result."""
-    handle = client.get_workflow_handle_for(TimeToBill.run, workflow_id)
+    # Declared: mypy's inference against the SDK's union-of-protocols parameter is unreliable.
+    handle: WorkflowHandle[TimeToBill, TimeToBillResult] = client.get_workflow_handle_for(
+        TimeToBill.run, workflow_id
+    )
     await handle.execute_update(TimeToBill.approve, Approval(user=APPROVER, comment="bench"))
     approved = time.perf_counter()
     result = await handle.result()

@@ -4,11 +4,12 @@ import json
 from pathlib import Path
 
 from pydantic import ValidationError
+from pydantic_core import ErrorDetails
 
 from activities.change_orders import read_project_state
 from cli.output import CliError
 from cli.prechecks import checking
-from config import Settings
+from config import Settings, SystemSettings
 from connectors.crm import CrmConnector
 from connectors.erp import ErpConnector
 from connectors.errors import ConnectorError
@@ -36,19 +37,15 @@ def from_file(path: Path) -> ChangeOrder:
         raise CliError(f"{path}: " + "; ".join(_problem(e) for e in exc.errors())) from None
 
 
-def _problem(error: dict[str, object]) -> str:
-    location = error.get("loc") or ()
-    field = ".".join(
-        f"[{p}]" if isinstance(p, int) else str(p)
-        for p in location  # type: ignore[attr-defined]
-    ).replace(".[", "[")
-    message = str(error.get("msg", "")).removeprefix("Value error, ")
+def _problem(error: ErrorDetails) -> str:
+    field = ".".join(f"[{p}]" if isinstance(p, int) else p for p in error["loc"]).replace(".[", "[")
+    message = error["msg"].removeprefix("Value error, ")
     return f"{field or 'file'}: {message}"
 
 
 def _connectors(settings: Settings) -> tuple[PsaConnector, ErpConnector, CrmConnector]:
-    def secret(system: object) -> str:
-        return system.client_secret.get_secret_value()  # type: ignore[attr-defined]
+    def secret(system: SystemSettings) -> str:
+        return system.client_secret.get_secret_value()
 
     psa, erp, crm = settings.psa, settings.erp, settings.crm
     return (

@@ -161,10 +161,10 @@ async def time_to_invoice(
     time entry on that invoice (a period rerun after a resubmission has several)."""
     released: dict[str, dict[str, datetime]] = defaultdict(dict)
     """time-to-bill workflow id -> invoice number -> when it was released"""
-    for entry in audit_entries(engine, kind="released", since=since):
-        found = RELEASED_INVOICE.match(entry.detail)
-        if found and entry.at < until and entry.workflow_id.startswith("time-to-bill/"):
-            released[entry.workflow_id][found["number"]] = entry.at
+    for release in audit_entries(engine, kind="released", since=since):
+        found = RELEASED_INVOICE.match(release.detail)
+        if found and release.at < until and release.workflow_id.startswith("time-to-bill/"):
+            released[release.workflow_id][found["number"]] = release.at
     values: list[timedelta] = []
     for workflow_id, release_of in released.items():
         project_id, _, period = workflow_id.removeprefix("time-to-bill/").rpartition("/")

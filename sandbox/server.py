@@ -2,6 +2,7 @@
 
 import asyncio
 from pathlib import Path
+from typing import TypedDict
 
 import uvicorn
 from fastapi import FastAPI
@@ -13,13 +14,20 @@ from sandbox.hcm.app import create_app as create_hcm
 from sandbox.psa.app import create_app as create_psa
 
 
+class Webhook(TypedDict):
+    """The webhook arguments of the sandbox apps that deliver events."""
+
+    webhook_url: str | None
+    webhook_secret: str | None
+
+
 def build_apps(settings: Settings) -> dict[str, tuple[FastAPI, int]]:
     """Each system's app and port; data under <data_dir>/sandbox/<system>.db, seeded when new."""
     folder = Path(settings.data_dir) / "sandbox"
     box = settings.sandbox
     secret = settings.ingress.secret.get_secret_value() if settings.ingress.secret else None
 
-    def webhook(system: str) -> dict[str, str | None]:
+    def webhook(system: str) -> Webhook:
         """Where a system delivers its events: <event_webhook_url>/<system>, signed."""
         base = box.event_webhook_url
         return {

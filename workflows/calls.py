@@ -1,11 +1,15 @@
 """How workflows call activities: named retry policies and timeouts, in one place."""
 
-from collections.abc import Awaitable, Callable
 from datetime import timedelta
-from typing import Any, TypeVar
+from typing import Any, TypeVar, overload
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
+from temporalio.types import (
+    MethodAsyncNoParam,
+    MethodAsyncSingleParam,
+    MethodSyncSingleParam,
+)
 
 A = TypeVar("A")
 R = TypeVar("R")
@@ -28,8 +32,17 @@ COMPENSATION_RETRY = RetryPolicy(
 )
 
 
+# Activity methods are async (connector calls) or sync (store writes); both run the same way.
+@overload
 async def call(
-    method: Callable[[Any, A], Awaitable[R]], arg: A, retry: RetryPolicy = SYSTEM_CALL_RETRY
+    method: MethodAsyncSingleParam[Any, A, R], arg: A, retry: RetryPolicy = ...
+) -> R: ...
+@overload
+async def call(method: MethodSyncSingleParam[Any, A, R], arg: A, retry: RetryPolicy = ...) -> R: ...
+async def call(
+    method: MethodAsyncSingleParam[Any, A, R] | MethodSyncSingleParam[Any, A, R],
+    arg: A,
+    retry: RetryPolicy = SYSTEM_CALL_RETRY,
 ) -> R:
     """Run one activity method with psflow's timeout and retry policy."""
     return await workflow.execute_activity_method(
@@ -37,12 +50,18 @@ async def call(
     )
 
 
-async def undo(method: Callable[[Any, A], Awaitable[R]], arg: A) -> R:
+@overload
+async def undo(method: MethodAsyncSingleParam[Any, A, R], arg: A) -> R: ...
+@overload
+async def undo(method: MethodSyncSingleParam[Any, A, R], arg: A) -> R: ...
+async def undo(
+    method: MethodAsyncSingleParam[Any, A, R] | MethodSyncSingleParam[Any, A, R], arg: A
+) -> R:
     """Run one compensating activity with the compensation retry policy."""
     return await call(method, arg, COMPENSATION_RETRY)
 
 
-async def read(method: Callable[[Any], Awaitable[R]]) -> R:
+async def read(method: MethodAsyncNoParam[Any, R]) -> R:
     """Run one activity method that takes no argument (the worker's configured policy)."""
     return await workflow.execute_activity_method(
         method, start_to_close_timeout=CALL_TIMEOUT, retry_policy=SYSTEM_CALL_RETRY

@@ -2,6 +2,7 @@
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any, Protocol
 
 from pydantic import BaseModel
 
@@ -20,10 +21,16 @@ from workflows.time_to_bill import TimeToBill
 from workflows.worker_change import WorkerChange
 
 
+class StartableWorkflow(Protocol):
+    """A workflow class as `psflow start` runs it: `run` takes the one input model."""
+
+    async def run(self, arg: Any, /) -> Any: ...
+
+
 @dataclass(frozen=True)
 class WorkflowKind:
     name: str
-    workflow: type
+    workflow: type[StartableWorkflow]
     key_help: str
     workflow_id: Callable[[str], str]
     make_input: Callable[[str, str], BaseModel]

@@ -95,7 +95,8 @@ class MonthEnd(Interactive):
                 self._record(ProjectReady(project_id=project_id, state=ReadyState.ALREADY_RUNNING))
                 return
             await workflow.wait_condition(lambda: project_id in self._ready or handle.done())
-            self._record(self._ready.pop(project_id, None) or self._ended(project_id, handle))
+            told: ProjectReady | None = self._ready.pop(project_id, None)
+            self._record(told or self._ended(project_id, handle))
 
     @staticmethod
     def _ended(
