@@ -182,7 +182,7 @@ def retry(ctx: typer.Context, dead_letter_id: IdArg, user: WhoOption = None) -> 
 
 async def _retry(settings: Settings, dead_letter_id: int, user: str) -> None:
     letter = _one(settings, dead_letter_id)
-    if letter.state is not DeadLetterState.OPEN:
+    if letter.state is DeadLetterState.DISCARDED or letter.retry_run_id:
         raise CliError(f"dead letter {letter.id} is already {letter.state.value}")
     workflow_run, arguments, reuse = _new_run(letter)
     client = await connect(settings)

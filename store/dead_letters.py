@@ -18,7 +18,13 @@ from sqlmodel import Session, col, select
 from temporalio.api.common.v1 import Payload
 
 from models.audit import AuditEntry
-from models.dead_letter import DeadLetter, DeadLetterState, FailedRun
+from models.dead_letter import (
+    CLAIM_LAPSES_AFTER,
+    DeadLetter,
+    DeadLetterState,
+    FailedRun,
+    retryable,
+)
 from security.codec import KEY_ID, CodecError, EncryptionCodec
 from store.audit import add_audit
 from store.db import DeadLetterRecord
@@ -126,7 +132,7 @@ def _close(
 ) -> DeadLetter:
     with Session(engine) as session:
         record = _locked(session, dead_letter_id)
-        _require_open(record)
+        _require_retryable(record)  # a lapsed claim counts as open again
         record.state, record.closed_by, record.closed_at = state.value, user, datetime.now(UTC)
         record.reason = reason
         if state is DeadLetterState.DISCARDED:
@@ -141,6 +147,19 @@ def _locked(session: Session, dead_letter_id: int) -> DeadLetterRecord:
     if record is None:
         raise NotOpen(f"no dead letter {dead_letter_id}")
     return record
+
+
+def _require_retryable(record: DeadLetterRecord) -> None:
+    if retryable(record.state, record.retry_run_id, record.closed_at):
+        return
+    if record.state == DeadLetterState.RETRIED.value and record.retry_run_id is None:
+        minutes = int(CLAIM_LAPSES_AFTER.total_seconds() // 60)
+        raise NotOpen(
+            f"dead letter {record.id} is being retried by {record.closed_by} since "
+            f"{record.closed_at:%Y-%m-%d %H:%M}; if that retry died before starting a run, "
+            f"it may be retried again {minutes} minutes after it began"
+        )
+    _require_open(record)
 
 
 def _require_open(record: DeadLetterRecord) -> None:

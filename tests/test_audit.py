@@ -14,16 +14,18 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine
+from sqlmodel import Session
 from temporalio.client import Client
 from typer.testing import CliRunner
 
 from cli.main import app
 from config import Settings
 from models.audit import AuditEntry
-from models.dead_letter import DeadLetterState
+from models.dead_letter import CLAIM_LAPSES_AFTER, DeadLetterState
 from models.people import Approval, Correction, Rejection
 from models.status import WaitKind
 from store.audit import append_audit, audit_entries
+from store.db import DeadLetterRecord
 from store.dead_letters import (
     NotOpen,
     claim_for_retry,
@@ -65,7 +67,7 @@ def test_a_retry_or_discard_changes_the_letter_and_the_audit_log_together(engine
         claim_for_retry(engine, first, "greta")
         raise AssertionError("claimed twice")
     except NotOpen as exc:
-        assert str(exc) == f"dead letter {first} is already retried"
+        assert str(exc).startswith(f"dead letter {first} is being retried by fatima since ")
     assert audit_entries(engine) == []  # nothing audited until a run has started
     reopen(engine, first)  # its start did not happen
     assert get_dead_letter(engine, first).state is DeadLetterState.OPEN  # type: ignore[union-attr]
@@ -79,6 +81,30 @@ def test_a_retry_or_discard_changes_the_letter_and_the_audit_log_together(engine
         ("retried", "fatima", f"dead letter {first} retried: new run run-3", retried.closed_at),
         ("discarded", "greta", f"dead letter {second}: deal withdrawn", discarded.closed_at),
     ]
+
+
+def test_a_claim_whose_retry_died_before_starting_a_run_lapses(engine: Engine) -> None:
+    record_dead_letter(engine, failed_run("run-1", T0))
+    claim_for_retry(engine, 1, "fatima")  # ... and the retrying command is killed here
+    with Session(engine) as session:  # ten minutes pass
+        letter = session.get(DeadLetterRecord, 1)
+        assert letter is not None and letter.closed_at is not None
+        letter.closed_at -= CLAIM_LAPSES_AFTER
+        session.add(letter)
+        session.commit()
+    again = claim_for_retry(engine, 1, "greta")
+    assert (again.state, again.closed_by, again.retry_run_id) == (
+        DeadLetterState.RETRIED,
+        "greta",
+        None,
+    )
+    retried = mark_retried(engine, 1, "greta", "run-2")
+    assert retried.retry_run_id == "run-2"
+    try:  # a letter whose retry started a run is closed for good
+        claim_for_retry(engine, 1, "fatima")
+        raise AssertionError("claimed after its run started")
+    except NotOpen as exc:
+        assert str(exc) == "dead letter 1 is already retried"
 
 
 async def audited(env: dict[str, str], workflow: str) -> list[tuple[str, str | None, str]]:
