@@ -1,12 +1,16 @@
 """Seeding month-end volume into the sandbox, and what a correct billing run must produce."""
 
+import contextlib
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import httpx
 from temporalio.client import WorkflowHandle
+from temporalio.testing import WorkflowEnvironment
 
 from models.billing import ApprovalState, time_to_bill_id
 from models.status import WaitKind, WorkflowStatus
@@ -20,10 +24,32 @@ from sandbox.volume import (
     volume_expenses,
     volume_projects,
 )
-from tests.support import Sandbox, Systems
+from tests.support import Sandbox, Systems, write_settings
 from tests.test_opportunity_to_project import status_when, waiting_for
 
 CENT = Decimal("0.01")
+
+
+@contextlib.contextmanager
+def volume_estate(
+    folder: Path,
+    temporal_env: WorkflowEnvironment,
+    namespace: str,
+    volume: Volume,
+    extra_config: str = "",
+) -> Iterator[Path]:
+    """A module's own estate: its config (`namespace` on the suite's dev server, plus
+    `extra_config`) and a sandbox of its own seeded with `volume`, stopped on exit."""
+    target = temporal_env.client.service_client.config.target_host
+    config = write_settings(folder, temporal_address=target, namespace=namespace)
+    config.write_text(config.read_text() + extra_config)
+    box = Sandbox(config)
+    box.start()
+    try:
+        seed_volume(box, volume)
+        yield config
+    finally:
+        box.stop()
 
 
 def seed_volume(sandbox: Sandbox, volume: Volume) -> dict[str, Any]:

@@ -48,8 +48,8 @@ from sandbox.crm.seed import DEMO_OPPORTUNITIES
 from sandbox.volume import Volume, volume_projects
 from store.db import open_engine
 from store.findings import findings_of_run
-from tests.billing_support import seed_volume
-from tests.support import Sandbox, Systems, client_in, env_for, running_worker, write_settings
+from tests.billing_support import volume_estate
+from tests.support import Sandbox, Systems, client_in, env_for, running_worker
 
 # No other test provisions this deal, so its workflow id is free on the shared Temporal.
 DEAL = DEMO_OPPORTUNITIES["small_eur"]
@@ -83,16 +83,8 @@ def estate(
 ) -> Iterator[Path]:
     """A sandbox of this module's own, so that its drift is the only drift there is."""
     folder = tmp_path_factory.mktemp("reconcile")
-    target = temporal_env.client.service_client.config.target_host
-    config = write_settings(folder, temporal_address=target, namespace=NAMESPACE)
-    config.write_text(config.read_text() + POLICY)
-    box = Sandbox(config)
-    box.start()
-    try:
-        seed_volume(box, VOLUME)
+    with volume_estate(folder, temporal_env, NAMESPACE, VOLUME, POLICY) as config:
         yield config
-    finally:
-        box.stop()
 
 
 @pytest.fixture

@@ -25,8 +25,8 @@ from sandbox.crm.seed import DEMO_OPPORTUNITIES
 from sandbox.volume import Volume, volume_projects
 from store.audit import audit_entries
 from store.db import open_engine
-from tests.billing_support import Expected, awaiting_finance, expected, seed_volume
-from tests.support import Sandbox, Systems, client_in, env_for, running_worker, write_settings
+from tests.billing_support import Expected, awaiting_finance, expected, volume_estate
+from tests.support import Systems, client_in, env_for, running_worker
 from tests.test_opportunity_to_project import start as start_deal
 from tests.test_reconcile import cli
 from tests.test_time_to_bill import release
@@ -52,15 +52,8 @@ def estate(
     tmp_path_factory: pytest.TempPathFactory, temporal_env: WorkflowEnvironment
 ) -> Iterator[Path]:
     folder = tmp_path_factory.mktemp("report")
-    target = temporal_env.client.service_client.config.target_host
-    config = write_settings(folder, temporal_address=target, namespace=NAMESPACE)
-    box = Sandbox(config)
-    box.start()
-    try:
-        seed_volume(box, VOLUME)
+    with volume_estate(folder, temporal_env, NAMESPACE, VOLUME) as config:
         yield config
-    finally:
-        box.stop()
 
 
 @pytest.fixture
