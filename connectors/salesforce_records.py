@@ -8,6 +8,7 @@ from connectors.errors import RequestRejected
 from models.billing import InvoiceStatus, InvoiceStatusUpdate
 from models.crm import Account, Milestone, Opportunity, ResourceLine
 
+CENTS = Decimal("0.01")
 # InvoiceStatus -> the Invoice_Status__c picklist label on Opportunity
 INVOICE_STATUS_LABELS: dict[InvoiceStatus, str] = {
     InvoiceStatus.DRAFT: "Draft",
@@ -27,6 +28,13 @@ INVOICE_FIELDS = (
 
 def _decimal(value: Any) -> Decimal:
     return value if isinstance(value, Decimal) else Decimal(str(value))
+
+
+def _money(value: Any) -> Decimal:
+    """A currency field: a JSON number such as 121600.0, at the field's scale of 2 (121600.00)."""
+    amount = _decimal(value)
+    exponent = amount.as_tuple().exponent
+    return amount.quantize(CENTS) if isinstance(exponent, int) and exponent > -2 else amount
 
 
 def _date(value: Any) -> date | None:
@@ -65,7 +73,7 @@ def to_invoice_status(record: dict[str, Any]) -> InvoiceStatusUpdate | None:
         opportunity_id=record["Id"],
         invoice_number=record["Last_Invoice_Number__c"],
         status=statuses[label],
-        total=_decimal(record["Last_Invoice_Amount__c"]),
+        total=_money(record["Last_Invoice_Amount__c"]),
         currency=record["CurrencyIsoCode"],
         period=record["Last_Invoiced_Period__c"],
     )
@@ -93,7 +101,7 @@ def to_line(record: dict[str, Any]) -> ResourceLine:
     return ResourceLine(
         role=record["Role__c"],
         hours=_decimal(record["Quantity"]),
-        rate=_decimal(record["UnitPrice"]),
+        rate=_money(record["UnitPrice"]),
     )
 
 
@@ -102,7 +110,7 @@ def to_milestone(record: dict[str, Any]) -> Milestone:
     return Milestone(
         name=record["Name"],
         due_date=date.fromisoformat(record["Due_Date__c"]),
-        amount=_decimal(record.get("Amount__c") or 0),
+        amount=_money(record.get("Amount__c") or 0),
     )
 
 
@@ -120,7 +128,7 @@ def to_opportunity(
         owner_id=record["OwnerId"],
         stage=record["StageName"],
         is_won=bool(record["IsWon"]),
-        amount=_decimal(required(record, "Amount")),
+        amount=_money(required(record, "Amount")),
         currency=record["CurrencyIsoCode"],
         close_date=date.fromisoformat(record["CloseDate"]),
         rate_card=record.get("Rate_Card__c"),
