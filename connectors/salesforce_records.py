@@ -31,7 +31,8 @@ def _decimal(value: Any) -> Decimal:
 
 
 def _money(value: Any) -> Decimal:
-    """A currency field: a JSON number such as 121600.0, at the field's scale of 2 (121600.00)."""
+    """A currency or quantity field (scale 2 in Salesforce): a JSON number such as 121600.0,
+    read at that scale (121600.00)."""
     amount = _decimal(value)
     exponent = amount.as_tuple().exponent
     return amount.quantize(CENTS) if isinstance(exponent, int) and exponent > -2 else amount
@@ -100,7 +101,7 @@ def to_line(record: dict[str, Any]) -> ResourceLine:
     """An OpportunityLineItem as a resource line: role, hours (Quantity) and hourly rate."""
     return ResourceLine(
         role=record["Role__c"],
-        hours=_decimal(record["Quantity"]),
+        hours=_money(record["Quantity"]),
         rate=_money(record["UnitPrice"]),
     )
 

@@ -127,8 +127,9 @@ async def test_get_opportunity_maps_deal_account_lines_and_milestones(crm: CrmCo
     assert deal.amount == sum(line.hours * line.rate for line in deal.lines)
     assert 2 <= len(deal.milestones) <= 3
     assert all(m.amount == 0 for m in deal.milestones)
-    # Currency fields arrive as JSON numbers (121600.0) and read at their scale of 2.
-    assert str(deal.amount).endswith(".00") and str(deal.lines[0].rate).endswith(".00")
+    # Currency and quantity fields arrive as JSON numbers (121600.0), read at their scale of 2.
+    numbers = [deal.amount, deal.lines[0].rate, deal.lines[0].hours]
+    assert all(str(n).endswith(".00") for n in numbers), numbers
 
 
 async def test_fixed_fee_milestones_add_up_to_the_deal_amount(crm: CrmConnector) -> None:
