@@ -30,7 +30,7 @@ def _decimal(value: Any) -> Decimal:
     return value if isinstance(value, Decimal) else Decimal(str(value))
 
 
-def _money(value: Any) -> Decimal:
+def _scaled(value: Any) -> Decimal:
     """A currency or quantity field (scale 2 in Salesforce): a JSON number such as 121600.0,
     read at that scale (121600.00)."""
     amount = _decimal(value)
@@ -74,7 +74,7 @@ def to_invoice_status(record: dict[str, Any]) -> InvoiceStatusUpdate | None:
         opportunity_id=record["Id"],
         invoice_number=record["Last_Invoice_Number__c"],
         status=statuses[label],
-        total=_money(record["Last_Invoice_Amount__c"]),
+        total=_scaled(record["Last_Invoice_Amount__c"]),
         currency=record["CurrencyIsoCode"],
         period=record["Last_Invoiced_Period__c"],
     )
@@ -101,8 +101,8 @@ def to_line(record: dict[str, Any]) -> ResourceLine:
     """An OpportunityLineItem as a resource line: role, hours (Quantity) and hourly rate."""
     return ResourceLine(
         role=record["Role__c"],
-        hours=_money(record["Quantity"]),
-        rate=_money(record["UnitPrice"]),
+        hours=_scaled(record["Quantity"]),
+        rate=_scaled(record["UnitPrice"]),
     )
 
 
@@ -111,7 +111,7 @@ def to_milestone(record: dict[str, Any]) -> Milestone:
     return Milestone(
         name=record["Name"],
         due_date=date.fromisoformat(record["Due_Date__c"]),
-        amount=_money(record.get("Amount__c") or 0),
+        amount=_scaled(record.get("Amount__c") or 0),
     )
 
 
@@ -129,7 +129,7 @@ def to_opportunity(
         owner_id=record["OwnerId"],
         stage=record["StageName"],
         is_won=bool(record["IsWon"]),
-        amount=_money(required(record, "Amount")),
+        amount=_scaled(required(record, "Amount")),
         currency=record["CurrencyIsoCode"],
         close_date=date.fromisoformat(record["CloseDate"]),
         rate_card=record.get("Rate_Card__c"),
