@@ -11,6 +11,7 @@ from temporalio.client import Client
 from cli import actions, listing, sandbox_admin
 from cli.bench import bench_of, bench_table
 from cli.demo_billing import month_end_close
+from cli.demo_unattended import systems_speak_first
 from cli.output import CliError, console
 from cli.render import list_table, status_view
 from config import Settings
@@ -268,7 +269,7 @@ async def staff(demo: Demo, workflow_id: str, approver: str, refused_by: str | N
 
 
 async def everything_at_a_glance(demo: Demo) -> None:
-    demo.chapter("7. Everything at a glance", "$ psflow list --all")
+    demo.chapter("8. Everything at a glance", "$ psflow list --all")
     types = sorted(actions.workflow_kinds())
     rows = await listing.collect(demo.client, demo.settings, types=types, include_closed=True)
     console.print(list_table(rows, console.width))
@@ -286,6 +287,7 @@ async def run_journey(client: Client, settings: Settings) -> None:
     await erp_outage_is_retried(demo)
     await staffing_the_new_projects(demo)
     await month_end_close(demo, 6)
+    await systems_speak_first(demo, 7)
     await everything_at_a_glance(demo)
     console.print()
     console.print("[bold green]demo complete[/bold green]")

@@ -460,7 +460,7 @@ def test_demo_walks_the_journey_and_exits(tmp_path: Path) -> None:
     )  # fmt: skip
     assert demo.returncode == 0, demo.stdout[-3000:] + demo.stderr[-3000:]
     chapters = ("1. A closed-won", "2. A large deal", "3. Bad data", "4. The ERP", "5. Staffing")
-    chapters += ("6. Month-end", "7. Everything at a glance")
+    chapters += ("6. Month-end", "7. The CRM speaks first", "8. Everything at a glance")
     for chapter in chapters:
         assert chapter in demo.stdout
     assert "approve refused: sam does not have the deal-desk role" in demo.stdout
@@ -475,6 +475,10 @@ def test_demo_walks_the_journey_and_exits(tmp_path: Path) -> None:
     assert "invoices drafted" in demo.stdout and "no rate for role" in demo.stdout
     assert "approve refused: paula does not have the finance role" in demo.stdout
     assert "invoice status to CRM" in demo.stdout and "Released" not in demo.stderr
+    # Chapter 7: the CRM's event reached ingress, which started the deal's run.
+    assert "opportunity.closed_won: ingress answered 202" in demo.stdout
+    assert "opportunity-to-project/006Hs0000000011IAA  completed" in demo.stdout
+    assert "psflow report" in demo.stdout and "project activation" in demo.stdout
     assert "demo complete" in demo.stdout
     assert time.monotonic() - began < 200
     assert ports_free(config)
