@@ -7,6 +7,7 @@ from rich.box import SIMPLE_HEAD
 from rich.table import Table
 
 from cli.dlq import since_option
+from cli.options import JsonOption
 from cli.output import console, print_json, when
 from cli.render import cells
 from cli.state import settings_of, store_of
@@ -36,7 +37,7 @@ def audit(
     since: Annotated[
         str | None, typer.Option(metavar="DATE", help="On or after, e.g. 2026-11-01.")
     ] = None,
-    json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
+    json: JsonOption = False,
 ) -> None:
     """The audit log, oldest first: who did what, when, to which workflow.
 

@@ -14,6 +14,7 @@ from temporalio.exceptions import WorkflowAlreadyStartedError
 
 from cli import actions
 from cli.client import closed_state, connect, execution_status, ui_link
+from cli.options import JsonOption
 from cli.output import CliError, console, fail, print_json, when
 from cli.render import cells, fields_table, styled
 from cli.state import run, settings_of, store_of
@@ -82,7 +83,7 @@ def list_command(
     since: Annotated[
         str | None, typer.Option(metavar="DATE", help="Failed on or after, e.g. 2026-11-01.")
     ] = None,
-    json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
+    json: JsonOption = False,
 ) -> None:
     """Dead letters, oldest first.
 
@@ -131,7 +132,7 @@ def _codec(settings: Settings) -> EncryptionCodec | None:
 def show(
     ctx: typer.Context,
     dead_letter_id: IdArg,
-    json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
+    json: JsonOption = False,
 ) -> None:
     """One dead letter: the workflow, the step that failed, the error and the input.
 

@@ -5,9 +5,7 @@ from typing import Annotated
 
 import typer
 
-JsonOption = Annotated[
-    bool, typer.Option("--json", help="Print JSON (the status model) instead of tables.")
-]
+JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON instead of tables.")]
 AsOption = Annotated[
     str | None,
     typer.Option(
