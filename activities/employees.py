@@ -4,7 +4,7 @@ from pydantic import BaseModel
 from temporalio import activity
 
 from connectors.erp import ErpConnector
-from connectors.errors import RequestRejected
+from connectors.errors import RecordInUse
 from models.erp import ErpEmployee, ErpEmployeeInput, LabourForecast, LabourForecastInput
 from models.status import CompensationOutcome
 
@@ -47,9 +47,8 @@ class EmployeeActivities:
         if existing.origin == removal.origin:
             try:
                 deleted = await self._erp.delete_employee(removal.external_id)
-            except RequestRejected as exc:
-                if exc.status != 400:  # 400: other records depend on it
-                    raise
+            except RecordInUse:  # allocations use it: made inactive below
+                pass
             else:
                 return CompensationOutcome.UNDONE if deleted else CompensationOutcome.ALREADY_GONE
         changed = await self._erp.set_employee_inactive(removal.external_id, True)

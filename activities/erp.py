@@ -4,7 +4,7 @@ from pydantic import BaseModel
 from temporalio import activity
 
 from connectors.erp import ErpConnector
-from connectors.errors import RequestRejected
+from connectors.errors import RecordInUse
 from models.erp import ErpCustomer, ErpCustomerInput, ErpProject, ErpProjectInput
 from models.status import CompensationOutcome
 
@@ -46,11 +46,9 @@ class ErpActivities:
             return CompensationOutcome.KEPT
         try:
             deleted = await self._erp.delete_customer(removal.external_id)
-        except RequestRejected as exc:
-            if exc.status == 400:  # NetSuite refuses while other records depend on it
-                activity.logger.info("customer %s kept: %s", removal.external_id, exc)
-                return CompensationOutcome.KEPT
-            raise
+        except RecordInUse as exc:  # other projects use it; any other refusal fails the undo
+            activity.logger.info("customer %s kept: %s", removal.external_id, exc)
+            return CompensationOutcome.KEPT
         return CompensationOutcome.UNDONE if deleted else CompensationOutcome.ALREADY_GONE
 
     @activity.defn(name="erp.upsert_project")

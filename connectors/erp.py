@@ -20,8 +20,9 @@ import httpx
 from connectors.base import Connector
 from connectors.erp_billing import ErpBillingMixin
 from connectors.erp_projects import ErpProjectsMixin
-from connectors.errors import NotFound, RequestRejected, SystemUnavailable
+from connectors.errors import NotFound, RecordInUse, RequestRejected, SystemUnavailable
 from connectors.netsuite import (
+    DEPENDENTS_CODE,
     MISSING_RECORD_CODE,
     PAGE_SIZE,
     RECORD_PATH,
@@ -99,7 +100,8 @@ class ErpConnector(ErpProjectsMixin, ErpBillingMixin, Connector):
     async def delete_customer(self, external_id: str) -> bool:
         """Delete the customer; False when it was already gone.
 
-        A customer with projects is refused by NetSuite: RequestRejected (permanent).
+        A customer with projects is refused by NetSuite: RecordInUse (permanent); any other
+        refusal is the RequestRejected it is.
         """
         return await self._delete("customer", external_id)
 
@@ -143,8 +145,8 @@ class ErpConnector(ErpProjectsMixin, ErpBillingMixin, Connector):
     async def delete_employee(self, external_id: str) -> bool:
         """Delete the employee; False when it was already gone.
 
-        An employee with resource allocations is refused by NetSuite: RequestRejected
-        (permanent, status 400).
+        An employee with resource allocations is refused by NetSuite: RecordInUse
+        (permanent, status 400); any other refusal is the RequestRejected it is.
         """
         return await self._delete("employee", external_id)
 
@@ -235,6 +237,12 @@ class ErpConnector(ErpProjectsMixin, ErpBillingMixin, Connector):
         except NotFound as exc:
             if self._is_missing_record(exc):
                 return False
+            raise
+        except RequestRejected as exc:
+            if exc.status == 400 and f"({DEPENDENTS_CODE})" in exc.message:
+                raise RecordInUse(
+                    self.system, exc.message.removeprefix(f"{self.system}: "), status=400
+                ) from None
             raise
         return True
 

@@ -59,6 +59,10 @@ class NotFound(RequestRejected):
     """404: the record does not exist."""
 
 
+class RecordInUse(RequestRejected):
+    """A delete the system refuses because other records still depend on the record."""
+
+
 class AuthenticationFailed(RequestRejected):
     """401/403 even with a fresh token: the credentials are wrong."""
 

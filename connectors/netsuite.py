@@ -26,6 +26,8 @@ from models.erp import (
 RECORD_PATH = "/services/rest/record/v1"
 # NetSuite's error code for a record that does not exist (as opposed to a wrong URL).
 MISSING_RECORD_CODE = "NONEXISTENT_ID"
+# Its 400 for a delete refused while other records (projects, allocations) point at the record.
+DEPENDENTS_CODE = "RECORD_HAS_DEPENDENTS"
 # psflow's billing types -> NetSuite's project billing type ids
 BILLING_TYPE_IDS = {"Time and Materials": "TM", "Fixed Fee": "FFM"}
 PAGE_SIZE = 1000
