@@ -1,32 +1,15 @@
 """What every connector shares: one httpx client, a concurrency limit, error classification."""
 
 import asyncio
-from datetime import UTC, datetime, timedelta
-from email.utils import parsedate_to_datetime
 from typing import Any, ClassVar, Self
 
 import httpx
 
 from connectors.auth import ClientCredentialsAuth
-from connectors.errors import SystemUnavailable, error_for_status
+from connectors.errors import SystemUnavailable, error_for_status, parse_retry_after
 from connectors.tracing import STATUS, request_span
 
 USER_AGENT = "psflow/0.1"
-
-
-def parse_retry_after(value: str | None) -> timedelta | None:
-    """Retry-After as seconds or as an HTTP date."""
-    if not value:
-        return None
-    try:
-        return timedelta(seconds=max(0.0, float(value)))
-    except ValueError:
-        pass
-    try:
-        when = parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    return max(timedelta(0), when - datetime.now(UTC))
 
 
 class Connector:
@@ -62,6 +45,23 @@ class Connector:
             transport=transport,
         )
         return cls(client, concurrency)
+
+    def _unreachable(self, method: str, url: str, exc: httpx.TransportError) -> str:
+        """What could not be reached, the token endpoint or the call itself, and how."""
+        how = "timed out" if isinstance(exc, httpx.TimeoutException) else "failed"
+        auth = self._client.auth
+        try:
+            sent = exc.request
+        except RuntimeError:  # raised before any request was sent
+            sent = None
+        if sent is not None and isinstance(auth, ClientCredentialsAuth):
+            if str(sent.url) == auth.token_url:
+                return (
+                    f"token endpoint {auth.token_url} is unavailable: {how}: {type(exc).__name__}"
+                )
+        if how == "timed out":
+            return f"{method} {url} timed out"
+        return f"{method} {url} failed: {type(exc).__name__}: {exc}"
 
     async def aclose(self) -> None:
         await self._client.aclose()
@@ -99,12 +99,8 @@ class Connector:
                 response = await self._client.request(
                     method, url, json=json, params=params, headers=headers
                 )
-            except httpx.TimeoutException:
-                raise SystemUnavailable(self.system, f"{method} {url} timed out") from None
             except httpx.TransportError as exc:
-                raise SystemUnavailable(
-                    self.system, f"{method} {url} failed: {type(exc).__name__}: {exc}"
-                ) from None
+                raise SystemUnavailable(self.system, self._unreachable(method, url, exc)) from None
         if response.is_success:
             return response
         message, fields = self.error_message(response)

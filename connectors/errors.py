@@ -4,7 +4,8 @@ Retryable: connection errors, timeouts, 408, 429 and 5xx (with the system's Retr
 next_retry_delay). Permanent: every other 4xx, carrying the system's own message.
 """
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
+from email.utils import parsedate_to_datetime
 from typing import Any, ClassVar
 
 from temporalio.exceptions import ActivityError, ApplicationError, FailureError
@@ -88,6 +89,21 @@ def error_for_status(
     else:
         cls = RequestRejected
     return cls(system, message, status=status, fields=fields, retry_after=retry_after)
+
+
+def parse_retry_after(value: str | None) -> timedelta | None:
+    """Retry-After as seconds or as an HTTP date."""
+    if not value:
+        return None
+    try:
+        return timedelta(seconds=max(0.0, float(value)))
+    except ValueError:
+        pass
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(timedelta(0), when - datetime.now(UTC))
 
 
 def root_application_error(exc: BaseException) -> ApplicationError | None:
