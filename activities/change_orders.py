@@ -93,7 +93,7 @@ class ChangeOrderActivities:
     async def revise_staffing(self, revision: StaffingRevision) -> StaffingRevised:
         """Change the hours of open requests by role; open requests for roles with none."""
         order = revision.change_order
-        by_role = {r.role: r for r in revision.open_requests}
+        by_role = revision.by_role()
         revised = StaffingRevised()
         for change in order.roles:
             current = by_role.get(change.role)
@@ -109,18 +109,24 @@ class ChangeOrderActivities:
                     hours=change.hours_change,
                     start_date=change.start_date or order.effective_date,
                     skills=change.skills,
+                    external_id=revision.key_for(change.role),
                 ),
-                idempotency_key=f"{revision.request_key}/{change.role}",
+                idempotency_key=revision.key_for(change.role),
             )
             revised.opened.append(opened.id)
         return revised
 
     @activity.defn(name="changes.restore_staffing")
     async def restore_staffing(self, restore: StaffingRestore) -> CompensationOutcome:
-        """Put back the hours the requests had and cancel the requests the change opened."""
+        """Put back the hours the requests had and cancel the requests the change opened,
+        found by the external ids fixed before it ran (it may have failed half-way)."""
         for request_id, hours in restore.previous_hours.items():
             await self._psa.set_staffing_request_hours(request_id, hours)
-        for request_id in restore.opened:
+        opened = list(restore.opened)
+        for key in restore.opened_keys:
+            found = await self._psa.find_staffing_requests(restore.project_id, key)
+            opened += [r.id for r in found]
+        for request_id in dict.fromkeys(opened):
             await self._psa.cancel_staffing_request(request_id)
         return CompensationOutcome.UNDONE
 

@@ -157,6 +157,15 @@ class PsaConnector(PsaChangesMixin, PsaBillingMixin, Connector):
         response = await self.request("GET", _path("projects", project_id, "staffing-requests"))
         return [StaffingRequest.model_validate(r) for r in response.json()["data"]]
 
+    async def find_staffing_requests(
+        self, project_id: str, external_id: str
+    ) -> list[StaffingRequest]:
+        """The project's staffing requests opened with this external id, whatever their status
+        (NotFound if no project)."""
+        path = _path("projects", project_id, "staffing-requests")
+        response = await self.request("GET", path, params=_params(external_id=external_id))
+        return [StaffingRequest.model_validate(r) for r in response.json()["data"]]
+
     async def list_open_staffing_requests(self, role: str | None = None) -> list[StaffingRequest]:
         """Open staffing requests across every project, oldest first, optionally for one role."""
         params = _params(status="open", role=role)

@@ -46,8 +46,26 @@ class StaffingRevision(BaseModel):
 
     change_order: ChangeOrder
     request_key: str
-    """Idempotency key prefix for the requests this revision opens."""
+    """Fixed before the revision runs; `key_for(role)` is the idempotency key and external id
+    of the request opened for a role, so the undo finds it even if the revision never returned."""
     open_requests: list[OpenRequest]
+
+    def by_role(self) -> dict[str, OpenRequest]:
+        """The open request whose hours a role's change moves."""
+        return {r.role: r for r in self.open_requests}
+
+    def key_for(self, role: str) -> str:
+        return f"{self.request_key}/{role}"
+
+    def undo(self) -> "StaffingRestore":
+        """What restores the demand, whatever part of the revision ran."""
+        by_role = self.by_role()
+        roles = [c.role for c in self.change_order.roles]
+        return StaffingRestore(
+            project_id=self.change_order.project_id,
+            previous_hours={by_role[r].id: by_role[r].hours for r in roles if r in by_role},
+            opened_keys=[self.key_for(r) for r in roles if r not in by_role],
+        )
 
 
 class StaffingRevised(BaseModel):
@@ -60,7 +78,11 @@ class StaffingRevised(BaseModel):
 class StaffingRestore(BaseModel):
     project_id: str
     previous_hours: dict[str, Decimal]
-    opened: list[str]
+    """Request id -> its hours before the revision."""
+    opened_keys: list[str] = []
+    """External ids of the requests the revision opens, one per role with no open request."""
+    opened: list[str] = []
+    """Request ids, as runs from before `opened_keys` recorded them once the revision returned."""
 
 
 class LockInput(BaseModel):

@@ -61,6 +61,8 @@ class StaffingRequestInput(BaseModel):
     start_date: date
     skills: list[str] = []
     location: str | None = None
+    external_id: str | None = None
+    """The caller's own id for the request, to find it again by (not unique in the PSA)."""
 
 
 class StaffingRequest(BaseModel):
@@ -73,6 +75,7 @@ class StaffingRequest(BaseModel):
     start_date: date | None = None
     skills: list[str] = []
     location: str | None = None
+    external_id: str | None = None
 
 
 class ResourceInput(BaseModel):

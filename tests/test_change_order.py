@@ -27,7 +27,8 @@ from models.change_order import (
 )
 from models.change_state import ChangeOrderInput
 from models.people import Approval, Rejection
-from models.status import RunState, Step, StepState, WorkflowStatus
+from models.psa import StaffingRequestInput
+from models.status import CompensationOutcome, RunState, Step, StepState, WorkflowStatus
 from sandbox.volume import Volume, volume_projects
 from tests.billing_support import awaiting_finance as awaiting_approval
 from tests.billing_support import seed_volume
@@ -230,6 +231,50 @@ async def test_a_fault_at_each_later_step_restores_every_system_exactly(
     assert all(state == "cancelled" for _, _, state in opened.values())
     restored.requests = {k: v for k, v in restored.requests.items() if k in was.requests}
     assert restored == was
+
+
+STAFFING_POST = "/api/v1/projects/*/staffing-requests"
+
+
+async def test_a_request_opened_before_a_later_role_fails_for_good_is_cancelled(
+    client: Client, worker: Settings, systems: Systems, sandbox: Sandbox, project: None
+) -> None:
+    existing = await systems.psa.create_staffing_request(
+        StaffingRequestInput(
+            project_id=USD_PROJECT.psa_id, role="Consultant", hours=Decimal(100),
+            start_date=date(2026, 12, 1),
+        ),
+        f"co-test-existing-{USD_PROJECT.psa_id}",
+    )  # fmt: skip
+    was = await before(systems)
+    roles = [
+        RoleChange(role="Consultant", hours_change=Decimal(40)),  # more hours on the open one
+        RoleChange(role="Senior Consultant", hours_change=Decimal(80)),  # opened
+        RoleChange(role="Analyst", hours_change=Decimal(24)),  # refused for good
+    ]
+    handle = await start(client, worker, order(36, "10000", roles=roles))
+    await awaiting_approval(handle)
+    # Role 2's request is held a moment in the PSA, long enough to arm a refusal for role 3's.
+    sandbox.fault("psa", path=STAFFING_POST, method="POST", status=None, latency_ms=2000)
+    await handle.execute_update(ChangeOrderWorkflow.approve, Approval(user="victor"))
+    for _ in range(400):
+        if not any(f["remaining"] for f in sandbox.armed_faults("psa")):
+            break
+        await asyncio.sleep(0.05)
+    sandbox.fault("psa", path=STAFFING_POST, method="POST", status=400, count=1)
+    with pytest.raises(WorkflowFailureError):
+        await handle.result()
+
+    restored = await before(systems)
+    opened = {k: v for k, v in restored.requests.items() if k not in was.requests}
+    assert list(opened.values()) == [("Senior Consultant", Decimal(80), "cancelled")]
+    assert restored.requests[existing.id] == ("Consultant", Decimal(100), "open")
+    restored.requests = {k: v for k, v in restored.requests.items() if k in was.requests}
+    assert restored == was
+    status = await handle.query(ChangeOrderWorkflow.status)
+    assert _step(status, "revise staffing demand").state == StepState.FAILED
+    undone = {c.step: c.outcome for c in status.compensations}
+    assert undone["revise staffing demand"] == CompensationOutcome.UNDONE
 
 
 async def test_two_change_orders_on_one_project_apply_one_after_the_other(

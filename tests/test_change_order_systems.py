@@ -191,6 +191,28 @@ async def test_hours_of_a_closed_request_or_not_above_zero_are_refused(
     assert closed.value.status == 409 and "cancelled" in closed.value.message
 
 
+async def test_requests_are_found_by_the_external_id_they_were_opened_with(
+    systems: Systems,
+) -> None:
+    project = await psa_project(systems)
+    key = f"change-order/CO-{tag()}/run/Consultant"
+    data = StaffingRequestInput(
+        project_id=project.id, role="Consultant", hours=Decimal("40"),
+        start_date=date(2026, 5, 4), external_id=key,
+    )  # fmt: skip
+    opened = await systems.psa.create_staffing_request(data, key)
+    other = await open_request(systems, project)
+
+    assert opened.external_id == key and other.external_id is None
+    assert await systems.psa.find_staffing_requests(project.id, key) == [opened]
+    assert await systems.psa.find_staffing_requests(project.id, f"{key}-other") == []
+    await systems.psa.cancel_staffing_request(opened.id)
+    [cancelled] = await systems.psa.find_staffing_requests(project.id, key)
+    assert cancelled.status == "cancelled"
+    with pytest.raises(NotFound):
+        await systems.psa.find_staffing_requests("PRJ-999999999", key)
+
+
 async def test_psa_budget_moves_repeats_unchanged_and_restores(
     systems: Systems, api: httpx.AsyncClient
 ) -> None:

@@ -25,7 +25,6 @@ with workflow.unsafe.imports_passed_through():
     from models.change_state import (
         ChangeOrderInput,
         ProjectState,
-        StaffingRestore,
         StaffingRevision,
     )
     from models.people import Rejection
@@ -238,23 +237,21 @@ class ChangeOrderWorkflow(Interactive):
             if not order.roles:
                 step.detail = "no staffing change"
             else:
-                restore_staffing = StaffingRestore(
-                    project_id=project.id, previous_hours=dict(snapshot.request_hours), opened=[]
+                info = workflow.info()
+                # The first run id outlives a reset, so a reset run finds (not reopens) these.
+                revision = StaffingRevision(
+                    change_order=order,
+                    request_key=f"{info.workflow_id}/{info.first_execution_run_id}",
+                    open_requests=state.open_requests,
                 )
+                restore_staffing = revision.undo()
                 self.saga.on_failure(
                     STAFFING,
                     "restore request hours, cancel opened requests",
                     lambda: undo(ChangeOrderActivities.restore_staffing, restore_staffing),
                 )
-                revised = await call(
-                    ChangeOrderActivities.revise_staffing,
-                    StaffingRevision(
-                        change_order=order,
-                        request_key=f"{workflow.info().workflow_id}/{workflow.info().run_id}",
-                        open_requests=state.open_requests,
-                    ),
-                )
-                restore_staffing.opened = revised.opened
+                revised = await call(ChangeOrderActivities.revise_staffing, revision)
+                restore_staffing.opened = revised.opened  # requests opened before external ids
                 step.detail = (
                     f"{len(revised.changed)} requests changed, {len(revised.opened)} opened"
                 )

@@ -56,7 +56,9 @@ are idempotent in themselves: repeating one answers the record unchanged.
 **External ids.** `external_id` is the caller's own id. For a project it is unique among
 projects that are not archived (archiving frees it); for a resource it is the HCM worker id
 and unique among all resources, active or not. Creating a second record with a taken
-external id answers `409` with code `conflict`, naming the existing record.
+external id answers `409` with code `conflict`, naming the existing record. A staffing
+request may carry one too, not unique: `GET /projects/{{id}}/staffing-requests?external_id=`
+finds the requests a caller opened under it, even when it never saw the answer.
 
 **Staffing.** A staffing request is `open` until an assignment fills it (`filled`) or it is
 withdrawn (`cancelled`). Cancelling an assignment opens its request again; ending one leaves

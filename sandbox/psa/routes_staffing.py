@@ -24,9 +24,12 @@ def staffing_routes(psa: PsaService, idem: Idempotency) -> APIRouter:
     router = APIRouter(tags=[TAG])
 
     @router.get("/projects/{project_id}/staffing-requests")
-    def list_project_staffing_requests(project_id: str) -> StaffingRequestList:
-        """Every staffing request of a project, whatever its status."""
-        return StaffingRequestList(data=psa.staffing_requests(project_id))
+    def list_project_staffing_requests(
+        project_id: str, external_id: str | None = None
+    ) -> StaffingRequestList:
+        """Every staffing request of a project, whatever its status; `?external_id=` only
+        those the caller gave that id."""
+        return StaffingRequestList(data=psa.staffing_requests(project_id, external_id))
 
     @router.get("/staffing-requests")
     def list_staffing_requests(

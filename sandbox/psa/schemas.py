@@ -114,6 +114,12 @@ class StaffingRequestInput(BaseModel):
         default_factory=list, description="skills the consultant should have"
     )
     location: Location | None = Field(None, description="where the work is done, if it matters")
+    external_id: str | None = Field(
+        None,
+        min_length=1,
+        max_length=255,
+        description="the caller's own id for the request, to find it by (not unique)",
+    )
 
 
 class StaffingRequest(BaseModel):
@@ -127,6 +133,7 @@ class StaffingRequest(BaseModel):
     status: StaffingStatus = Field(
         description="open until an assignment fills it; cancelled when withdrawn"
     )
+    external_id: str | None = None
 
 
 class StaffingRequestList(BaseModel):

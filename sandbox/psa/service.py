@@ -127,10 +127,14 @@ class PsaService:
             raise not_found("staffing request", request_id)
         return StaffingRequest.model_validate(record)
 
-    def staffing_requests(self, project_id: str) -> list[StaffingRequest]:
-        """Every staffing request of the project (404 if there is no such project)."""
+    def staffing_requests(
+        self, project_id: str, external_id: str | None = None
+    ) -> list[StaffingRequest]:
+        """The project's staffing requests, optionally only those with this external id
+        (404 if there is no such project)."""
         self.project(project_id)
-        records = self.store.find(STAFFING_REQUEST, project_id=project_id)
+        mine = {"external_id": external_id} if external_id is not None else {}
+        records = self.store.find(STAFFING_REQUEST, project_id=project_id, **mine)
         return [StaffingRequest.model_validate(r) for r in records]
 
     def all_staffing_requests(self, status: str | None, role: str | None) -> list[StaffingRequest]:
