@@ -3,11 +3,13 @@
 from datetime import datetime
 
 from sqlalchemy import Engine
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from models.audit import AuditEntry, RecordLink
-from store.db import AuditRecord, LinkRecord
+from store.audit_identity import entry_key
+from store.db import AuditRecord, LinkRecord, audit_table
 
 
 def append_audit(engine: Engine, entry: AuditEntry) -> None:
@@ -18,16 +20,18 @@ def append_audit(engine: Engine, entry: AuditEntry) -> None:
 
 
 def add_audit(session: Session, entry: AuditEntry) -> None:
-    """Add the entry to `session`'s transaction unless an identical one is stored already."""
-    same = select(AuditRecord.id).where(
-        AuditRecord.workflow_id == entry.workflow_id,
-        col(AuditRecord.at) == entry.at,
-        AuditRecord.kind == entry.kind,
-        col(AuditRecord.user).is_(None) if entry.user is None else AuditRecord.user == entry.user,
-        AuditRecord.detail == entry.detail,
+    """Add the entry to `session`'s transaction unless an identical one is stored already.
+
+    The database decides, by the unique index on the entry's key: concurrent writers of the
+    same entry leave one row.
+    """
+    values = entry.model_dump() | {"entry_key": entry_key(**entry.model_dump())}
+    dialect = session.get_bind().dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    statement = (
+        insert(audit_table()).values(values).on_conflict_do_nothing(index_elements=["entry_key"])
     )
-    if session.exec(same).first() is None:
-        session.add(AuditRecord(**entry.model_dump()))
+    session.exec(statement)
 
 
 def audit_entries(

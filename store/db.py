@@ -4,10 +4,22 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import JSON, DateTime, Dialect, Engine, TypeDecorator, UniqueConstraint, text
+from sqlalchemy import (
+    JSON,
+    DateTime,
+    Dialect,
+    Engine,
+    Index,
+    Table,
+    TypeDecorator,
+    UniqueConstraint,
+    text,
+)
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, InterfaceError, OperationalError
 from sqlmodel import Field, SQLModel, create_engine
+
+from store.audit_identity import add_audit_identity
 
 
 class UtcDateTime(TypeDecorator[datetime]):
@@ -29,8 +41,14 @@ class UtcDateTime(TypeDecorator[datetime]):
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
+AUDIT_LOG = "audit_log"
+AUDIT_IDENTITY_INDEX = "uq_audit_log_entry_key"
+
+
 class AuditRecord(SQLModel, table=True):
-    __tablename__ = "audit_log"
+    __tablename__ = AUDIT_LOG
+    # One row per entry, however often and by whom it is written (store.audit_identity).
+    __table_args__ = (Index(AUDIT_IDENTITY_INDEX, "entry_key", unique=True),)
 
     id: int | None = Field(default=None, primary_key=True)
     at: datetime = Field(index=True, sa_type=UtcDateTime)
@@ -38,6 +56,8 @@ class AuditRecord(SQLModel, table=True):
     kind: str
     user: str | None
     detail: str
+    entry_key: str | None = Field(default=None, max_length=64)
+    """Nullable only so that a log migrated in place has the same shape as a new one."""
 
 
 class LinkRecord(SQLModel, table=True):
@@ -74,6 +94,11 @@ class ExceptionRecord(SQLModel, table=True):
     resolved_at: datetime | None = Field(default=None, sa_type=UtcDateTime)
 
 
+def audit_table() -> Table:
+    """The audit log's table, for statements SQLModel has no shape for (insert or ignore)."""
+    return SQLModel.metadata.tables[AUDIT_LOG]
+
+
 STORE_URLS = "sqlite:///path/to/psflow.db or postgresql://user:password@host:5432/psflow"
 # Any fixed number: the lock every psflow process takes while it creates the tables.
 SCHEMA_LOCK = 0x7073666C6F77
@@ -92,7 +117,8 @@ def engine_url(url: str) -> str:
 
 
 def open_engine(url: str) -> Engine:
-    """Create the engine and the tables if they are missing (SQLite or PostgreSQL).
+    """Create the engine and the tables if they are missing (SQLite or PostgreSQL), and bring
+    an audit log made by an earlier psflow up to date (store.audit_identity).
 
     Several processes may do this at once on an empty database (two workers starting
     together): they take turns, under SQLite's write lock or a PostgreSQL advisory lock.
@@ -119,6 +145,7 @@ def open_engine(url: str) -> Engine:
             else:  # the database's write lock, held until the tables exist
                 connection.exec_driver_sql("BEGIN IMMEDIATE")
             SQLModel.metadata.create_all(connection)
+            add_audit_identity(connection, audit_table(), AUDIT_IDENTITY_INDEX)
             connection.commit()
     except (OperationalError, InterfaceError) as exc:
         engine.dispose()

@@ -12,14 +12,14 @@ from pathlib import Path
 from typing import TypeVar
 
 import pytest
-from sqlalchemy import Engine
+from sqlalchemy import Column, Engine, Integer, MetaData, String, Table, create_engine, insert
 
 from models.audit import AuditEntry, RecordLink
 from models.billing import EntryKind, EntryProblem, ExceptionState
 from models.dead_letter import DeadLetterState, FailedRun
 from models.hcm import WorkerEvent, WorkerEventKind
 from store.audit import add_link, append_audit, audit_entries, links_for
-from store.db import StoreError, engine_url, open_engine
+from store.db import StoreError, UtcDateTime, engine_url, open_engine
 from store.dead_letters import (
     NotOpen,
     get_dead_letter,
@@ -225,3 +225,58 @@ def test_dead_letters_kept_once_per_run_then_retried_or_discarded(engine: Engine
 
     assert list_dead_letters(engine, state=DeadLetterState.OPEN) == []
     assert get_dead_letter(engine, letters[1].id) == discarded
+
+
+def test_concurrent_audit_writers_store_each_entry_once(engine: Engine) -> None:
+    # Check-then-insert wrote duplicates in about 8 of 20 such trials on SQLite.
+    for trial in range(20):
+        entries = [
+            AuditEntry(at=T0, workflow_id=f"t2b/{trial}", kind="posted", user=None, detail="d"),
+            AuditEntry(at=T0, workflow_id=f"t2b/{trial}", kind="approved", user="fatima",
+                       detail="ok"),
+            AuditEntry(at=T0 + timedelta(microseconds=1), workflow_id=f"t2b/{trial}",
+                       kind="posted", user=None, detail="d"),
+        ]  # fmt: skip
+        at_once(4, lambda entries=entries: [append_audit(engine, e) for e in entries])
+        assert sorted(audit_entries(engine, f"t2b/{trial}"), key=repr) == sorted(entries, key=repr)
+
+
+def earlier_audit_log(url: str, entries: list[AuditEntry]) -> None:
+    """An audit log as psflow made it before entries had a key, holding `entries` as given."""
+    old = MetaData()
+    table = Table(
+        "audit_log", old,
+        Column("id", Integer, primary_key=True),
+        Column("at", UtcDateTime, nullable=False, index=True),
+        Column("workflow_id", String, nullable=False, index=True),
+        Column("kind", String, nullable=False),
+        Column("user", String, nullable=True),
+        Column("detail", String, nullable=False),
+    )  # fmt: skip
+    engine = create_engine(engine_url(url))
+    with engine.begin() as connection:
+        old.create_all(connection)
+        connection.execute(insert(table), [e.model_dump() for e in entries])
+    engine.dispose()
+
+
+def test_an_earlier_audit_log_loses_its_duplicates_and_keeps_one_row_per_entry(
+    store_url: str,
+) -> None:
+    if store_url.startswith("sqlite"):
+        Path(store_url.removeprefix("sqlite:///")).parent.mkdir(parents=True)
+    posted = AuditEntry(at=T0, workflow_id="w", kind="posted", user=None, detail="d")
+    approved = AuditEntry(at=T0, workflow_id="w", kind="approved", user="dana", detail="ok")
+    later = posted.model_copy(update={"at": T0 + timedelta(seconds=1)})
+    earlier_audit_log(store_url, [posted, approved, posted, later, approved, posted])
+
+    engines = at_once(3, lambda: open_engine(store_url))  # workers upgrading together
+
+    assert audit_entries(engines[0]) == [posted, approved, later]  # one of each, by time
+    at_once(4, lambda: append_audit(engines[1], approved))
+    at_once(4, lambda: append_audit(engines[2], later))
+    assert audit_entries(engines[0]) == [posted, approved, later]
+    again = open_engine(store_url)  # and a store that is up to date stays as it is
+    assert len(audit_entries(again)) == 3
+    for engine in [*engines, again]:
+        engine.dispose()
