@@ -139,6 +139,34 @@ class ReconcileSettings(ReconcilePolicy):
         return ReconcilePolicy.model_validate(self.model_dump(exclude={"every"}))
 
 
+class RetrySettings(BaseModel):
+    """`[retry]`: how long transient trouble with each system is waited out before a step
+    fails for good and its saga compensates ('6h', '30m', 'PT2H' or seconds)."""
+
+    erp: timedelta = timedelta(hours=6)
+    """NetSuite's maintenance windows last hours."""
+    crm: timedelta = timedelta(hours=2)
+    psa: timedelta = timedelta(hours=2)
+    hcm: timedelta = timedelta(hours=2)
+    store: timedelta = timedelta(minutes=30)
+    """psflow's own database, and any failure that names no system."""
+
+    @field_validator("erp", "crm", "psa", "hcm", "store", mode="before")
+    @classmethod
+    def _duration(cls, value: Any) -> Any:
+        return parse_every(value)
+
+    @field_validator("erp", "crm", "psa", "hcm", "store")
+    @classmethod
+    def _at_least_a_second(cls, value: timedelta) -> timedelta:
+        if value < timedelta(seconds=1):
+            raise ValueError("a retry window must be at least 1 second, e.g. '2h'")
+        return value
+
+    def windows(self) -> dict[str, timedelta]:
+        return self.model_dump()
+
+
 class TelemetrySettings(BaseModel):
     """`[telemetry]`: where traces go and where the worker serves its metrics."""
 
@@ -262,6 +290,7 @@ class Settings(BaseModel):
     )
 
     reconcile: ReconcileSettings = ReconcileSettings()
+    retry: RetrySettings = RetrySettings()
     telemetry: TelemetrySettings = TelemetrySettings()
 
     @property
@@ -302,6 +331,11 @@ ENV_KEYS: dict[str, tuple[str, ...]] = {
     "PSFLOW_RECONCILE_EVERY": ("reconcile", "every"),
     "PSFLOW_RECONCILE_MAX_REPAIRS": ("reconcile", "max_repairs"),
     "PSFLOW_RECONCILE_UNPOSTED_AFTER_HOURS": ("reconcile", "unposted_after_hours"),
+    "PSFLOW_RETRY_ERP": ("retry", "erp"),
+    "PSFLOW_RETRY_CRM": ("retry", "crm"),
+    "PSFLOW_RETRY_PSA": ("retry", "psa"),
+    "PSFLOW_RETRY_HCM": ("retry", "hcm"),
+    "PSFLOW_RETRY_STORE": ("retry", "store"),
     "PSFLOW_DATA_DIR": ("data_dir",),
     "PSFLOW_STORE_URL": ("store_url",),
     "PSFLOW_INGRESS_HOST": ("ingress", "host"),

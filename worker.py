@@ -23,6 +23,7 @@ from activities.invoicing import InvoicingActivities
 from activities.policy import PolicyActivities
 from activities.psa import PsaActivities
 from activities.reconcile import ReconcileActivities
+from activities.retry_window import RetryWindowInterceptor
 from activities.staffing import StaffingActivities
 from activities.store import StoreActivities
 from config import ConfigError, Settings, SystemSettings, WorkerSettings, load_settings
@@ -131,6 +132,7 @@ async def run_worker(
                 if hasattr(getattr(obj, name), "__temporal_activity_definition")
             ],
             activity_executor=executor,
+            interceptors=[RetryWindowInterceptor(settings.retry.windows())],
             plugins=telemetry.worker_plugins(settings, client),
             **worker_options(settings.worker),
         )

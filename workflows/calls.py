@@ -1,4 +1,10 @@
-"""How workflows call activities: named retry policies and timeouts, in one place."""
+"""How workflows call activities: named retry policies and timeouts, in one place.
+
+Transient trouble is retried without an attempt limit; the worker gives up once the failing
+system's retry window (`[retry]`, activities/retry_window.py) has closed, and only then does
+a saga compensate. Every call heartbeats, and a cancelled call is waited for, so an undo never
+runs while the action it undoes is still in flight.
+"""
 
 from datetime import timedelta
 from typing import Any, TypeVar, overload
@@ -10,26 +16,25 @@ from temporalio.types import (
     MethodAsyncSingleParam,
     MethodSyncSingleParam,
 )
+from temporalio.workflow import ActivityCancellationType
 
 A = TypeVar("A")
 R = TypeVar("R")
 
 CALL_TIMEOUT = timedelta(seconds=30)
+HEARTBEAT_TIMEOUT = timedelta(seconds=10)
+WAIT_FOR_CANCELLED = ActivityCancellationType.WAIT_CANCELLATION_COMPLETED
 
-# Connectors mark validation errors non-retryable; everything else is retried this long.
+# Connectors mark validation errors non-retryable; the rest is retried until the window
+# closes, at least once a minute so that a system that is back is noticed soon.
 SYSTEM_CALL_RETRY = RetryPolicy(
     initial_interval=timedelta(seconds=1),
     backoff_coefficient=2.0,
-    maximum_interval=timedelta(seconds=30),
-    maximum_attempts=5,
+    maximum_interval=timedelta(minutes=1),
+    maximum_attempts=0,
 )
-# Undoing is worth more patience than doing.
-COMPENSATION_RETRY = RetryPolicy(
-    initial_interval=timedelta(seconds=1),
-    backoff_coefficient=2.0,
-    maximum_interval=timedelta(seconds=60),
-    maximum_attempts=10,
-)
+# Undoing is as patient as doing: an undo gets a window of its own.
+COMPENSATION_RETRY = SYSTEM_CALL_RETRY
 
 
 # Activity methods are async (connector calls) or sync (store writes); both run the same way.
@@ -46,7 +51,12 @@ async def call(
 ) -> R:
     """Run one activity method with psflow's timeout and retry policy."""
     return await workflow.execute_activity_method(
-        method, arg, start_to_close_timeout=CALL_TIMEOUT, retry_policy=retry
+        method,
+        arg,
+        start_to_close_timeout=CALL_TIMEOUT,
+        heartbeat_timeout=HEARTBEAT_TIMEOUT,
+        retry_policy=retry,
+        cancellation_type=WAIT_FOR_CANCELLED,
     )
 
 
@@ -64,5 +74,9 @@ async def undo(
 async def read(method: MethodAsyncNoParam[Any, R]) -> R:
     """Run one activity method that takes no argument (the worker's configured policy)."""
     return await workflow.execute_activity_method(
-        method, start_to_close_timeout=CALL_TIMEOUT, retry_policy=SYSTEM_CALL_RETRY
+        method,
+        start_to_close_timeout=CALL_TIMEOUT,
+        heartbeat_timeout=HEARTBEAT_TIMEOUT,
+        retry_policy=SYSTEM_CALL_RETRY,
+        cancellation_type=WAIT_FOR_CANCELLED,
     )

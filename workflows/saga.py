@@ -1,14 +1,18 @@
 """The compensation stack every saga shares, with a log a person can query."""
 
-from collections.abc import Awaitable, Callable
+import asyncio
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass
+from typing import Any, TypeVar
 
 from temporalio import workflow
+from temporalio.exceptions import ApplicationError
 
 with workflow.unsafe.imports_passed_through():
     from models.status import Compensation, CompensationOutcome
 
 Undo = Callable[[], Awaitable[CompensationOutcome]]
+T = TypeVar("T")
 
 
 @dataclass
@@ -63,8 +67,25 @@ class Saga:
 
 
 def root_message(exc: BaseException) -> str:
-    """The innermost cause's message: what actually went wrong."""
+    """What actually went wrong: the outermost application error's message (a closed retry
+    window names its system and the last error), else the innermost cause's."""
     cause: BaseException = exc
-    while cause.__cause__ is not None:
+    while not isinstance(cause, ApplicationError) and cause.__cause__ is not None:
         cause = cause.__cause__
+    if isinstance(cause, ApplicationError) and cause.message:
+        return cause.message
     return str(cause) or type(cause).__name__
+
+
+async def uninterrupted(work: Coroutine[Any, Any, T]) -> T:
+    """Run `work` to its end even if the awaiting task is cancelled meanwhile."""
+    task = asyncio.ensure_future(work)
+    while True:
+        try:
+            return await asyncio.shield(task)
+        except asyncio.CancelledError:
+            if task.done():
+                return task.result()
+            current = asyncio.current_task()
+            if current is not None:
+                current.uncancel()  # the cancellation is handled: keep waiting

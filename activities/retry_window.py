@@ -1,0 +1,122 @@
+"""How long an activity's transient trouble is waited out, and what it does while it waits.
+
+Workflows retry steps without an attempt limit; this worker interceptor closes the window:
+a retryable failure after the window of the system it names (`[retry]`) becomes
+non-retryable, so the saga compensates. It also heartbeats an activity given a heartbeat
+timeout, so that a cancellation or a dead worker is noticed within seconds, and lets a
+cancelled activity finish its call before it reports the cancellation: the undo that
+follows must never overtake the action it undoes.
+"""
+
+import asyncio
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from temporalio import activity
+from temporalio.exceptions import ApplicationError
+from temporalio.worker import (
+    ActivityInboundInterceptor,
+    ExecuteActivityInput,
+    Interceptor,
+)
+
+from connectors.errors import ConnectorError
+
+UNNAMED = "store"  # failures that name no system: psflow's own store, or a defect
+
+
+class RetryWindowClosed(ApplicationError):
+    """A step kept failing for longer than its system's retry window."""
+
+    def __init__(self, system: str, window: timedelta, attempt: int, last: str) -> None:
+        super().__init__(
+            f"{system.upper()} still failing after {_words(window)} "
+            f"({attempt} attempts), giving up: {last}",
+            {"system": system, "window_seconds": window.total_seconds(), "attempt": attempt},
+            type="RetryWindowClosed",
+            non_retryable=True,
+        )
+
+
+class RetryWindowInterceptor(Interceptor):
+    """Worker interceptor: retry windows per system, heartbeats, cancellation that waits."""
+
+    def __init__(self, windows: dict[str, timedelta]) -> None:
+        self.windows = windows
+
+    def intercept_activity(self, next: ActivityInboundInterceptor) -> ActivityInboundInterceptor:
+        return _Inbound(next, self.windows)
+
+
+class _Inbound(ActivityInboundInterceptor):
+    def __init__(self, next: ActivityInboundInterceptor, windows: dict[str, timedelta]) -> None:
+        super().__init__(next)
+        self._windows = windows
+        self._longest = max(windows.values())
+
+    async def execute_activity(self, input: ExecuteActivityInput) -> Any:
+        info = activity.info()
+        waited = _waited(info)
+        # Timeouts never reach the code below: bound them by the longest window.
+        if info.attempt > 1 and waited > self._longest:
+            raise RetryWindowClosed(UNNAMED, self._longest, info.attempt, "no attempt finished")
+        beating = _heartbeat(info.heartbeat_timeout) if info.heartbeat_timeout else None
+        try:
+            return await _finish_before_cancelling(super().execute_activity(input))
+        except Exception as exc:
+            closed = self._closed(exc, info)
+            if closed:
+                raise closed from exc
+            raise
+        finally:
+            if beating:
+                beating.cancel()
+
+    def _closed(self, exc: Exception, info: activity.Info) -> ApplicationError | None:
+        """The error to raise instead of `exc` once its system's window has closed."""
+        if isinstance(exc, ApplicationError) and exc.non_retryable:
+            return None
+        system = exc.system if isinstance(exc, ConnectorError) else UNNAMED
+        window = self._windows.get(system, self._windows[UNNAMED])
+        if _waited(info) < window:
+            return None
+        last = exc.message if isinstance(exc, ApplicationError) else str(exc)
+        return RetryWindowClosed(system, window, info.attempt, last or type(exc).__name__)
+
+
+def _waited(info: activity.Info) -> timedelta:
+    return datetime.now(UTC) - info.scheduled_time
+
+
+def _heartbeat(timeout: timedelta) -> asyncio.Task[None]:
+    async def beat() -> None:
+        while True:
+            activity.heartbeat()
+            await asyncio.sleep(max(timeout.total_seconds() / 3, 0.5))
+
+    return asyncio.create_task(beat())
+
+
+async def _finish_before_cancelling(body: Any) -> Any:
+    """Run the activity; if cancelled meanwhile, let its call end, then report cancelled."""
+    task = asyncio.ensure_future(body)
+    try:
+        return await asyncio.shield(task)
+    except asyncio.CancelledError:
+        while not task.done():
+            try:
+                await asyncio.shield(task)
+            except asyncio.CancelledError:
+                continue
+            except BaseException:  # the cancellation is what gets reported
+                break
+        raise
+
+
+def _words(window: timedelta) -> str:
+    seconds = int(window.total_seconds())
+    hours, rest = divmod(seconds, 3600)
+    minutes, seconds = divmod(rest, 60)
+    parts = [f"{hours} h" if hours else "", f"{minutes} min" if minutes else ""]
+    parts.append(f"{seconds} s" if seconds or not any(parts) else "")
+    return " ".join(p for p in parts if p)
