@@ -137,6 +137,8 @@ class BillingActivities:
                 )
         done = [p for p in postings if p.external_id not in failed]
         posted_ids = [p.entry_id if is_time else p.expense_id for p in done] + unchanged
+        # Found posted (by an earlier attempt or run of this period): billed all the same.
+        found = sum((posted[external_id(i)].billable_amount for i in unchanged), Decimal(0))
         await asyncio.to_thread(self._remember, context, kind, problems, posted_ids)
         by_id = {e.id: e for e in entries}
         counted = [by_id[i] for i in posted_ids]
@@ -148,7 +150,7 @@ class BillingActivities:
             quantity=sum(
                 (e.hours if isinstance(e, TimeEntry) else e.amount for e in counted), Decimal(0)
             ),
-            amount=sum((p.amount for p in done if p.billable), Decimal(0)),
+            amount=sum((p.amount for p in done if p.billable), found),
         )
 
     def _remember(

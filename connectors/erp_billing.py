@@ -35,6 +35,7 @@ from connectors.netsuite_billing import (
     expense_report_body,
     invoice_body,
     invoice_from_record,
+    posted_columns,
     posted_record,
     posting_result,
     refused,
@@ -97,16 +98,17 @@ class ErpBillingMixin(Connector):
     async def posted_records(
         self, record_type: PostingType, external_ids: list[str]
     ) -> dict[str, PostedRecord]:
-        """Which of these external ids the ERP already holds, with their source and invoice."""
+        """Which of these external ids the ERP already holds, with their source, invoice and
+        billable amount."""
         wanted = list(dict.fromkeys(e for e in external_ids if e))
         table = SUITEQL_TABLES[record_type]
         queries = [
-            f"SELECT id, externalid, custcol_psflow_source, invoice FROM {table} "
+            f"SELECT {posted_columns(record_type)} FROM {table} "
             f"WHERE externalid IN ({sql_list(wanted[at : at + QUERY_CHUNK])})"
             for at in range(0, len(wanted), QUERY_CHUNK)
         ]
         pages = await _all([self.suiteql(q) for q in queries])
-        records = [posted_record(row) for rows in pages for row in rows]
+        records = [posted_record(row, record_type) for rows in pages for row in rows]
         return {r.external_id: r for r in records}
 
     async def employees_by_external_id(self, external_ids: list[str]) -> dict[str, ErpEmployee]:

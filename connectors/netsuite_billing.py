@@ -33,6 +33,9 @@ from models.erp import ErpEmployee
 SUITEQL_PATH = "/services/rest/query/v1/suiteql"
 # NetSuite's SuiteQL table of each record type (the sandbox's, for expense reports)
 SUITEQL_TABLES = {"timeBill": "timebill", "expenseReport": "expensereport"}
+CENT = Decimal("0.01")
+# The column holding what a record bills (a time bill's hours x rate; an expense's amount)
+AMOUNT_COLUMNS = {"timeBill": "custcol_psflow_amount", "expenseReport": "amount"}
 STATUS_FIELD = "custbody_psflow_status"
 TIME_BILL_PREFIX = "psa-time-"
 TIME_BILL_COLUMNS = (
@@ -148,14 +151,29 @@ def employee_from_row(row: dict[str, Any]) -> ErpEmployee:
     )
 
 
-def posted_record(row: dict[str, Any]) -> PostedRecord:
-    """A SuiteQL row (id, externalid, custcol_psflow_source, invoice) as a PostedRecord."""
+def _at_cents(amount: Decimal) -> Decimal:
+    """Money read from a JSON number (42992.5) at the scale it was posted at (42992.50)."""
+    exponent = amount.as_tuple().exponent
+    return amount.quantize(CENT) if isinstance(exponent, int) and exponent > -2 else amount
+
+
+def posted_columns(record_type: str) -> str:
+    """What the duplicate check reads of a posted record: who posted it, its invoice, and what
+    it bills (so a page found posted by an earlier attempt still counts its billable value)."""
+    amount = AMOUNT_COLUMNS[record_type]
+    return f"id, externalid, custcol_psflow_source, invoice, isbillable, {amount}"
+
+
+def posted_record(row: dict[str, Any], record_type: str) -> PostedRecord:
+    """A SuiteQL row of `posted_columns(record_type)` as a PostedRecord."""
     invoice = row.get("invoice")
+    amount = _at_cents(json_decimal(row.get(AMOUNT_COLUMNS[record_type])))
     return PostedRecord(
         id=str(row["id"]),
         external_id=str(row["externalid"]),
         source=row.get("custcol_psflow_source") or None,
         invoice_id=str(invoice) if invoice else None,
+        billable_amount=amount if row.get("isbillable") == "T" else Decimal(0),
     )
 
 

@@ -196,6 +196,8 @@ class PostedRecord(BaseModel):
     external_id: str
     source: str | None = None
     invoice_id: str | None = None
+    billable_amount: Decimal = Decimal(0)
+    """What the record bills: its amount when billable, else 0."""
 
 
 class InvoiceStatus(StrEnum):

@@ -1,4 +1,5 @@
-"""Faults on demand: make a route fail the next N calls, answer slowly, or be down a while.
+"""Faults on demand: make a route fail the next N calls, answer slowly, or be down a while;
+or do the work and lose the answer (`after`).
 
 Every sandbox app mounts the admin routes under /__admin and wraps itself in FaultMiddleware.
 """
@@ -13,7 +14,7 @@ from typing import Any
 
 from fastapi import APIRouter
 from pydantic import BaseModel, Field
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 ADMIN_PREFIX = "/__admin"
 
@@ -32,6 +33,11 @@ class FaultSpec(BaseModel):
     latency_ms: int = Field(0, ge=0, description="delay before answering")
     down_for_seconds: float | None = Field(
         None, gt=0, description="fail every matching call for this long instead of `count` calls"
+    )
+    after: bool = Field(
+        False,
+        description="let the call through, then answer `status` instead of the system's answer "
+        "(a write is done but its caller never hears of it, as behind a gateway timeout)",
     )
 
 
@@ -72,6 +78,10 @@ class FaultBook:
         return None
 
 
+async def _discard(message: Message) -> None:
+    """Swallow the system's own answer (an `after` fault answers instead)."""
+
+
 class FaultMiddleware:
     """Applies armed faults before the request reaches the app."""
 
@@ -93,6 +103,8 @@ class FaultMiddleware:
         if fault.status is None:
             await self.app(scope, receive, send)
             return
+        if fault.after:
+            await self.app(scope, receive, _discard)
         body = json.dumps(self.error_body(fault.status, "injected fault")).encode()
         headers = [(b"content-type", b"application/json")]
         if fault.retry_after is not None:
