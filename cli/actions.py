@@ -28,6 +28,7 @@ from cli.client import (
     rpc_problem,
 )
 from cli.output import CliError
+from cli.retrying import with_retrying
 from config import Settings
 from models.hcm import WorkerEvent, WorkerEventKind
 from models.status import RunState, WorkflowStatus
@@ -208,7 +209,9 @@ async def follow(
     while True:
         description = await describe(client, settings, workflow_id)
         await require_worker(client, settings, description.task_queue)
-        status = await fetch_status(client, settings, workflow_id)
+        status = await with_retrying(
+            client, description, await fetch_status(client, settings, workflow_id)
+        )
         if on_status is not None:
             on_status(status)
         if status.state in until:

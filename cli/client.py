@@ -19,6 +19,7 @@ from temporalio.service import RPCError, RPCStatusCode
 
 import telemetry
 from cli.output import CliError
+from cli.retrying import with_retrying
 from config import ConfigError, Settings
 from models.status import WorkflowStatus
 from security.codec import data_converter
@@ -161,10 +162,12 @@ async def fetch_status(
 
 
 async def status_of(client: Client, settings: Settings, workflow_id: str) -> WorkflowStatus:
-    """The status query, after checking the workflow exists and a worker can answer."""
+    """The status query, after checking the workflow exists and a worker can answer; with
+    what Temporal is retrying on the step in progress."""
     description = await describe(client, settings, workflow_id)
     await require_worker(client, settings, description.task_queue)
-    return await fetch_status(client, settings, workflow_id)
+    status = await fetch_status(client, settings, workflow_id)
+    return await with_retrying(client, description, status)
 
 
 async def require_search_attributes(client: Client, settings: Settings) -> None:

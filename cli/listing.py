@@ -1,4 +1,5 @@
-"""`psflow list`: workflows by business terms, with their state from the status query."""
+"""`psflow list`: workflows by business terms, with their state from the status query and
+what Temporal is retrying (from `describe()`: its list does not index pending activities)."""
 
 import asyncio
 from datetime import UTC, datetime, timedelta
@@ -10,11 +11,13 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from cli import actions
 from cli.client import NoWorker, connect, fetch_status, require_worker, rpc_problem
-from cli.options import JsonOption
-from cli.output import CliError, console, print_json
-from cli.render import current_step, list_table
+from cli.options import JsonOption, duration_option
+from cli.output import CliError, console, print_json, span
+from cli.render import current_step, list_table, retried_step
+from cli.retrying import attach, retrying_of
 from cli.state import run, settings_of
 from config import Settings
+from models.retrying import Retrying
 from models.status import RunState, WaitingFor, WaitKind, WorkflowStatus
 from workflows import search_attributes as sa
 
@@ -23,6 +26,7 @@ app = typer.Typer()
 Row = tuple[WorkflowStatus, str | None]
 QUERY_CONCURRENCY = 8
 QUERY_TIMEOUT = timedelta(seconds=5)
+STALLED_AFTER = timedelta(minutes=10)
 CLOSED_STATES = {
     WorkflowExecutionStatus.COMPLETED: RunState.COMPLETED,
     WorkflowExecutionStatus.CANCELED: RunState.CANCELLED,
@@ -79,8 +83,12 @@ async def collect(
     waiting: bool = False,
     include_closed: bool = False,
     limit: int = 200,
+    stalled_for: timedelta | None = None,
 ) -> list[Row]:
-    """List, then ask each workflow for its status (falling back to Temporal's record)."""
+    """List, then ask each workflow for its status (falling back to Temporal's record) and
+    describe each running one for what Temporal is retrying, QUERY_CONCURRENCY at a time.
+
+    `stalled_for`: only running ones retrying at least that long, longest first."""
     query = visibility_query(types, waiting=waiting, include_closed=include_closed)
     try:
         executions = [
@@ -103,25 +111,56 @@ async def collect(
         except NoWorker:
             answering[queue] = False
     gate = asyncio.Semaphore(QUERY_CONCURRENCY)
+    now = datetime.now(UTC)
 
-    async def row(execution: WorkflowExecution) -> Row:
+    async def queried(execution: WorkflowExecution) -> Row:
         if not answering[execution.task_queue]:
             return from_execution(execution)
-        async with gate:
-            try:
-                status = await fetch_status(client, settings, execution.id, QUERY_TIMEOUT)
-            except NoWorker:
-                answering[execution.task_queue] = False  # stop waiting on the others
-                return from_execution(execution)
-            except CliError:
-                return from_execution(execution)
+        try:
+            status = await fetch_status(client, settings, execution.id, QUERY_TIMEOUT)
+        except NoWorker:
+            answering[execution.task_queue] = False  # stop waiting on the others
+            return from_execution(execution)
+        except CliError:
+            return from_execution(execution)
         return status, current_step(status)
 
-    rows = list(await asyncio.gather(*(row(e) for e in executions)))
+    async def row(execution: WorkflowExecution) -> Row | None:
+        async with gate:
+            if stalled_for is None:
+                retrying, (status, step) = await asyncio.gather(
+                    retried(client, execution), queried(execution)
+                )
+            else:  # only the stalled ones are asked for their status
+                retrying = await retried(client, execution)
+                if retrying is None or retrying.retrying_for(now) < stalled_for:
+                    return None
+                status, step = await queried(execution)
+        return attach(status, retrying), step
+
+    rows = [r for r in await asyncio.gather(*(row(e) for e in executions)) if r is not None]
+    if stalled_for is not None:
+        rows.sort(key=lambda r: _retrying_since(r[0]) or now)
     if waiting:
         rows = [r for r in rows if r[0].waiting_for is not None]
         rows.sort(key=lambda r: r[0].waiting_for.since if r[0].waiting_for else datetime.now(UTC))
     return rows
+
+
+async def retried(client: Client, execution: WorkflowExecution) -> Retrying | None:
+    """What Temporal is retrying in a running workflow, if anything."""
+    if execution.status != WorkflowExecutionStatus.RUNNING:
+        return None
+    try:
+        description = await client.get_workflow_handle(execution.id).describe()
+    except RPCError:  # closed and gone meanwhile, or the server is busy: no marker
+        return None
+    return await retrying_of(client, description)
+
+
+def _retrying_since(status: WorkflowStatus) -> datetime | None:
+    step = retried_step(status)
+    return step.retrying.since if step and step.retrying else None
 
 
 @app.command("list")
@@ -140,27 +179,69 @@ def list_(
         bool, typer.Option("--all", help="Include completed, failed and cancelled ones.")
     ] = False,
     limit: Annotated[int, typer.Option(min=1, help="At most this many workflows.")] = 200,
+    stalled: Annotated[
+        bool,
+        typer.Option(
+            "--stalled",
+            help="Only running ones whose step Temporal has been retrying for at least "
+            "--for, longest first. Temporal's list does not index retries: every running "
+            f"workflow is described, {QUERY_CONCURRENCY} at a time.",
+        ),
+    ] = False,
+    stalled_for: Annotated[
+        str | None,
+        typer.Option(
+            "--for",
+            metavar="DURATION",
+            help=f"With --stalled: retrying at least this long, e.g. 30s, 10m, 2h "
+            f"(default {span(STALLED_AFTER.total_seconds())}).",
+            show_default=False,
+        ),
+    ] = None,
     json: JsonOption = False,
 ) -> None:
-    """List psflow workflows with their state, step and what they wait for.
+    """List psflow workflows with their state, step and what they wait for: a person, or a
+    system whose step Temporal is retrying.
 
     Example: psflow list --waiting --workflow opportunity-to-project
+    Example: psflow list --stalled --for 30m
     """
+    if stalled_for is not None and not stalled:
+        raise typer.BadParameter("--for goes with --stalled", param_hint="--for")
+    if stalled and include_closed:
+        raise typer.BadParameter("--stalled lists running workflows only", param_hint="--all")
+    threshold = None
+    if stalled:
+        threshold = duration_option(stalled_for, "--for") if stalled_for else STALLED_AFTER
     settings = settings_of(ctx)
-    rows = run(_list(settings, workflow, waiting, include_closed, limit))
+    rows = run(_list(settings, workflow, waiting, include_closed, limit, threshold))
     if json:
         print_json([status.model_dump(mode="json") for status, _ in rows])
     elif rows:
         console.print(list_table(rows, console.width))
+    elif threshold is not None:
+        longer = span(threshold.total_seconds())
+        console.print(f"no running workflow has had a step retrying for {longer}", style="dim")
     else:
         console.print("no workflows match", style="dim")
 
 
 async def _list(
-    settings: Settings, workflow: str | None, waiting: bool, include_closed: bool, limit: int
+    settings: Settings,
+    workflow: str | None,
+    waiting: bool,
+    include_closed: bool,
+    limit: int,
+    stalled_for: timedelta | None = None,
 ) -> list[Row]:
     types = [actions.kind_named(workflow).name] if workflow else sorted(actions.workflow_types())
     client = await connect(settings)
     return await collect(
-        client, settings, types=types, waiting=waiting, include_closed=include_closed, limit=limit
+        client,
+        settings,
+        types=types,
+        waiting=waiting,
+        include_closed=include_closed,
+        limit=limit,
+        stalled_for=stalled_for,
     )

@@ -42,7 +42,20 @@ def age(value: datetime | None, now: datetime | None = None) -> str:
     """How long ago, roughly: 45s, 12m, 3h 5m, 2d 4h."""
     if value is None:
         return "-"
-    seconds = int(((now or datetime.now(UTC)) - value).total_seconds())
+    return span(((now or datetime.now(UTC)) - value).total_seconds())
+
+
+def due(value: datetime | None, now: datetime | None = None) -> str:
+    """How soon: in 8s, in 2m; now if it is past."""
+    if value is None:
+        return "-"
+    seconds = (value - (now or datetime.now(UTC))).total_seconds()
+    return f"in {span(seconds)}" if seconds >= 1 else "now"
+
+
+def span(seconds: float) -> str:
+    """A length of time, roughly: 45s, 12m, 3h 5m, 2d 4h."""
+    seconds = int(seconds)
     if seconds < 60:
         return f"{max(seconds, 0)}s"
     minutes, hours, days = seconds // 60, seconds // 3600, seconds // 86400

@@ -8,13 +8,15 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
-from cli.output import age, when
-from models.status import WorkflowStatus
+from cli.output import age, due, when
+from models.retrying import Retrying
+from models.status import Step, WorkflowStatus
 
 STATE_STYLES = {
     "done": "green",
     "completed": "bold green",
     "running": "cyan",
+    "retrying": "bold yellow",
     "waiting": "yellow",
     "compensating": "magenta",
     "compensated": "magenta",
@@ -68,6 +70,9 @@ def status_view(status: WorkflowStatus) -> RenderableType:
         f"  customer: {status.customer or '-'}",
     )
     parts: list[RenderableType] = [header, _steps(status)]
+    retried = retried_step(status)
+    if retried is not None:
+        parts.append(_retrying(retried))
     if status.waiting_for is not None:
         parts.append(_waiting(status))
     if status.compensations:
@@ -87,8 +92,43 @@ def _steps(status: WorkflowStatus) -> Table:
         name, started, ended, detail = cells(
             step.name, when(step.started_at), when(step.ended_at), step.detail
         )
-        table.add_row(name, styled(step.state), started, ended, detail)
+        state = styled("retrying" if step.retrying and step.state == "running" else step.state)
+        if step.retrying and not step.detail:
+            detail = Text(f"{_who(step.retrying)}, attempt {step.retrying.attempt}")
+        table.add_row(name, state, started, ended, detail)
     return table
+
+
+def retried_step(status: WorkflowStatus) -> Step | None:
+    """The step whose activity Temporal is retrying, if any."""
+    return next((s for s in status.steps if s.retrying is not None), None)
+
+
+def _who(retrying: Retrying) -> str:
+    return retrying.system or retrying.activity
+
+
+def _retrying(step: Step) -> Panel:
+    """System, attempt, since when, the next try and the last error."""
+    retry = step.retrying
+    assert retry is not None
+    lines = Text()
+    lines.append(_who(retry), style="bold yellow")
+    lines.append(f" ({retry.activity}), attempt {retry.attempt}")
+    lines.append(f"\nsince {when(retry.since)} ({age(retry.since)} ago)")
+    if retry.last_attempt_at:
+        lines.append(f", last try {when(retry.last_attempt_at)}")
+    if retry.next_try:
+        lines.append(f", next try {when(retry.next_try)} ({due(retry.next_try)})")
+    else:
+        lines.append(", an attempt is running now")
+    if retry.gives_up_at:
+        lines.append(f"\ngives up at {when(retry.gives_up_at)}", style="red")
+    if retry.last_error:
+        lines.append("\nlast error: ", style="bold")
+        lines.append(retry.last_error)
+    title = f"retrying: {step.name}"
+    return Panel(lines, title=title, title_align="left", border_style="yellow")
 
 
 def _waiting(status: WorkflowStatus) -> Panel:
@@ -137,6 +177,8 @@ def _events(status: WorkflowStatus) -> Table:
 def list_table(rows: Sequence[tuple[WorkflowStatus, str | None]], width: int = 160) -> Table:
     """One line per (status, current step): id, type, state, step, waiting for, since, customer.
 
+    A run whose step Temporal is retrying shows as retrying, waiting for the failing system.
+
     The type repeats the id's prefix, so a narrow `width` leaves it out and lets the id fold.
     """
     wide = width >= 120
@@ -150,18 +192,30 @@ def list_table(rows: Sequence[tuple[WorkflowStatus, str | None]], width: int = 1
     table.add_column("since", no_wrap=True)
     table.add_column("customer", overflow="fold")
     for status, step in rows:
-        wait = status.waiting_for
+        waiting_for, waiting_since = _waits_on(status)
         workflow_id, workflow, step_name, waiting, since, customer = cells(
             status.workflow_id,
             status.workflow,
             step or "-",
-            str(wait.kind) if wait else "-",
-            f"{age(wait.since)} ago" if wait else "-",
+            waiting_for,
+            waiting_since,
             status.customer or "-",
         )
-        state = styled(status.state)
+        retried = retried_step(status) is not None and status.state == "running"
+        state = styled("retrying" if retried else status.state)
         if wide:
             table.add_row(workflow_id, workflow, state, step_name, waiting, since, customer)
         else:
             table.add_row(workflow_id, state, step_name, waiting, since, customer)
     return table
+
+
+def _waits_on(status: WorkflowStatus) -> tuple[str, str]:
+    """What the run waits for and since when: a person, else a system Temporal is retrying."""
+    if status.waiting_for is not None:
+        return str(status.waiting_for.kind), f"{age(status.waiting_for.since)} ago"
+    retried = retried_step(status)
+    if retried is not None and retried.retrying is not None:
+        retry = retried.retrying
+        return f"{_who(retry)} (attempt {retry.attempt})", f"{age(retry.since)} ago"
+    return "-", "-"

@@ -5,6 +5,8 @@ from enum import StrEnum
 
 from pydantic import BaseModel
 
+from models.retrying import Retrying
+
 
 class StepState(StrEnum):
     PENDING = "pending"
@@ -37,6 +39,8 @@ class Step(BaseModel):
     started_at: datetime | None = None
     ended_at: datetime | None = None
     detail: str | None = None
+    retrying: Retrying | None = None
+    """Set by the app layer, not the workflow: Temporal is retrying this step's activity."""
 
 
 class FieldProblem(BaseModel):
