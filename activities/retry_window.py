@@ -38,6 +38,19 @@ class RetryWindowClosed(ApplicationError):
         )
 
 
+class AttemptsTimedOut(ApplicationError):
+    """No attempt of a step finished (each timed out, or its worker died) for far too long."""
+
+    def __init__(self, waited: timedelta, attempt: int) -> None:
+        super().__init__(
+            f"no attempt finished in {_words(waited)} ({attempt} attempts): each timed out "
+            "or its worker stopped, giving up",
+            {"attempt": attempt},
+            type="RetryWindowClosed",
+            non_retryable=True,
+        )
+
+
 class RetryWindowInterceptor(Interceptor):
     """Worker interceptor: retry windows per system, heartbeats, cancellation that waits."""
 
@@ -57,9 +70,10 @@ class _Inbound(ActivityInboundInterceptor):
     async def execute_activity(self, input: ExecuteActivityInput) -> Any:
         info = activity.info()
         waited = _waited(info)
-        # Timeouts never reach the code below: bound them by the longest window.
-        if info.attempt > 1 and waited > self._longest:
-            raise RetryWindowClosed(UNNAMED, self._longest, info.attempt, "no attempt finished")
+        # Timeouts never reach the error check below: bound them by twice the longest
+        # window, so that a system's own window always closes first.
+        if info.attempt > 1 and waited > 2 * self._longest:
+            raise AttemptsTimedOut(2 * self._longest, info.attempt)
         beating = _heartbeat(info.heartbeat_timeout) if info.heartbeat_timeout else None
         try:
             return await _finish_before_cancelling(super().execute_activity(input))

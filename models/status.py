@@ -16,6 +16,7 @@ class StepState(StrEnum):
     FAILED = "failed"
     SKIPPED = "skipped"
     COMPENSATED = "compensated"
+    CANCELLED = "cancelled"
 
 
 class RunState(StrEnum):

@@ -58,7 +58,6 @@ from models.people import Rejection
 from models.status import WaitKind
 from sandbox.crm.seed import DEMO_OPPORTUNITIES, SPARE_CLOSED_WON
 from tests.support import Sandbox, env_for, write_settings
-from workflows.calls import SYSTEM_CALL_RETRY
 from workflows.opportunity_to_project import OpportunityToProject
 
 runner = CliRunner()
@@ -204,17 +203,16 @@ async def test_history_names_the_activities_the_approver_and_the_completion(
 async def test_history_of_a_compensated_run_shows_the_failure_and_each_undo(
     client: Client, worker: Settings, sandbox: Sandbox, cli_env: dict[str, str]
 ) -> None:
-    # PSA down for every attempt the retry policy allows, then back for the compensations.
-    attempts = SYSTEM_CALL_RETRY.maximum_attempts
-    sandbox.fault("psa", path="/api/v1/projects", method="POST", status=503, count=attempts)
+    # The PSA refuses for good (a 400 is never retried), then is back for the compensations.
+    sandbox.fault("psa", path="/api/v1/projects", method="POST", status=400, count=1)
     handle = await start(client, worker, COMPENSATED_DEAL)
     with pytest.raises(WorkflowFailureError):
         await handle.result()
 
     rows = await history_json(cli_env, handle.id)
     failed = [r for r in rows if r["event"] == "activity failed"]
-    assert [(r["name"], r["attempt"]) for r in failed] == [("psa.create_project", attempts)]
-    assert "retries exhausted" in failed[0]["detail"] and "503" in failed[0]["detail"]
+    assert [(r["name"], r["attempt"]) for r in failed] == [("psa.create_project", 1)]
+    assert "400" in failed[0]["detail"]
     undone = [r["name"] for r in rows if r["event"] == "compensation completed"]
     assert "erp.remove_project" in undone and undone[-1] == "erp.remove_customer"
     after = rows[rows.index(failed[0]) + 1 :]
@@ -222,7 +220,7 @@ async def test_history_of_a_compensated_run_shows_the_failure_and_each_undo(
     bookkeeping = {r["name"] for r in after if r["event"].startswith("activity")}
     assert bookkeeping == {"store.record_dead_letter"}
     assert rows[-1]["event"] == "workflow failed" and rows[-1]["name"] == "SagaFailed"
-    assert "503" in rows[-1]["detail"]
+    assert "400" in rows[-1]["detail"]
 
     table = await psflow(cli_env, "history", handle.id)
     assert table.exit_code == 0, table.output

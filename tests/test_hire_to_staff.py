@@ -1,5 +1,6 @@
 """hire-to-staff and worker-change end to end: real dev server, worker and sandbox HTTP."""
 
+from datetime import timedelta
 from decimal import Decimal
 
 import httpx
@@ -23,9 +24,9 @@ from sandbox.crm.seed import SPARE_CLOSED_WON
 from sandbox.hcm.seed import DEMO_WORKERS
 from store.audit import audit_entries
 from store.db import open_engine
+from tests.saga_support import worker_with_windows
 from tests.support import Sandbox, Systems
 from tests.test_opportunity_to_project import status_when, waiting_for
-from workflows.calls import SYSTEM_CALL_RETRY
 from workflows.hire_to_staff import HireToStaff
 from workflows.opportunity_to_project import OpportunityToProject
 from workflows.worker_change import WorkerChange
@@ -174,24 +175,23 @@ async def test_missing_cost_center_waits_for_correction_naming_it(
 
 
 async def test_erp_down_after_psa_provisioning_leaves_nothing_half_made(
-    client: Client, worker: Settings, systems: Systems, sandbox: Sandbox
+    client: Client, settings: Settings, systems: Systems, sandbox: Sandbox
 ) -> None:
     worker_id = DEMO_WORKERS["prehire_analyst_uk"]
     hcm_event(sandbox, "hire", worker_id)
-    # Down for every attempt the retry policy allows, then back for the compensations.
+    # Down for longer than the ERP's retry window; the undos' reads and deletes still work.
     sandbox.fault(
-        "erp",
-        path="*/record/v1/employee/*",
-        status=503,
-        count=SYSTEM_CALL_RETRY.maximum_attempts,
+        "erp", path="*/record/v1/employee/*", method="PUT", status=503, down_for_seconds=60
     )
-    handle = await hire(client, worker, worker_id)
-    with pytest.raises(WorkflowFailureError):
-        await handle.result()
+    async with worker_with_windows(client, settings, erp=timedelta(seconds=3)) as used:
+        handle = await hire(client, used, worker_id)
+        with pytest.raises(WorkflowFailureError):
+            await handle.result()
+        status = await handle.query(HireToStaff.status)
 
-    status = await handle.query(HireToStaff.status)
     assert status.state == RunState.FAILED
     assert {s.name: s.state for s in status.steps}["provision ERP employee"] == StepState.FAILED
+    assert (status.error or "").startswith("ERP still failing after 3 s")
     sandbox.clear_faults()
     external_id = resource_external_id(worker_id)
     resource = await systems.psa.find_resource(external_id)

@@ -26,7 +26,6 @@ from models.people import Approval, Correction, Rejection
 from models.status import RunState, StepState, WaitKind, WorkflowStatus
 from sandbox.crm.seed import DEMO_OPPORTUNITIES, SPARE_CLOSED_WON
 from tests.support import Sandbox, Systems
-from workflows.calls import SYSTEM_CALL_RETRY
 from workflows.opportunity_to_project import OpportunityToProject
 
 Handle = WorkflowHandle[OpportunityToProject, OpportunityToProjectResult]
@@ -209,9 +208,8 @@ async def test_permanent_failure_at_a_later_step_undoes_everything(
 ) -> None:
     opportunity_id = SPARE_CLOSED_WON[spare]
     method = "PATCH" if system == "crm" else "POST"
-    # Down for every attempt the retry policy allows, then back for the compensations.
-    attempts = SYSTEM_CALL_RETRY.maximum_attempts
-    sandbox.fault(system, path=path, method=method, status=503, count=attempts)
+    # Refused for good (a 400 is never retried), then back for the compensations.
+    sandbox.fault(system, path=path, method=method, status=400, count=1)
     handle = await start(client, worker, opportunity_id)
 
     with pytest.raises(WorkflowFailureError):
@@ -220,7 +218,7 @@ async def test_permanent_failure_at_a_later_step_undoes_everything(
     status = await handle.query(OpportunityToProject.status)
     assert status.state == RunState.FAILED
     assert {s.name: s.state for s in status.steps}[failed_step] == StepState.FAILED
-    assert "503" in (status.error or "")
+    assert "400" in (status.error or "")
     undone = [c.step for c in status.compensations]
     assert undone[-1] == "upsert ERP customer" and failed_step in undone
     assert all(c.outcome.value != "failed" for c in status.compensations)

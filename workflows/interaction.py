@@ -8,12 +8,12 @@ import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from datetime import timedelta
-from typing import TypeVar
+from typing import NoReturn, TypeVar
 
 from pydantic import BaseModel
 from temporalio import workflow
 from temporalio.common import RetryPolicy
-from temporalio.exceptions import ActivityError, ApplicationError
+from temporalio.exceptions import ActivityError, ApplicationError, is_cancelled_exception
 
 with workflow.unsafe.imports_passed_through():
     from activities.store import StoreActivities
@@ -32,13 +32,15 @@ with workflow.unsafe.imports_passed_through():
     from telemetry.workflow import step_span
     from workflows import search_attributes as sa
     from workflows.decisions import Decision, Decisions
-    from workflows.saga import Saga, root_message
+    from workflows.saga import Saga, root_message, uninterrupted
+    from workflows.steps import SagaStep
 
 STORE_TIMEOUT = timedelta(seconds=30)
 DEAD_LETTERS_PATCH = "dead-letters"
 # A store that stays down must not keep a failed run open for ever: its failure is in Temporal.
 DEAD_LETTER_RETRY = RetryPolicy(maximum_attempts=10, maximum_interval=timedelta(minutes=1))
 R = TypeVar("R")
+S = TypeVar("S")
 M = TypeVar("M", bound=BaseModel)
 
 
@@ -100,13 +102,34 @@ class Interactive(Decisions):
             try:
                 yield step
             except BaseException as exc:
-                step.state = StepState.FAILED
-                step.detail = step.detail or root_message(exc)
+                if is_cancelled_exception(exc):
+                    step.state = StepState.CANCELLED
+                    step.detail = step.detail or "cancelled"
+                else:
+                    step.state = StepState.FAILED
+                    step.detail = step.detail or root_message(exc)
                 step.ended_at = workflow.now()
                 raise
         if step.state in (StepState.RUNNING, StepState.WAITING):
             step.state = StepState.DONE
         step.ended_at = workflow.now()
+
+    async def run_step(self, declared: SagaStep[S]) -> S:
+        """Run one declared step: its undo registered first, then its action.
+
+        An action that returns after the run was cancelled (it could not be stopped in
+        flight) still ends the run as cancelled, and its undo runs with the others.
+        """
+        async with self.step(declared.name) as step:
+            undo = declared.undo_action()
+            if undo is not None:
+                self.saga.on_failure(declared.name, f"{declared.undoes} ({declared.key})", undo)
+            result = await declared.act()
+            if workflow.cancellation_reason() is not None:
+                raise asyncio.CancelledError()
+            if declared.detail is not None:
+                step.detail = declared.detail(result)
+        return result
 
     def skip(self, name: str, why: str) -> None:
         step = self._step(name)
@@ -123,23 +146,30 @@ class Interactive(Decisions):
         """
         try:
             return await body
-        except asyncio.CancelledError:
+        except (asyncio.CancelledError, ActivityError) as exc:
+            if isinstance(exc, ActivityError) and not is_cancelled_exception(exc):
+                return await self._failed(exc)
+            # Cancelled is an outcome, not a failure: no dead letter.
             await self._compensate()
             self.set_state(RunState.CANCELLED)
             raise
-        except (ActivityError, ApplicationError) as exc:
-            failed = [s.name for s in self._status.steps if s.state == StepState.FAILED]
-            await self._compensate()
-            self.set_state(RunState.FAILED)
-            self._status.error = root_message(exc)
-            if workflow.patched(DEAD_LETTERS_PATCH):
-                await self._dead_letter(failed[0] if failed else None, self._status.error)
-            raise ApplicationError(
-                f"{self._status.workflow} for {self._status.business_key} failed: "
-                f"{self._status.error}",
-                type="SagaFailed",
-                non_retryable=True,
-            ) from exc
+        except ApplicationError as exc:
+            return await self._failed(exc)
+
+    async def _failed(self, exc: ActivityError | ApplicationError) -> NoReturn:
+        """Undo, leave a dead letter, and fail the run as SagaFailed naming the root cause."""
+        failed = [s.name for s in self._status.steps if s.state == StepState.FAILED]
+        await self._compensate()
+        self.set_state(RunState.FAILED)
+        self._status.error = root_message(exc)
+        if workflow.patched(DEAD_LETTERS_PATCH):
+            await self._dead_letter(failed[0] if failed else None, self._status.error)
+        raise ApplicationError(
+            f"{self._status.workflow} for {self._status.business_key} failed: "
+            f"{self._status.error}",
+            type="SagaFailed",
+            non_retryable=True,
+        ) from exc
 
     async def _dead_letter(self, step: str | None, error: str) -> None:
         """Leave the failed run in the store's dead letters, with the input to retry it from."""
@@ -165,9 +195,10 @@ class Interactive(Decisions):
             workflow.logger.error("dead letter for %s not stored: %s", info.workflow_id, exc)
 
     async def _compensate(self) -> None:
+        """Undo in reverse; a cancel request arriving meanwhile does not stop it half-way."""
         if self.saga:
             self.set_state(RunState.COMPENSATING)
-            await self.saga.compensate()
+            await uninterrupted(self.saga.compensate())
 
     # ---- waiting for people -----------------------------------------------------------------
 

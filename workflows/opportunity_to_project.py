@@ -20,9 +20,9 @@ with workflow.unsafe.imports_passed_through():
     from models.people import Rejection
     from models.policy import DealPolicy
     from models.psa import PsaMilestoneInput, PsaProjectInput, RateCard
-    from models.status import CompensationOutcome, FieldProblem, RunState, Step, StepState
+    from models.status import FieldProblem, RunState, Step, StepState
     from workflows import search_attributes as sa
-    from workflows.calls import call, read, undo
+    from workflows.calls import call, read
     from workflows.deal_changes import FollowsDealChanges
     from workflows.deal_rules import (
         CORRECTABLE_FIELDS,
@@ -33,6 +33,7 @@ with workflow.unsafe.imports_passed_through():
         needs_approval,
         require_closed_won,
     )
+    from workflows.steps import Call, SagaStep
 
 NAME = "opportunity-to-project"
 READ = "read opportunity"
@@ -120,139 +121,157 @@ class OpportunityToProject(FollowsDealChanges):
     ) -> OpportunityToProjectResult:
         """Create in ERP and PSA, then write the ids back; each undo registered first."""
         key = self._status.workflow_id
-        # Keys are per run: a new run after a compensated one must create afresh.
-        request_key = f"{key}/{workflow.info().run_id}"
+        # Keys are per run (a new run after a compensated one creates afresh), and survive
+        # a reset, which keeps the first run's id.
+        request_key = f"{key}/{workflow.info().first_execution_run_id}"
         assert deal.legal_entity is not None and deal.billing_terms and deal.billing_type
         subsidiary = policy.legal_entities[deal.legal_entity]
         customer_eid = customer_external_id(deal.account.id)
         project_eid = project_external_id(deal.id)
 
-        async with self.step(CUSTOMER) as step:
-            removal = CustomerRemoval(external_id=customer_eid, origin=key)
-            self.saga.on_failure(
+        upsert = await self.run_step(
+            SagaStep(
                 CUSTOMER,
-                f"remove ERP customer {customer_eid} if psflow created it",
-                lambda: undo(ErpActivities.remove_customer, removal),
-            )
-            upsert = await call(
-                ErpActivities.upsert_customer,
-                ErpCustomerInput(
-                    external_id=customer_eid,
-                    company_name=deal.account.name,
-                    subsidiary_id=subsidiary,
-                    currency=deal.currency,
-                    terms=deal.billing_terms,
-                    origin=key,
+                Call(
+                    ErpActivities.upsert_customer,
+                    ErpCustomerInput(
+                        external_id=customer_eid,
+                        company_name=deal.account.name,
+                        subsidiary_id=subsidiary,
+                        currency=deal.currency,
+                        terms=deal.billing_terms,
+                        origin=key,
+                    ),
+                ),
+                undo=Call(
+                    ErpActivities.remove_customer,
+                    CustomerRemoval(external_id=customer_eid, origin=key),
+                ),
+                key=customer_eid,
+                undoes="remove the ERP customer if psflow created it",
+                detail=lambda u: (
+                    f"{'created' if u.created_by_us else 'existing'} customer {u.customer.id}"
                 ),
             )
-            customer = upsert.customer
-            step.detail = (
-                f"{'created' if upsert.created_by_us else 'existing'} customer {customer.id}"
-            )
-
-        async with self.step(ERP_PROJECT) as step:
-            self.saga.on_failure(
+        )
+        customer = upsert.customer
+        erp_project = await self.run_step(
+            SagaStep(
                 ERP_PROJECT,
-                f"delete ERP project {project_eid}",
-                lambda: undo(ErpActivities.remove_project, project_eid),
-            )
-            erp_project = await call(
-                ErpActivities.upsert_project,
-                ErpProjectInput(
-                    external_id=project_eid,
-                    name=deal.name,
-                    customer_id=customer.id,
-                    subsidiary_id=subsidiary,
-                    currency=deal.currency,
-                    budget=deal.amount,
-                    billing_type=deal.billing_type,
-                ),
-            )
-            step.detail = f"ERP project {erp_project.id}"
-
-        start_date = deal.start_date or deal.close_date
-        async with self.step(PSA_PROJECT) as step:
-            self.saga.on_failure(
-                PSA_PROJECT,
-                f"archive PSA project {project_eid}",
-                lambda: undo(PsaActivities.archive_project, project_eid),
-            )
-            psa_project = await call(
-                PsaActivities.create_project,
-                ProjectCreation(
-                    idempotency_key=f"{request_key}/psa-project",
-                    project=PsaProjectInput(
+                Call(
+                    ErpActivities.upsert_project,
+                    ErpProjectInput(
                         external_id=project_eid,
                         name=deal.name,
-                        customer_name=deal.account.name,
-                        erp_project_id=erp_project.id,
+                        customer_id=customer.id,
+                        subsidiary_id=subsidiary,
                         currency=deal.currency,
                         budget=deal.amount,
                         billing_type=deal.billing_type,
-                        rate_card=deal.rate_card or "",
-                        start_date=start_date,
-                        milestones=[
-                            PsaMilestoneInput(name=m.name, due_date=m.due_date, amount=m.amount)
-                            for m in deal.milestones
-                        ],
-                        opportunity_id=deal.id,
                     ),
                 ),
+                undo=Call(ErpActivities.remove_project, project_eid),
+                key=project_eid,
+                undoes="delete the ERP project",
+                detail=lambda p: f"ERP project {p.id}",
             )
-            step.detail = f"PSA project {psa_project.id}"
-            self._status.project = psa_project.id
-
-        async with self.step(STAFFING) as step:
-            self.saga.on_failure(
-                STAFFING,
-                f"cancel staffing requests of {project_eid}",
-                lambda: undo(PsaActivities.cancel_staffing_requests, project_eid),
-            )
-            requests = await call(
-                PsaActivities.open_staffing_requests,
-                StaffingPlan(
-                    project_id=psa_project.id,
-                    start_date=start_date,
-                    hours_by_role=hours_by_role(deal),
-                    idempotency_prefix=f"{request_key}/staffing",
+        )
+        start_date = deal.start_date or deal.close_date
+        psa_project = await self.run_step(
+            SagaStep(
+                PSA_PROJECT,
+                Call(
+                    PsaActivities.create_project,
+                    ProjectCreation(
+                        idempotency_key=f"{request_key}/psa-project",
+                        project=PsaProjectInput(
+                            external_id=project_eid,
+                            name=deal.name,
+                            customer_name=deal.account.name,
+                            erp_project_id=erp_project.id,
+                            currency=deal.currency,
+                            budget=deal.amount,
+                            billing_type=deal.billing_type,
+                            rate_card=deal.rate_card or "",
+                            start_date=start_date,
+                            milestones=[
+                                PsaMilestoneInput(name=m.name, due_date=m.due_date, amount=m.amount)
+                                for m in deal.milestones
+                            ],
+                            opportunity_id=deal.id,
+                        ),
+                    ),
                 ),
+                undo=Call(PsaActivities.archive_project, project_eid),
+                key=project_eid,
+                undoes="archive the PSA project",
+                detail=lambda p: f"PSA project {p.id}",
             )
-            step.detail = f"{len(requests)} staffing requests"
-
+        )
+        self._status.project = psa_project.id
+        requests = await self.run_step(
+            SagaStep(
+                STAFFING,
+                Call(
+                    PsaActivities.open_staffing_requests,
+                    StaffingPlan(
+                        project_id=psa_project.id,
+                        start_date=start_date,
+                        hours_by_role=hours_by_role(deal),
+                        idempotency_prefix=f"{request_key}/staffing",
+                    ),
+                ),
+                undo=Call(PsaActivities.cancel_staffing_requests, project_eid),
+                key=project_eid,
+                undoes="cancel the project's staffing requests",
+                detail=lambda opened: f"{len(opened)} staffing requests",
+            )
+        )
         if workflow.patched(BASELINE_FORECAST_PATCH):
-            async with self.step(FORECAST) as step:
-                forecast = ForecastChange(
-                    project_id=psa_project.id,
-                    change_order_id=BASELINE,
-                    budget=deal.amount,
-                    hours_by_role=hours_by_role(deal),
-                )
-                self.saga.on_failure(
+            forecast = ForecastChange(
+                project_id=psa_project.id,
+                change_order_id=BASELINE,
+                budget=deal.amount,
+                hours_by_role=hours_by_role(deal),
+            )
+            await self.run_step(
+                SagaStep(
                     FORECAST,
-                    "withdraw the baseline forecast",
-                    lambda: undo(ChangeOrderActivities.withdraw_forecast, forecast),
+                    Call(ChangeOrderActivities.publish_forecast, forecast),
+                    undo=Call(ChangeOrderActivities.withdraw_forecast, forecast),
+                    key=f"{psa_project.id}/{BASELINE}",
+                    undoes="withdraw the baseline forecast",
+                    detail=lambda _: (
+                        f"budget {deal.amount} {deal.currency}, change orders revise it"
+                    ),
                 )
-                await call(ChangeOrderActivities.publish_forecast, forecast)
-                step.detail = f"budget {deal.amount} {deal.currency}, change orders revise it"
+            )
         else:
             self.skip(FORECAST, "started before baseline forecasts were published")
 
-        async with self.step(WRITE_BACK) as step:
-            changes = corrections_made(original, deal) | {
-                "erp_project_id": erp_project.id,
-                "psa_project_id": psa_project.id,
-            }
-            previous = OpportunityUpdate(
-                opportunity_id=deal.id, changes={k: field_value(original, k) for k in changes}
+        changes = corrections_made(original, deal) | {
+            "erp_project_id": erp_project.id,
+            "psa_project_id": psa_project.id,
+        }
+        await self.run_step(
+            SagaStep(
+                WRITE_BACK,
+                Call(
+                    CrmActivities.update_opportunity,
+                    OpportunityUpdate(opportunity_id=deal.id, changes=dict(changes)),
+                ),
+                undo=Call(
+                    CrmActivities.update_opportunity,
+                    OpportunityUpdate(
+                        opportunity_id=deal.id,
+                        changes={k: field_value(original, k) for k in changes},
+                    ),
+                ),
+                key=deal.id,
+                undoes="restore the opportunity's fields",
+                detail=lambda _: ", ".join(f"{k}={v}" for k, v in changes.items()),
             )
-            self.saga.on_failure(
-                WRITE_BACK, "restore the opportunity's fields", lambda: self._restore(previous)
-            )
-            await call(
-                CrmActivities.update_opportunity,
-                OpportunityUpdate(opportunity_id=deal.id, changes=dict(changes)),
-            )
-            step.detail = ", ".join(f"{k}={v}" for k, v in changes.items())
+        )
 
         await call(
             StoreActivities.record_links,
@@ -291,10 +310,6 @@ class OpportunityToProject(FollowsDealChanges):
         if not deal.rate_card:
             return None
         return await call(PsaActivities.get_rate_card, deal.rate_card)
-
-    async def _restore(self, previous: OpportunityUpdate) -> CompensationOutcome:
-        await undo(CrmActivities.update_opportunity, previous)
-        return CompensationOutcome.UNDONE
 
     async def _rejected(
         self, opportunity_id: str, rejection: Rejection, step: Step
