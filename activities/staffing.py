@@ -9,6 +9,14 @@ from connectors.errors import NotFound, RequestRejected
 from connectors.psa import PsaConnector
 from models.psa import Assignment, AssignmentInput, Resource, ResourceInput, StaffingRequest
 from models.status import CompensationOutcome
+from models.undo import UndoReport
+
+
+def _business_key() -> str:
+    """The running workflow's id, which is its business key (DESIGN.md)."""
+    workflow_id = activity.info().workflow_id
+    assert workflow_id is not None  # resources are provisioned only by workflows
+    return workflow_id
 
 
 class ResourceProvisioning(BaseModel):
@@ -42,14 +50,22 @@ class StaffingActivities:
 
     @activity.defn(name="psa.provision_resource")
     async def provision_resource(self, provisioning: ResourceProvisioning) -> Resource:
-        """Create the resource once per worker (an existing one is returned, reactivated)."""
+        """Create the resource once per worker (an existing one is returned, reactivated).
+
+        A resource this run creates or reactivates carries the run's business key as its
+        origin, so that only such a one is deactivated by `deprovision_resource`.
+        """
+        origin = _business_key()
         existing = await self._psa.find_resource(provisioning.resource.external_id)
         if existing is not None:
             if not existing.active:
+                # Marked first: a reactivation cut short is still this run's to undo.
+                await self._psa.update_resource(existing.id, {"origin": origin})
                 await self._psa.set_resource_active(existing.id, True)
-                existing = existing.model_copy(update={"active": True})
+                existing = existing.model_copy(update={"active": True, "origin": origin})
             return existing
-        return await self._psa.create_resource(provisioning.resource, provisioning.idempotency_key)
+        resource = provisioning.resource.model_copy(update={"origin": origin})
+        return await self._psa.create_resource(resource, provisioning.idempotency_key)
 
     @activity.defn(name="psa.get_resource")
     async def get_resource(self, external_id: str) -> Resource | None:
@@ -58,12 +74,30 @@ class StaffingActivities:
 
     @activity.defn(name="psa.deactivate_resource")
     async def deactivate_resource(self, external_id: str) -> CompensationOutcome:
-        """Undo (and termination): the resource can no longer be staffed."""
+        """Termination: the resource can no longer be staffed, whoever made it active.
+
+        Also the hire undo of runs that began before `deprovision_resource` existed.
+        """
         resource = await self._psa.find_resource(external_id)
         if resource is None:
             return CompensationOutcome.ALREADY_GONE
         changed = await self._psa.set_resource_active(resource.id, False)
         return CompensationOutcome.UNDONE if changed else CompensationOutcome.ALREADY_GONE
+
+    @activity.defn(name="psa.deprovision_resource")
+    async def deprovision_resource(self, external_id: str) -> UndoReport:
+        """Undo `provision_resource`: deactivate the resource only if this business key made
+        it active; one that was active before the run stays active, `kept`."""
+        resource = await self._psa.find_resource(external_id)
+        if resource is None or not resource.active:
+            return UndoReport(outcome=CompensationOutcome.ALREADY_GONE)
+        if resource.origin != _business_key():
+            made_by = f"by {resource.origin}" if resource.origin else "outside psflow"
+            reason = f"resource {resource.id} was made active {made_by}, not by this run"
+            return UndoReport(outcome=CompensationOutcome.KEPT, reason=reason)
+        changed = await self._psa.set_resource_active(resource.id, False)
+        outcome = CompensationOutcome.UNDONE if changed else CompensationOutcome.ALREADY_GONE
+        return UndoReport(outcome=outcome)
 
     @activity.defn(name="psa.update_resource")
     async def update_resource(self, change: ResourceChange) -> Resource:

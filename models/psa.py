@@ -92,6 +92,8 @@ class ResourceInput(BaseModel):
     currency: str
     calendar: str = "Standard 40h"
     available_from: date
+    origin: str | None = None
+    """The business key that made it active (created or reactivated it); None if by hand."""
 
 
 class Resource(BaseModel):
@@ -107,6 +109,7 @@ class Resource(BaseModel):
     currency: str
     active: bool
     available_from: date
+    origin: str | None = None
 
 
 class AssignmentInput(BaseModel):

@@ -7,7 +7,7 @@ from sandbox.psa.staff_schemas import Resource, ResourceChanges, ResourceInput
 from sandbox.records import RecordStore
 
 # Fields a change may clear with null; every other field keeps a value.
-NULLABLE = frozenset({"email", "location"})
+NULLABLE = frozenset({"email", "location", "origin"})
 
 
 def org_problems(legal_entity: str, cost_center: str) -> list[tuple[str, str]]:

@@ -42,8 +42,9 @@ def resource_routes(resources: ResourceService, idem: Idempotency) -> APIRouter:
     def update_resource(
         resource_id: str, data: ResourceChanges, request: Request, key: IdempotencyKey = None
     ) -> JSONResponse:
-        """Change the fields given (unknown fields answer 422); only `email` and `location`
-        can be cleared with null. The cost center must still belong to the legal entity."""
+        """Change the fields given (unknown fields answer 422); only `email`, `location` and
+        `origin` can be cleared with null. The cost center must still belong to the legal
+        entity."""
         action = partial(resources.update_resource, resource_id, data)
         return idem.respond(key, request, data, action)
 

@@ -39,6 +39,16 @@ CostCenter = Annotated[
 ]
 Email = Annotated[str, Field(max_length=255, pattern=r"^[^@\s]+@[^@\s]+$")]
 Calendar = Annotated[str, Field(min_length=1, max_length=64, examples=["Standard 40h"])]
+Origin = Annotated[
+    str,
+    Field(
+        min_length=1,
+        max_length=255,
+        description="who made the resource active: the integration's key for the process that "
+        "created or reactivated it (none for resources made by hand)",
+        examples=["hire-to-staff/21034"],
+    ),
+]
 
 
 class ResourceInput(BaseModel):
@@ -59,6 +69,7 @@ class ResourceInput(BaseModel):
     currency: Currency
     calendar: Calendar = "Standard 40h"
     available_from: date = Field(description="first day the resource can be assigned")
+    origin: Origin | None = None
 
 
 class Resource(BaseModel):
@@ -76,6 +87,7 @@ class Resource(BaseModel):
     calendar: str
     available_from: date
     active: bool = Field(description="only active resources can be assigned")
+    origin: str | None = None
 
 
 class ResourceList(BaseModel):
@@ -98,6 +110,7 @@ class ResourceChanges(BaseModel):
     currency: Currency | None = None
     calendar: Calendar | None = None
     available_from: date | None = None
+    origin: Origin | None = None
 
 
 class AssignmentInput(BaseModel):
