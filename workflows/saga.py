@@ -10,8 +10,10 @@ from temporalio.exceptions import ApplicationError
 
 with workflow.unsafe.imports_passed_through():
     from models.status import Compensation, CompensationOutcome
+    from models.undo import UndoReport
 
-Undo = Callable[[], Awaitable[CompensationOutcome]]
+# An undo answers its outcome, or an UndoReport when it has a reason to give (a record kept).
+Undo = Callable[[], Awaitable[CompensationOutcome | UndoReport]]
 T = TypeVar("T")
 
 
@@ -48,8 +50,10 @@ class Saga:
         while self._entries:
             entry = self._entries.pop()
             try:
-                outcome = await entry.undo()
-                detail = None
+                done = await entry.undo()
+                outcome, detail = (
+                    (done.outcome, done.reason) if isinstance(done, UndoReport) else (done, None)
+                )
             except Exception as exc:  # an undo that fails for good is reported, not fatal
                 outcome = CompensationOutcome.FAILED
                 detail = root_message(exc)

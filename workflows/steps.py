@@ -20,6 +20,7 @@ from temporalio.types import MethodAsyncSingleParam, MethodSyncSingleParam
 
 with workflow.unsafe.imports_passed_through():
     from models.status import CompensationOutcome
+    from models.undo import UndoReport
     from workflows.calls import (
         CALL_TIMEOUT,
         COMPENSATION_RETRY,
@@ -60,7 +61,7 @@ class Call(Generic[R]):
 
 
 Action = Call[R] | Callable[[], Awaitable[R]]
-Undo = Call[Any] | Callable[[], Awaitable[CompensationOutcome]]
+Undo = Call[Any] | Callable[[], Awaitable[CompensationOutcome | UndoReport]]
 
 
 @dataclass(frozen=True)
@@ -90,7 +91,7 @@ class SagaStep(Generic[R]):
             return await self.action.run(self.retry, self.timeout)
         return await self.action()
 
-    def undo_action(self) -> Callable[[], Awaitable[CompensationOutcome]] | None:
+    def undo_action(self) -> Callable[[], Awaitable[CompensationOutcome | UndoReport]] | None:
         """The undo as the saga runs it: patient, and 'undone' when the activity says nothing."""
         undo = self.undo
         if undo is None:
@@ -98,9 +99,9 @@ class SagaStep(Generic[R]):
         if not isinstance(undo, Call):
             return undo
 
-        async def run() -> CompensationOutcome:
+        async def run() -> CompensationOutcome | UndoReport:
             outcome = await undo.run(COMPENSATION_RETRY, self.timeout)
-            if isinstance(outcome, CompensationOutcome):
+            if isinstance(outcome, CompensationOutcome | UndoReport):
                 return outcome
             return CompensationOutcome.UNDONE
 
