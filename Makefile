@@ -3,9 +3,9 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 TYPED := models connectors workflows activities cli ingress telemetry security store sandbox \
-	bench worker.py config.py
+	bench chaos worker.py config.py
 
-.PHONY: install demo dev test lint bench clean postgres
+.PHONY: install demo dev test lint bench chaos clean postgres
 
 # The store tests run on PostgreSQL too: the suite starts its own server from Debian's packages.
 PG_INITDB := $(wildcard /usr/lib/postgresql/*/bin/initdb)
@@ -39,6 +39,11 @@ test: $(STAMP) postgres
 # Not part of `make test`: starts its own servers, about 6 minutes on 2 cores (bench/README.md).
 bench: $(STAMP)
 	$(BIN)/python -m bench $(BENCH_ARGS)
+
+# Not part of `make test` (tests/test_chaos.py runs a small one): its own servers, 100 sagas and
+# a month-end under kills, an outage, 429 storms and cancels; about 10 minutes on 2 cores.
+chaos: $(STAMP)
+	$(BIN)/python -m chaos $(CHAOS_ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -3,11 +3,13 @@
 A Temporal dev server (`temporal server start-dev`, in memory, free ports), the sandbox
 systems in their own process, the psflow worker in its own process (so its memory is its own)
 and a bare worker beside it with the same `[worker]` settings. All of it reads one config file
-in a temporary folder.
+in a temporary folder. The chaos harness uses the same stack with the server on a database
+file, without the bare worker, and kills and restarts its processes.
 """
 
 import asyncio
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -81,12 +83,13 @@ def cpu_seconds(pid: int) -> float:
 
 
 class Process:
-    """A child process, its output in a log file."""
+    """A child process, its output in a log file (a restarted one appends to it)."""
 
     def __init__(self, name: str, command: list[str], log: Path, env: dict[str, str]) -> None:
         self.name = name
         self.log = log
-        self._out: IO[bytes] = log.open("wb")
+        self._start = log.stat().st_size if log.exists() else 0
+        self._out: IO[bytes] = log.open("ab")
         self.popen = subprocess.Popen(
             command,
             cwd=ROOT,
@@ -101,15 +104,28 @@ class Process:
         return self.popen.pid
 
     async def wait_for_line(self, text: str) -> None:
+        """Until this run of the process (not an earlier one in the same log) writes `text`."""
         deadline = time.monotonic() + START_TIMEOUT
-        while text not in self.log.read_text(errors="replace"):
+        while text not in self._output():
             if self.popen.poll() is not None or time.monotonic() > deadline:
                 raise RuntimeError(f"{self.name} did not start:\n{self.tail()}")
             await asyncio.sleep(0.1)
 
+    def _output(self) -> str:
+        with self.log.open("rb") as log:
+            log.seek(self._start)
+            return log.read().decode(errors="replace")
+
     def tail(self, lines: int = 15) -> str:
         """The last lines of its output (the log goes with the stack's folder)."""
         return "\n".join(self.log.read_text(errors="replace").splitlines()[-lines:])
+
+    def kill(self) -> None:
+        """SIGKILL, as a crash or the OOM killer would end it."""
+        if self.popen.poll() is None:
+            self.popen.kill()
+        self.popen.wait()
+        self._out.close()
 
     def stop(self) -> None:
         if self.popen.poll() is None:
@@ -123,16 +139,31 @@ class Process:
 
 
 class Stack:
-    """Dev server, sandbox, psflow worker and bare worker; `async with Stack(...) as stack`."""
+    """Dev server, sandbox, psflow worker and bare worker; `async with Stack(...) as stack`.
 
-    def __init__(self, overrides: dict[str, dict[str, Any]] | None = None) -> None:
+    `persistent` keeps the server's data in a database file in the folder, so a killed server
+    restarts where it was; `keep` leaves the folder (config, logs, data) after stopping.
+    """
+
+    def __init__(
+        self,
+        overrides: dict[str, dict[str, Any]] | None = None,
+        *,
+        bare_worker: bool = True,
+        persistent: bool = False,
+        keep: bool = False,
+        prefix: str = "psflow-bench-",
+    ) -> None:
         self.overrides = overrides or {}
-        self._tmp = tempfile.TemporaryDirectory(prefix="psflow-bench-")
-        self.folder = Path(self._tmp.name)
+        self.bare_worker = bare_worker
+        self.persistent = persistent
+        self.keep = keep
+        self.folder = Path(tempfile.mkdtemp(prefix=prefix))
         self._client: Client | None = None
         self.processes: dict[str, Process] = {}
         self.settings = Settings()
         self.config = self.folder / "psflow.toml"
+        self._server_command: list[str] = []
 
     @property
     def client(self) -> Client:
@@ -158,19 +189,46 @@ class Stack:
         server = self._start_server()
         await self._start_sandbox()
         self._client = await self._connect(server)
-        await asyncio.gather(self.start_worker(), self._start_bare_worker())
+        workers = [self.start_worker()]
+        if self.bare_worker:
+            workers.append(self._start_bare_worker())
+        await asyncio.gather(*workers)
 
     def _start_server(self) -> Process:
-        """The dev server, in memory, headless, with psflow's search attributes."""
-        port = self.settings.temporal.address.rpartition(":")[2]
-        command = [
-            str(TEMPORAL), "server", "start-dev", "--headless",
-            "--ip", "127.0.0.1", "--port", port, "--metrics-port", str(free_port()),
-            "--log-level", "error", *cli_flags(),
-        ]  # fmt: skip
-        process = Process("temporal", command, self.folder / "temporal.log", dict(os.environ))
+        """The dev server, headless, with psflow's search attributes; in memory unless the
+        stack is persistent. A restart runs the same command (same ports, same file)."""
+        if not self._server_command:
+            port = self.settings.temporal.address.rpartition(":")[2]
+            self._server_command = [
+                str(TEMPORAL), "server", "start-dev", "--headless",
+                "--ip", "127.0.0.1", "--port", port, "--http-port", str(free_port()),
+                "--metrics-port", str(free_port()), "--log-level", "error", *cli_flags(),
+            ]  # fmt: skip
+            if self.persistent:
+                self._server_command += [
+                    "--db-filename", str(self.folder / "temporal.db"),
+                    "--sqlite-pragma", "journal_mode=WAL",
+                ]  # fmt: skip
+        log = self.folder / "temporal.log"
+        process = Process("temporal", self._server_command, log, dict(os.environ))
         self.processes["temporal"] = process
         return process
+
+    async def restart_server(self) -> None:
+        """Start the server again (after `kill("temporal")`) and wait until it answers."""
+        if "temporal" in self.processes:
+            self.processes.pop("temporal").stop()
+        self._client = await self._connect(self._start_server())
+
+    def kill(self, name: str) -> None:
+        """SIGKILL one process of the stack; it stays down until started again."""
+        if name in self.processes:
+            self.processes.pop(name).kill()
+
+    def running(self, name: str) -> bool:
+        """Whether the process is there and has not exited."""
+        process = self.processes.get(name)
+        return process is not None and process.popen.poll() is None
 
     async def _connect(self, server: Process) -> Client:
         deadline = time.monotonic() + START_TIMEOUT
@@ -242,4 +300,5 @@ class Stack:
         for name in ("worker", "bare-worker", "sandbox", "temporal"):
             if name in self.processes:
                 self.processes.pop(name).stop()
-        self._tmp.cleanup()
+        if not self.keep:
+            shutil.rmtree(self.folder, ignore_errors=True)

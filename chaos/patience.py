@@ -1,0 +1,38 @@
+"""Temporal calls that wait out the harness's own server kills."""
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
+
+from temporalio.service import RPCError, RPCStatusCode
+
+T = TypeVar("T")
+
+# What a client sees while the dev server is down or starting again.
+TRANSIENT = {
+    RPCStatusCode.UNAVAILABLE,
+    RPCStatusCode.DEADLINE_EXCEEDED,
+    RPCStatusCode.UNKNOWN,
+    RPCStatusCode.INTERNAL,
+    RPCStatusCode.CANCELLED,
+    RPCStatusCode.RESOURCE_EXHAUSTED,
+}
+GIVE_UP_AFTER = 180.0
+
+
+async def patient(call: Callable[[], Awaitable[T]], give_up_after: float = GIVE_UP_AFTER) -> T:
+    """`call()` again every half second while Temporal is unreachable, up to `give_up_after`."""
+    deadline = time.monotonic() + give_up_after
+    while True:
+        try:
+            return await call()
+        except RPCError as exc:
+            if exc.status not in TRANSIENT or time.monotonic() > deadline:
+                raise
+        await asyncio.sleep(0.5)
+
+
+async def sleep_until(moment: float) -> None:
+    """Sleep until a time.monotonic() moment (at once if it has passed)."""
+    await asyncio.sleep(max(0.0, moment - time.monotonic()))
