@@ -2,19 +2,39 @@
 
 Updates `approve`, `reject` and `correct` (validated: a refused caller never enters history),
 signals of the same names for fire-and-forget clients such as the plain `temporal` CLI, and a
-`status` query.
+`status` query. A correction is checked against the whole model it corrects, so no value a
+person types can fail a workflow task.
 """
 
+from typing import TypeVar
+
+from pydantic import BaseModel, ValidationError
 from temporalio import workflow
 from temporalio.exceptions import ApplicationError
 
 with workflow.unsafe.imports_passed_through():
-    from models.people import Approval, Correction, Rejection
+    from models.people import (
+        MAX_SHOWN_CHARS,
+        Approval,
+        Correction,
+        InvalidCorrection,
+        Rejection,
+        corrected,
+        malformed,
+        shown,
+    )
     from models.policy import PeoplePolicy
     from models.status import Event, WaitKind, WorkflowStatus
     from workflows.saga import Saga
 
 Decision = Approval | Rejection
+M = TypeVar("M", bound=BaseModel)
+D = TypeVar("D", bound=BaseModel)
+SIGNAL_EXAMPLES = {
+    "approve": '{"user": "dana", "comment": "ok"}',
+    "reject": '{"user": "dana", "reason": "why"}',
+    "correct": '{"user": "dana", "fields": {"legal_entity": "US01"}}',
+}
 
 
 class Refused(ApplicationError):
@@ -36,6 +56,8 @@ class Decisions:
     # once it is loaded and `correctable`, and may add rules (segregation of duties).
     policy: PeoplePolicy | None = None
     correctable: tuple[str, ...] = ()
+    # What a correction applies to, kept while one is awaited, so the validator can check it.
+    correcting: BaseModel | None = None
 
     def rejection_refusal(self, user: str) -> str | None:
         if self.policy is None:
@@ -43,7 +65,7 @@ class Decisions:
         person = self.policy.user(user)
         if person is None:
             known = ", ".join(u.name for u in self.policy.users)
-            return f"unknown user {user!r}: known users are {known}"
+            return f"unknown user {shown(user)}: known users are {known}"
         role = self.policy.approval.role
         if role not in person.roles:
             return f"{user} does not have the {role} role this decision needs"
@@ -54,14 +76,35 @@ class Decisions:
 
     def correction_refusal(self, correction: Correction) -> str | None:
         if self.policy is None or self.policy.user(correction.user) is None:
-            return f"unknown user {correction.user!r}: corrections need a known user"
+            return f"unknown user {shown(correction.user)}: corrections need a known user"
         unknown = sorted(set(correction.fields) - set(self.correctable))
         if unknown:
-            return (
-                f"cannot correct {', '.join(unknown)}: "
-                f"correctable fields are {', '.join(self.correctable)}"
-            )
+            names = ", ".join(n if n.isidentifier() else shown(n) for n in unknown)
+            return f"cannot correct {names}: correctable fields are {', '.join(self.correctable)}"
         return None
+
+    def value_refusal(self, correction: Correction, reveal: bool) -> str | None:
+        """Why the corrected values do not fit the model being corrected (types, formats,
+        allowed values), field by field with the fix; `reveal` repeats confidential values."""
+        if self.correcting is None:
+            return None
+        try:
+            corrected(self.correcting, correction.fields, reveal)
+        except InvalidCorrection as exc:
+            return str(exc)
+        return None
+
+    def apply_correction(self, subject: M, correction: Correction) -> M | None:
+        """`subject` corrected, or None when the values do not fit (noted as a refusal).
+
+        The validators refuse such values first; this keeps one that got past them (queued
+        behind another correction, or from an older worker) from failing the workflow task.
+        """
+        try:
+            return corrected(subject, correction.fields, reveal=False)
+        except InvalidCorrection as exc:
+            self._refused_signal("correct", correction.user, str(exc))
+            return None
 
     # ---- the status query -------------------------------------------------------------
 
@@ -101,29 +144,57 @@ class Decisions:
 
     @correct.validator
     def _check_correct(self, correction: Correction) -> None:
-        self._raise_if(self._correction_problem(correction))
+        self._raise_if(self._correction_problem(correction, reveal=True))
+
+    # A signal takes its argument untyped and checks it here: the SDK would drop one that does
+    # not decode, and a missing or extra argument would fail the workflow task.
 
     @workflow.signal(name="approve")
-    def approve_signal(self, approval: Approval) -> None:
-        """Fire-and-forget approve; a refusal is recorded in the status events."""
-        if not self._refused_signal(
+    def approve_signal(self, *payload: object) -> None:
+        """Fire-and-forget approve; a refusal, malformed input too, is recorded in the status
+        events."""
+        approval = self._signalled("approve", Approval, payload)
+        if approval and not self._refused_signal(
             "approve", approval.user, self._approval_problem(approval.user)
         ):
             self._decision = approval
 
     @workflow.signal(name="reject")
-    def reject_signal(self, rejection: Rejection) -> None:
-        """Fire-and-forget reject; a refusal is recorded in the status events."""
-        problem = self._rejection_problem(rejection.user)
-        if not self._refused_signal("reject", rejection.user, problem):
+    def reject_signal(self, *payload: object) -> None:
+        """Fire-and-forget reject; a refusal, malformed input too, is recorded in the status
+        events."""
+        rejection = self._signalled("reject", Rejection, payload)
+        if rejection and not self._refused_signal(
+            "reject", rejection.user, self._rejection_problem(rejection.user)
+        ):
             self._decision = rejection
 
     @workflow.signal(name="correct")
-    def correct_signal(self, correction: Correction) -> None:
-        """Fire-and-forget correct; a refusal is recorded in the status events."""
-        problem = self._correction_problem(correction)
-        if not self._refused_signal("correct", correction.user, problem):
+    def correct_signal(self, *payload: object) -> None:
+        """Fire-and-forget correct; a refusal, malformed input too, is recorded in the status
+        events."""
+        correction = self._signalled("correct", Correction, payload)
+        if correction and not self._refused_signal(
+            "correct", correction.user, self._correction_problem(correction, reveal=False)
+        ):
             self._corrections.append(correction)
+
+    def _signalled(self, name: str, model: type[D], payload: tuple[object, ...]) -> D | None:
+        """The signal's one argument as `model`, or None with the refusal noted."""
+        if len(payload) == 1:
+            try:
+                return model.model_validate(payload[0])
+            except ValidationError as exc:
+                problem = malformed(exc)
+        else:
+            problem = f"{len(payload)} arguments given, one expected"
+        sent = payload[0] if payload else None
+        user = sent.get("user") if isinstance(sent, dict) else None
+        example = SIGNAL_EXAMPLES[name]
+        self._refused_signal(
+            name, user if isinstance(user, str) else None, f"{problem}: send {example}"
+        )
+        return None
 
     def _approval_problem(self, user: str) -> str | None:
         if not self._waits_for(WaitKind.APPROVAL):
@@ -135,10 +206,10 @@ class Decisions:
             return self._not_waiting("a decision")
         return self.rejection_refusal(user)
 
-    def _correction_problem(self, correction: Correction) -> str | None:
+    def _correction_problem(self, correction: Correction, reveal: bool) -> str | None:
         if not self._waits_for(WaitKind.CORRECTION):
             return self._not_waiting("correction")
-        return self.correction_refusal(correction)
+        return self.correction_refusal(correction) or self.value_refusal(correction, reveal)
 
     def _waits_for(self, kind: WaitKind) -> bool:
         return self._status.waiting_for is not None and self._status.waiting_for.kind == kind
@@ -157,9 +228,9 @@ class Decisions:
         if problem:
             raise Refused(problem)
 
-    def _refused_signal(self, name: str, user: str, problem: str | None) -> bool:
+    def _refused_signal(self, name: str, user: str | None, problem: str | None) -> bool:
         if problem:
-            self.note("refused", f"{name} refused: {problem}", user)
+            self.note("refused", f"{name} refused: {problem}", user and user[:MAX_SHOWN_CHARS])
         return problem is not None
 
     def note(self, kind: str, detail: str, user: str | None = None) -> None:
