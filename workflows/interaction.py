@@ -281,15 +281,25 @@ class Interactive(Decisions):
         """`subject` once it has no problems, after as many corrections as it takes.
 
         Each correction is applied to the subject, audited, and the rules run again; a
-        rejection while waiting ends the wait.
+        rejection while waiting ends the wait. A correction that does not fit the subject's
+        model is refused (a status event) and the wait goes on: it never fails the task.
         """
-        while problems := await problems_of(subject):
-            step.detail = "; ".join(p.message for p in problems)
-            answer = await self.wait_for_correction(step, problems)
-            if isinstance(answer, Rejection):
-                return answer
-            subject = type(subject).model_validate(subject.model_dump() | answer.fields)
-            await self.audit("corrected", answer.summary(), answer.user)
+        problems = await problems_of(subject)
+        try:
+            while problems:
+                self.correcting = subject  # what the `correct` validator checks against
+                step.detail = "; ".join(p.message for p in problems)
+                answer = await self.wait_for_correction(step, problems)
+                if isinstance(answer, Rejection):
+                    return answer
+                fixed = self.apply_correction(subject, answer)
+                if fixed is None:
+                    continue
+                subject = fixed
+                await self.audit("corrected", answer.summary(), answer.user)
+                problems = await problems_of(subject)
+        finally:
+            self.correcting = None
         step.detail = "valid"
         return subject
 
