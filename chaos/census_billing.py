@@ -164,6 +164,7 @@ class BillingReader:
         self.crm, self.erp, self.psa = crm, erp, psa
 
     async def read(self, volume: Volume) -> BillingRecords:
+        """Approved entries (PSA), postings and invoices (ERP), invoice status (CRM)."""
         records = BillingRecords(volume.period, volume_projects(volume))
         records.invalid = {e.id: e.invalid for e in volume_entries(volume) if e.invalid}
         for project in records.projects:

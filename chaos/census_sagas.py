@@ -134,6 +134,7 @@ class SagaReader:
         self._limit = asyncio.Semaphore(READS_AT_ONCE)
 
     async def saga(self, opportunity_id: str) -> SagaRecords:
+        """The deal's fields, its ERP job and every PSA project with its external id."""
         async with self._limit:
             deal = await self.crm.get_opportunity(opportunity_id)
             eid = project_external_id(opportunity_id)
@@ -153,6 +154,7 @@ class SagaReader:
         )
 
     async def customer(self, account_id: str) -> CustomerRecords:
+        """The account's ERP customer and how many jobs it has."""
         async with self._limit:
             customer = await self.erp.get_customer(customer_external_id(account_id))
             jobs = 0

@@ -44,6 +44,7 @@ async def arm(stack: Stack, armed: Armed, retry_after: int | None = None) -> Non
 
 
 async def arm_at(stack: Stack, moment: float, armed: Armed, retry_after: int | None) -> None:
+    """`arm` at a time.monotonic() moment."""
     await sleep_until(moment)
     await arm(stack, armed, retry_after)
 

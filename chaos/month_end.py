@@ -38,6 +38,7 @@ class FinanceDesk:
 
 
 async def start_month_end(stack: Stack, period: str, moment: float, desk: FinanceDesk) -> None:
+    """Start month-end for the period at `moment`, as the schedule says."""
     await sleep_until(moment)
 
     async def once() -> None:

@@ -47,6 +47,7 @@ async def outcome(client: Client, workflow_id: str, result_type: type[Any]) -> s
 
 
 async def saga_outcomes(client: Client, workflow_ids: list[str]) -> dict[str, str]:
+    """Each saga's outcome, by workflow id."""
     return {
         workflow_id: await outcome(client, workflow_id, OpportunityToProjectResult)
         for workflow_id in workflow_ids

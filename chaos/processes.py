@@ -39,6 +39,7 @@ class Supervisor:
         print(line, file=sys.stderr, flush=True)
 
     async def run(self, kills: list[Kill]) -> None:
+        """Each kill at its moment, the process back after its pause."""
         for kill in kills:
             await sleep_until(self.started + kill.at)
             async with self._lock:

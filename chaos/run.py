@@ -5,6 +5,8 @@ import sys
 import time
 from typing import Any
 
+from temporalio.service import RPCError
+
 from bench.month_end import seed_volume
 from bench.sagas import add_deals
 from bench.stack import Stack
@@ -65,7 +67,7 @@ async def _settle(stack: Stack, until: float) -> None:
         try:
             if not await open_runs(stack.client, [SAGA, MONTH_END, TIME_TO_BILL]):
                 return
-        except Exception as exc:  # the census reads the truth later; keep waiting
+        except RPCError as exc:  # the server is starting again; keep waiting
             progress(f"  settling: {exc}")
         await asyncio.sleep(SETTLE_LOOK_EVERY)
 
