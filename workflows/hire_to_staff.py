@@ -1,5 +1,7 @@
 """hire-to-staff: a hired worker becomes a PSA resource and ERP employee, then gets staffed."""
 
+from typing import Any
+
 from temporalio import workflow
 from temporalio.exceptions import ApplicationError
 
@@ -8,7 +10,7 @@ with workflow.unsafe.imports_passed_through():
     from activities.hcm import HcmActivities
     from activities.policy import PolicyActivities
     from activities.staffing import AssignmentCreation, ResourceProvisioning, StaffingActivities
-    from models.erp import LabourForecastInput
+    from models.erp import LabourForecast, LabourForecastInput
     from models.hcm import Worker
     from models.hire_to_staff import HireToStaffInput, HireToStaffResult, resource_external_id
     from models.people import Rejection
@@ -16,7 +18,7 @@ with workflow.unsafe.imports_passed_through():
     from models.psa import AssignmentInput, ResourceInput, StaffingRequest
     from models.status import FieldProblem, RunState
     from workflows import search_attributes as sa
-    from workflows.calls import call, read, undo
+    from workflows.calls import call, read
     from workflows.interaction import Interactive
     from workflows.staffing_rules import (
         CORRECTABLE_FIELDS,
@@ -25,6 +27,7 @@ with workflow.unsafe.imports_passed_through():
         forecast_cost,
         worker_problems,
     )
+    from workflows.steps import Call, SagaStep
 
 NAME = "hire-to-staff"
 READ = "read worker"
@@ -36,6 +39,9 @@ APPROVE = "resource-manager approval"
 ASSIGN = "assign to project"
 FORECAST = "push labour forecast"
 STEPS = [READ, VALIDATE, RESOURCE, EMPLOYEE, MATCH, APPROVE, ASSIGN, FORECAST]
+# Runs that provisioned their resource before resources recorded the run that made them
+# active undo by deactivating it unconditionally.
+RESOURCE_ORIGIN_PATCH = "resource-origin"
 
 
 @workflow.defn(name=NAME)
@@ -79,50 +85,60 @@ class HireToStaff(Interactive):
             worker = checked
 
         key = self._status.workflow_id
-        request_key = f"{key}/{workflow.info().run_id}"
+        # Keys are per run (a new run after a compensated one creates afresh), and survive
+        # a reset, which keeps the first run's id.
+        request_key = f"{key}/{workflow.info().first_execution_run_id}"
         external_id = resource_external_id(worker.id)
         assert worker.role and worker.legal_entity and worker.cost_center and worker.department
         assert worker.cost_rate is not None
 
-        async with self.step(RESOURCE) as step:
-            self.saga.on_failure(
+        if workflow.patched(RESOURCE_ORIGIN_PATCH):
+            undo_resource: Call[Any] = Call(StaffingActivities.deprovision_resource, external_id)
+            undoes = "deactivate the PSA resource if this run made it active"
+        else:
+            undo_resource = Call(StaffingActivities.deactivate_resource, external_id)
+            undoes = "deactivate the PSA resource"
+        resource = await self.run_step(
+            SagaStep(
                 RESOURCE,
-                f"deactivate PSA resource {external_id}",
-                lambda: undo(StaffingActivities.deactivate_resource, external_id),
-            )
-            resource = await call(
-                StaffingActivities.provision_resource,
-                ResourceProvisioning(
-                    idempotency_key=f"{request_key}/resource",
-                    resource=ResourceInput(
-                        external_id=external_id,
-                        name=worker.name,
-                        email=worker.email,
-                        role=worker.role,
-                        skills=worker.skills,
-                        location=worker.location,
-                        legal_entity=worker.legal_entity,
-                        cost_center=worker.cost_center,
-                        cost_rate=worker.cost_rate,
-                        currency=worker.currency or "USD",
-                        available_from=worker.hire_date,
+                Call(
+                    StaffingActivities.provision_resource,
+                    ResourceProvisioning(
+                        idempotency_key=f"{request_key}/resource",
+                        resource=ResourceInput(
+                            external_id=external_id,
+                            name=worker.name,
+                            email=worker.email,
+                            role=worker.role,
+                            skills=worker.skills,
+                            location=worker.location,
+                            legal_entity=worker.legal_entity,
+                            cost_center=worker.cost_center,
+                            cost_rate=worker.cost_rate,
+                            currency=worker.currency or "USD",
+                            available_from=worker.hire_date,
+                        ),
                     ),
                 ),
+                undo=undo_resource,
+                key=external_id,
+                undoes=undoes,
+                detail=lambda r: f"resource {r.id}",
             )
-            step.detail = f"resource {resource.id}"
-
-        async with self.step(EMPLOYEE) as step:
-            removal = EmployeeRemoval(external_id=external_id, origin=key)
-            self.saga.on_failure(
+        )
+        employee = await self.run_step(
+            SagaStep(
                 EMPLOYEE,
-                f"remove ERP employee {external_id}",
-                lambda: undo(EmployeeActivities.remove_employee, removal),
+                Call(EmployeeActivities.upsert_employee, employee_input(worker, policy)),
+                undo=Call(
+                    EmployeeActivities.remove_employee,
+                    EmployeeRemoval(external_id=external_id, origin=key),
+                ),
+                key=external_id,
+                undoes="remove the ERP employee if psflow created it",
+                detail=lambda e: f"employee {e.id}",
             )
-            employee = await call(
-                EmployeeActivities.upsert_employee,
-                employee_input(worker, policy),
-            )
-            step.detail = f"employee {employee.id}"
+        )
 
         async with self.step(MATCH) as step:
             request = best_match(worker, await call(StaffingActivities.open_requests, worker.role))
@@ -173,34 +189,33 @@ class HireToStaff(Interactive):
         request_key: str,
     ) -> HireToStaffResult:
         external_id = resource_external_id(worker.id)
-        assert worker.cost_rate is not None
-        async with self.step(ASSIGN) as step:
-            creation = AssignmentCreation(
-                idempotency_key=f"{request_key}/assignment",
-                assignment=AssignmentInput(
-                    resource_id=resource_id,
-                    project_id=request.project_id,
-                    staffing_request_id=request.id,
-                    hours=request.hours,
-                    start_date=max(worker.hire_date, request.start_date or worker.hire_date),
-                ),
-            )
-            self.saga.on_failure(
+        cost_rate = worker.cost_rate
+        assert cost_rate is not None
+        creation = AssignmentCreation(
+            idempotency_key=f"{request_key}/assignment",
+            assignment=AssignmentInput(
+                resource_id=resource_id,
+                project_id=request.project_id,
+                staffing_request_id=request.id,
+                hours=request.hours,
+                start_date=max(worker.hire_date, request.start_date or worker.hire_date),
+            ),
+        )
+        assignment = await self.run_step(
+            SagaStep(
                 ASSIGN,
-                f"cancel the assignment to {request.id}",
-                lambda: undo(StaffingActivities.cancel_assignment, creation),
+                Call(StaffingActivities.create_assignment, creation),
+                undo=Call(StaffingActivities.cancel_assignment, creation),
+                key=request.id,
+                undoes="cancel the assignment to the staffing request",
+                detail=lambda a: f"assignment {a.id} on {request.project_id}",
             )
-            assignment = await call(StaffingActivities.create_assignment, creation)
-            step.detail = f"assignment {assignment.id} on {request.project_id}"
+        )
 
-        async with self.step(FORECAST) as step:
+        forecast_id = f"{external_id}-{request.id}"
+
+        async def push_forecast() -> tuple[str | None, LabourForecast | None]:
             project_eid = await call(StaffingActivities.project_external_id, request.project_id)
-            forecast_id = f"{external_id}-{request.id}"
-            self.saga.on_failure(
-                FORECAST,
-                f"delete labour forecast {forecast_id}",
-                lambda: undo(EmployeeActivities.remove_labour_forecast, forecast_id),
-            )
             forecast = await call(
                 EmployeeActivities.push_labour_forecast,
                 LabourForecastInput(
@@ -208,15 +223,28 @@ class HireToStaff(Interactive):
                     project_external_id=project_eid or "",
                     employee_external_id=external_id,
                     hours=assignment.hours,
-                    cost=forecast_cost(assignment.hours, worker.cost_rate),
+                    cost=forecast_cost(assignment.hours, cost_rate),
                     start_date=assignment.start_date,
                 ),
             )
-            step.detail = (
-                f"{forecast.hours} h, {forecast.cost} on ERP project {project_eid}"
-                if forecast
-                else f"the ERP has no project {project_eid}: nothing to forecast against"
+            return project_eid, forecast
+
+        def pushed(outcome: tuple[str | None, LabourForecast | None]) -> str:
+            project_eid, forecast = outcome
+            if forecast is None:
+                return f"the ERP has no project {project_eid}: nothing to forecast against"
+            return f"{forecast.hours} h, {forecast.cost} on ERP project {project_eid}"
+
+        _, forecast = await self.run_step(
+            SagaStep(
+                FORECAST,
+                push_forecast,
+                undo=Call(EmployeeActivities.remove_labour_forecast, forecast_id),
+                key=forecast_id,
+                undoes="delete the labour forecast",
+                detail=pushed,
             )
+        )
 
         return HireToStaffResult(
             worker_id=worker.id,

@@ -1,6 +1,7 @@
 """worker-change: a transfer or termination in the HCM follows into the PSA and the ERP."""
 
 from decimal import Decimal
+from typing import NamedTuple
 
 from temporalio import workflow
 from temporalio.exceptions import ApplicationError
@@ -16,10 +17,12 @@ with workflow.unsafe.imports_passed_through():
     from models.hire_to_staff import WorkerChangeResult, resource_external_id
     from models.policy import StaffingPolicy
     from models.psa import Assignment, Resource
-    from models.status import RunState
+    from models.status import CompensationOutcome, RunState
     from workflows.calls import call, read, undo
     from workflows.interaction import Interactive
+    from workflows.saga import uninterrupted
     from workflows.staffing_rules import employee_input, forecast_cost
+    from workflows.steps import Call, SagaStep
 
 NAME = "worker-change"
 CHECK = "check event order"
@@ -94,14 +97,17 @@ class WorkerChange(Interactive):
         else:
             result = await self._terminate(event, worker)
 
+        # The point of no return: an event recorded as applied is never undone, so a cancel
+        # arriving now is too late and the run completes.
         async with self.step(RECORD):
-            await call(StoreActivities.mark_event_applied, event)
+            await uninterrupted(call(StoreActivities.mark_event_applied, event))
         return result
 
     async def _transfer(self, event: WorkerEvent, worker: Worker) -> WorkerChangeResult:
         external_id = resource_external_id(worker.id)
         policy: StaffingPolicy = await read(PolicyActivities.staffing_policy)
-        if not (worker.legal_entity and worker.cost_center and worker.cost_rate):
+        entity, center, rate = worker.legal_entity, worker.cost_center, worker.cost_rate
+        if not (entity and center and rate):
             raise ApplicationError(
                 f"worker {worker.id} lacks legal entity, cost center or cost rate after the "
                 "transfer: fix it in the HCM and send the event again",
@@ -109,7 +115,13 @@ class WorkerChange(Interactive):
                 non_retryable=True,
             )
 
-        async with self.step(MOVE_RESOURCE) as step:
+        # Each move reads the record inside its step, just before changing it; its undo puts
+        # what it read back (nothing was changed if the read never came back).
+        resource_before: list[Resource] = []
+        employee_before: list[ErpEmployee | None] = []
+        forecasts_before: list[LabourForecastInput] = []
+
+        async def move_resource() -> Resource:
             before = await call(StaffingActivities.get_resource, external_id)
             if before is None:
                 raise ApplicationError(
@@ -117,86 +129,117 @@ class WorkerChange(Interactive):
                     type="NotProvisioned",
                     non_retryable=True,
                 )
-            self.saga.on_failure(
-                MOVE_RESOURCE,
-                "restore the resource's costing",
-                lambda: undo(StaffingActivities.restore_resource, _costing(external_id, before)),
-            )
+            resource_before.append(before)
             await call(
                 StaffingActivities.update_resource,
                 ResourceChange(
                     external_id=external_id,
                     changes={
-                        "legal_entity": worker.legal_entity,
-                        "cost_center": worker.cost_center,
-                        "cost_rate": str(worker.cost_rate),
+                        "legal_entity": entity,
+                        "cost_center": center,
+                        "cost_rate": str(rate),
                         "currency": worker.currency or before.currency,
                     },
                 ),
             )
-            step.detail = f"{before.cost_center} -> {worker.cost_center}"
+            return before
 
-        async with self.step(MOVE_EMPLOYEE) as step:
-            previous = await call(EmployeeActivities.get_employee, external_id)
-            moved = employee_input(worker, policy)
-            if previous is not None:
-                restored = _restore_employee(moved, previous)
-                self.saga.on_failure(
-                    MOVE_EMPLOYEE,
-                    "restore the employee's costing",
-                    lambda: undo(EmployeeActivities.restore_employee, restored),
-                )
-            employee = await call(EmployeeActivities.upsert_employee, moved)
-            step.detail = f"subsidiary {employee.subsidiary_id}, labour cost {employee.labor_cost}"
+        async def restore_resource() -> CompensationOutcome:
+            if not resource_before:
+                return CompensationOutcome.ALREADY_GONE
+            previous = _costing(external_id, resource_before[0])
+            return await undo(StaffingActivities.restore_resource, previous)
 
-        async with self.step(FORECASTS) as step:
+        before = await self.run_step(
+            SagaStep(
+                MOVE_RESOURCE,
+                move_resource,
+                undo=restore_resource,
+                key=external_id,
+                undoes="restore the resource's costing",
+                detail=lambda b: f"{b.cost_center} -> {worker.cost_center}",
+            )
+        )
+
+        moved = employee_input(worker, policy)
+
+        async def move_employee() -> ErpEmployee:
+            employee_before.append(await call(EmployeeActivities.get_employee, external_id))
+            return await call(EmployeeActivities.upsert_employee, moved)
+
+        async def restore_employee() -> CompensationOutcome:
+            if not employee_before:
+                return CompensationOutcome.ALREADY_GONE
+            previous = employee_before[0]
+            if previous is None:  # the move created it: it stays
+                return CompensationOutcome.KEPT
+            return await undo(
+                EmployeeActivities.restore_employee, _restore_employee(moved, previous)
+            )
+
+        await self.run_step(
+            SagaStep(
+                MOVE_EMPLOYEE,
+                move_employee,
+                undo=restore_employee,
+                key=external_id,
+                undoes="restore the employee's costing",
+                detail=lambda e: f"subsidiary {e.subsidiary_id}, labour cost {e.labor_cost}",
+            )
+        )
+
+        async def recompute_forecasts() -> int:
             assignments = await call(StaffingActivities.active_assignments, external_id)
             for assignment in assignments:
-                await self._forecast(external_id, assignment, worker.cost_rate, before.cost_rate)
-            step.detail = f"{len(assignments)} assignment forecasts at {worker.cost_rate}/h"
+                project_eid = await call(
+                    StaffingActivities.project_external_id, assignment.project_id
+                )
+                forecasts_before.append(
+                    _forecast(external_id, assignment, project_eid, before.cost_rate)
+                )
+                await call(
+                    EmployeeActivities.push_labour_forecast,
+                    _forecast(external_id, assignment, project_eid, rate),
+                )
+            return len(assignments)
+
+        async def restore_forecasts() -> CompensationOutcome:
+            outcome = CompensationOutcome.ALREADY_GONE
+            for previous in reversed(forecasts_before):
+                restored = await undo(EmployeeActivities.restore_labour_forecast, previous)
+                if restored == CompensationOutcome.UNDONE:
+                    outcome = CompensationOutcome.UNDONE
+            return outcome
+
+        await self.run_step(
+            SagaStep(
+                FORECASTS,
+                recompute_forecasts,
+                undo=restore_forecasts,
+                key=external_id,
+                undoes="restore the forecasts of the worker's assignments",
+                detail=lambda n: f"{n} assignment forecasts at {rate}/h",
+            )
+        )
 
         return WorkerChangeResult(worker_id=worker.id, event_id=event.event_id, outcome="applied")
 
-    async def _forecast(
-        self, external_id: str, assignment: Assignment, rate: Decimal, old_rate: Decimal
-    ) -> None:
-        project_eid = await call(StaffingActivities.project_external_id, assignment.project_id)
-
-        def forecast(cost_rate: Decimal) -> LabourForecastInput:
-            return LabourForecastInput(
-                external_id=f"{external_id}-{assignment.staffing_request_id}",
-                project_external_id=project_eid or "",
-                employee_external_id=external_id,
-                hours=assignment.hours,
-                cost=forecast_cost(assignment.hours, cost_rate),
-                start_date=assignment.start_date,
-                end_date=assignment.end_date,
-            )
-
-        previous = forecast(old_rate)
-        self.saga.on_failure(
-            FORECASTS,
-            f"restore the forecast of {assignment.id}",
-            lambda: undo(EmployeeActivities.restore_labour_forecast, previous),
-        )
-        await call(EmployeeActivities.push_labour_forecast, forecast(rate))
-
     async def _terminate(self, event: WorkerEvent, worker: Worker) -> WorkerChangeResult:
+        """A termination is a fact: its steps are retried until they hold, never undone."""
         external_id = resource_external_id(worker.id)
         last_day = worker.termination_date or event.effective_date
-        ended: list[str] = []
-        reopened: list[str] = []
-        flagged: list[str] = []
-        async with self.step(END_ASSIGNMENTS) as step:
+
+        async def end_assignments() -> _Ended:
+            ended = _Ended([], [], [])
             for assignment in await call(StaffingActivities.active_assignments, external_id):
                 await call(
                     StaffingActivities.end_assignment,
                     AssignmentEnd(assignment_id=assignment.id, end_date=last_day),
                 )
+                ended.assignments.append(assignment.id)
                 if not await call(
                     StaffingActivities.reopen_request, assignment.staffing_request_id
                 ):
-                    ended.append(assignment.id)
                     continue
                 await call(
                     StaffingActivities.flag_project,
@@ -206,23 +249,55 @@ class WorkerChange(Interactive):
                         f"{assignment.staffing_request_id} is open again",
                     ),
                 )
-                ended.append(assignment.id)
-                reopened.append(assignment.staffing_request_id)
-                flagged.append(assignment.project_id)
-            step.detail = f"{len(ended)} assignments ended on {last_day}"
+                ended.requests.append(assignment.staffing_request_id)
+                ended.projects.append(assignment.project_id)
+            return ended
 
-        async with self.step(DEACTIVATE_RESOURCE):
-            await call(StaffingActivities.deactivate_resource, external_id)
-        async with self.step(DEACTIVATE_EMPLOYEE):
-            await call(EmployeeActivities.set_employee_inactive, external_id)
+        ended = await self.run_step(
+            SagaStep(
+                END_ASSIGNMENTS,
+                end_assignments,
+                detail=lambda e: f"{len(e.assignments)} assignments ended on {last_day}",
+            )
+        )
+        await self.run_step(
+            SagaStep(DEACTIVATE_RESOURCE, Call(StaffingActivities.deactivate_resource, external_id))
+        )
+        await self.run_step(
+            SagaStep(
+                DEACTIVATE_EMPLOYEE, Call(EmployeeActivities.set_employee_inactive, external_id)
+            )
+        )
         return WorkerChangeResult(
             worker_id=worker.id,
             event_id=event.event_id,
             outcome="applied",
-            ended_assignments=ended,
-            reopened_requests=reopened,
-            flagged_projects=sorted(set(flagged)),
+            ended_assignments=ended.assignments,
+            reopened_requests=ended.requests,
+            flagged_projects=sorted(set(ended.projects)),
         )
+
+
+class _Ended(NamedTuple):
+    """What a termination ended: assignments, requests opened again, projects flagged."""
+
+    assignments: list[str]
+    requests: list[str]
+    projects: list[str]
+
+
+def _forecast(
+    external_id: str, assignment: Assignment, project_eid: str | None, cost_rate: Decimal
+) -> LabourForecastInput:
+    return LabourForecastInput(
+        external_id=f"{external_id}-{assignment.staffing_request_id}",
+        project_external_id=project_eid or "",
+        employee_external_id=external_id,
+        hours=assignment.hours,
+        cost=forecast_cost(assignment.hours, cost_rate),
+        start_date=assignment.start_date,
+        end_date=assignment.end_date,
+    )
 
 
 def _costing(external_id: str, resource: Resource) -> ResourceChange:
