@@ -127,3 +127,33 @@ async def test_a_cancel_while_a_step_is_in_flight_leaves_every_system_as_before(
     assert all(c.outcome != CompensationOutcome.FAILED for c in status.compensations)
     assert dead_letters_of(worker, handle.id) == []
     await assert_nothing_left(systems, deal, handle.id)
+
+
+async def test_a_cancel_while_an_attempt_is_failing_still_ends_cancelled(
+    client: Client, worker: Settings, systems: Systems, sandbox: Sandbox
+) -> None:
+    (deal,) = fresh_deals(sandbox, 1)
+    # Every ERP job call fails after 3 s: the cancel meets an attempt that then fails.
+    path = f"*/job/eid:{project_external_id(deal)}"
+    sandbox.fault("erp", path=path, method="PUT", status=503, latency_ms=3000, count=1)
+    handle = await start(client, worker, deal)
+    await when_running(handle, "create ERP project")
+
+    status = await cancelled(handle)
+    assert {s.name: s.state for s in status.steps}["create ERP project"] == StepState.CANCELLED
+    assert dead_letters_of(worker, handle.id) == []
+    await assert_nothing_left(systems, deal, handle.id)
+
+
+async def test_a_cancel_during_a_read_stops_before_the_next_step_writes(
+    client: Client, worker: Settings, sandbox: Sandbox
+) -> None:
+    (deal,) = fresh_deals(sandbox, 1)
+    sandbox.fault("psa", path="/api/v1/rate-cards/*", status=None, latency_ms=3000, count=1)
+    handle = await start(client, worker, deal)
+    await when_running(handle, "validate deal")
+
+    status = await cancelled(handle)
+    states = {s.name: s.state for s in status.steps}
+    assert states["upsert ERP customer"] == StepState.PENDING
+    assert status.compensations == []

@@ -120,13 +120,17 @@ class Interactive(Decisions):
         An action that returns after the run was cancelled (it could not be stopped in
         flight) still ends the run as cancelled, and its undo runs with the others.
         """
+        _stop_if_cancelled()  # a read just before may have finished despite the cancel
         async with self.step(declared.name) as step:
             undo = declared.undo_action()
             if undo is not None:
                 self.saga.on_failure(declared.name, f"{declared.undoes} ({declared.key})", undo)
-            result = await declared.act()
-            if workflow.cancellation_reason() is not None:
-                raise asyncio.CancelledError()
+            try:
+                result = await declared.act()
+            except (ActivityError, ApplicationError) as exc:
+                _stop_if_cancelled(exc)  # an attempt that failed after the cancel request
+                raise
+            _stop_if_cancelled()
             if declared.detail is not None:
                 step.detail = declared.detail(result)
         return result
@@ -146,17 +150,18 @@ class Interactive(Decisions):
         """
         try:
             return await body
-        except (asyncio.CancelledError, ActivityError) as exc:
-            if isinstance(exc, ActivityError) and not is_cancelled_exception(exc):
+        except (asyncio.CancelledError, ActivityError, ApplicationError) as exc:
+            cancelled = is_cancelled_exception(exc) or workflow.cancellation_reason() is not None
+            if not cancelled:
                 return await self._failed(exc)
             # Cancelled is an outcome, not a failure: no dead letter.
             await self._compensate()
             self.set_state(RunState.CANCELLED)
-            raise
-        except ApplicationError as exc:
-            return await self._failed(exc)
+            if is_cancelled_exception(exc):
+                raise
+            raise asyncio.CancelledError() from exc
 
-    async def _failed(self, exc: ActivityError | ApplicationError) -> NoReturn:
+    async def _failed(self, exc: BaseException) -> NoReturn:
         """Undo, leave a dead letter, and fail the run as SagaFailed naming the root cause."""
         failed = [s.name for s in self._status.steps if s.state == StepState.FAILED]
         await self._compensate()
@@ -310,3 +315,9 @@ class Interactive(Decisions):
         except TimeoutError:
             return False
         return True
+
+
+def _stop_if_cancelled(cause: BaseException | None = None) -> None:
+    """Raise the cancellation a finished (or failed) activity kept from the workflow."""
+    if workflow.cancellation_reason() is not None:
+        raise asyncio.CancelledError() from cause
