@@ -237,6 +237,23 @@ async def test_malformed_decisions_from_a_raw_client_are_refused_and_never_fail_
     assert [e.user for e in status.events if e.kind == "rejected"] == ["dana"]
 
 
+async def test_a_malformed_deal_change_is_refused_and_the_run_goes_on(
+    client: Client, worker: Settings
+) -> None:
+    raw = Client(client.service_client, namespace=client.namespace)
+    approving = await start(client, worker, DEMO_OPPORTUNITIES["large_usd"])
+    await when(approving, waiting_for(WaitKind.APPROVAL))
+    raw_handle = raw.get_workflow_handle(approving.id)
+    for args in ([], [{"event_id": "evt-1", "amount": "abc", "stage": "Closed Won"}], [1, 2]):
+        await raw_handle.signal("deal_changed", args=args)
+    status = await when(approving, refused_more_than(2))
+    assert refusals(status)[1].startswith("deal_changed refused: amount: ")
+    assert status.waiting_for is not None and status.waiting_for.kind == WaitKind.APPROVAL
+    await raw_handle.signal("reject", {"user": "dana", "reason": "not this quarter"})
+    assert (await result_of(approving)).outcome == "rejected"
+    assert await task_failures(approving) == []
+
+
 # ---- the apply step, should a value ever get past the validator --------------------------
 
 

@@ -42,9 +42,11 @@ class FollowsDealChanges(Interactive):
         self.amount_used = False  # provisioning started: a change now takes a change order
 
     @workflow.signal(name=DEAL_CHANGED_SIGNAL)
-    def deal_changed(self, change: DealChange) -> None:
-        """The deal's amount changed in the CRM; a redelivered event changes nothing."""
-        if change.event_id in self._change_ids:
+    def deal_changed(self, *payload: object) -> None:
+        """The deal's amount changed in the CRM; a redelivered event changes nothing, and a
+        malformed one (a raw client's) is refused in the status events."""
+        change = self._signalled(DEAL_CHANGED_SIGNAL, DealChange, payload)
+        if change is None or change.event_id in self._change_ids:
             return
         self._change_ids.add(change.event_id)
         self._changes += 1

@@ -34,6 +34,7 @@ SIGNAL_EXAMPLES = {
     "approve": '{"user": "dana", "comment": "ok"}',
     "reject": '{"user": "dana", "reason": "why"}',
     "correct": '{"user": "dana", "fields": {"legal_entity": "US01"}}',
+    "deal_changed": '{"event_id": "evt-1", "amount": "480000.00", "stage": "Closed Won"}',
 }
 
 
