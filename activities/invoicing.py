@@ -8,6 +8,7 @@ from connectors.erp import ErpConnector
 from connectors.errors import NotFound, RequestRejected
 from models.billing import Invoice, InvoiceDraftInput, InvoiceStatus, InvoiceStatusUpdate
 from models.status import CompensationOutcome
+from models.undo import UndoReport
 
 # The ERP refuses an invoice without lines, naming its item sublist.
 NO_LINES_FIELD = "item"
@@ -48,8 +49,15 @@ class InvoicingActivities:
         return await self._erp.set_invoice_status(change.external_id, change.status)
 
     @activity.defn(name="erp.void_invoice")
-    async def void_invoice(self, external_id: str) -> CompensationOutcome:
-        """Void a draft or approved invoice, freeing its postings for the next invoice."""
+    async def void_invoice(self, external_id: str) -> CompensationOutcome | UndoReport:
+        """Void a draft or approved invoice, freeing its postings for the next invoice. One
+        released meanwhile (a cancel that came while it was being released) is kept."""
+        invoice = await self._erp.get_invoice(external_id)
+        if invoice is None:
+            return CompensationOutcome.ALREADY_GONE
+        if invoice.status is InvoiceStatus.RELEASED:
+            reason = f"invoice {invoice.number} was released: it takes a credit memo, not a void"
+            return UndoReport(outcome=CompensationOutcome.KEPT, reason=reason)
         try:
             await self._erp.set_invoice_status(external_id, InvoiceStatus.VOIDED)
         except NotFound:

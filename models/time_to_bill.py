@@ -9,6 +9,8 @@ from models.billing import BillingProject, EntryKind, Invoice, check_period
 from models.psa import RateCard
 
 TIME_APPROVED_SIGNAL = "time_approved"
+LISTED = 50
+"""Project ids a month-end's totals list per kind (failed, cancelled); the rest are counted."""
 
 
 class Phase(StrEnum):
@@ -151,10 +153,15 @@ class ReadyState(StrEnum):
     NOTHING_TO_INVOICE = "nothing to invoice"
     FAILED = "failed"
     ALREADY_RUNNING = "already running"
+    CANCELLED = "cancelled"
+    """Cancelled by a person: no invoice of the run stands; its postings wait for a rerun."""
 
 
 class ProjectReady(BaseModel):
-    """A child's word to its month-end: posting is done and the invoice drafted (or not)."""
+    """A child's word to its month-end: posting is done and the invoice drafted (or not).
+
+    A child cancelled after its draft was reported sends a second word, CANCELLED with the
+    (now void) invoice."""
 
     project_id: str
     state: ReadyState
@@ -172,6 +179,10 @@ class MonthEndTotals(BaseModel):
     failed: list[str] = []
     """Project ids whose run failed before drafting (capped; see `failed_count`)."""
     failed_count: int = 0
+    cancelled: list[str] = []
+    """Project ids whose run was cancelled (capped; see `cancelled_count`): neither failed
+    nor invoiced; a rerun of the project's period bills what they posted."""
+    cancelled_count: int = 0
     posted: int = 0
     exceptions: int = 0
     invoiced: dict[str, Decimal] = {}
@@ -192,11 +203,32 @@ class MonthEndTotals(BaseModel):
             totals.nothing_to_invoice += 1
         elif report.state is ReadyState.ALREADY_RUNNING:
             totals.already_running += 1
+        elif report.state is ReadyState.CANCELLED:
+            totals.count_cancelled(report.project_id)
         else:
             totals.failed_count += 1
-            if len(totals.failed) < 50:
+            if len(totals.failed) < LISTED:
                 totals.failed.append(f"{report.project_id}: {report.error}")
         return totals
+
+    def withdraw(self, report: ProjectReady) -> "MonthEndTotals":
+        """A project counted as drafted whose run was cancelled since: its draft is void."""
+        totals = self.model_copy(deep=True)
+        if report.invoice:
+            totals.drafted -= 1
+            currency = report.invoice.currency
+            left = totals.invoiced.get(currency, Decimal(0)) - report.invoice.total
+            if left:
+                totals.invoiced[currency] = left
+            else:
+                totals.invoiced.pop(currency, None)
+        totals.count_cancelled(report.project_id)
+        return totals
+
+    def count_cancelled(self, project_id: str) -> None:
+        self.cancelled_count += 1
+        if len(self.cancelled) < LISTED:
+            self.cancelled.append(project_id)
 
 
 class MonthEndInput(BaseModel):

@@ -6,12 +6,14 @@ from collections import Counter
 from temporalio.client import Client, WorkflowHandle
 
 from config import Settings
-from models.billing import month_end_id, time_to_bill_id
+from models.billing import InvoiceStatus, month_end_id, time_to_bill_id
 from models.people import Approval
-from models.time_to_bill import MonthEndInput, Outcome, TimeToBillInput
+from models.time_to_bill import MonthEndInput, Outcome, TimeToBillInput, TimeToBillResult
 from sandbox.volume import Volume, volume_entries, volume_projects
 from tests.billing_support import awaiting_finance, expected, posted_entry_ids, seed_volume
+from tests.saga_support import cancelled
 from tests.support import Sandbox, Systems, running_worker
+from tests.test_opportunity_to_project import status_when
 from workflows.month_end import MonthEnd
 from workflows.time_to_bill import TimeToBill
 
@@ -109,3 +111,40 @@ async def test_a_long_period_continues_as_new_and_still_posts_everything_once(
     assert await posted_entry_ids(systems, month, volume.period) == Counter(
         e.id for e in month.valid
     )
+
+
+async def test_a_cancelled_child_counts_as_cancelled_neither_failed_nor_drafted(
+    client: Client, worker: Settings, sandbox: Sandbox, systems: Systems
+) -> None:
+    volume = Volume(projects=3, entries=240, period="2025-10", seed=48)
+    seed_volume(sandbox, volume)
+    held, withdrawn, drafted = volume_projects(volume)
+    # The first project's run keeps retrying its read while the others draft.
+    path = f"/api/v1/projects/{held.psa_id}/billing"
+    sandbox.fault("psa", path=path, status=503, down_for_seconds=120)
+    month_end = await client.start_workflow(
+        MonthEnd.run,
+        MonthEndInput(period=volume.period),
+        id=month_end_id(volume.period),
+        task_queue=worker.temporal.task_queue,
+    )
+    watched = client.get_workflow_handle(month_end.id)
+    await status_when(watched, lambda s: "2 drafted" in (s.steps[0].detail or ""), 60)
+
+    def child(psa_id: str) -> WorkflowHandle[TimeToBill, TimeToBillResult]:
+        return client.get_workflow_handle_for(
+            TimeToBill.run, time_to_bill_id(psa_id, volume.period)
+        )
+
+    await cancelled(child(withdrawn.psa_id))  # drafted: its draft is voided
+    status = await status_when(watched, lambda s: "cancelled" in (s.steps[0].detail or ""))
+    assert "1 drafted" in (status.steps[0].detail or ""), status.steps[0].detail
+    await cancelled(child(held.psa_id))  # before its draft
+    totals = await month_end.result()
+
+    assert (totals.projects, totals.drafted, totals.failed) == (3, 1, [])
+    assert totals.cancelled == [withdrawn.psa_id, held.psa_id] and totals.cancelled_count == 2
+    assert set(totals.invoiced) == {drafted.currency}
+    voided = await systems.erp.invoices_for_project(withdrawn.erp_job_id)
+    assert [i.status for i in voided] == [InvoiceStatus.VOIDED]
+    assert await systems.erp.invoices_for_project(held.erp_job_id) == []

@@ -15,12 +15,14 @@ from temporalio.client import (
 )
 from typer.testing import CliRunner, Result
 
+from activities.invoicing import InvoicingActivities
 from cli.main import app
 from config import Settings
 from models.billing import ExceptionState, InvoiceStatus, time_to_bill_id
 from models.people import Approval, Rejection
-from models.status import RunState
+from models.status import CompensationOutcome, RunState
 from models.time_to_bill import Outcome, TimeToBillInput, TimeToBillResult
+from models.undo import UndoReport
 from sandbox.rates import rate_for
 from sandbox.volume import Volume
 from store.db import open_engine
@@ -74,6 +76,10 @@ async def test_a_projects_month_is_posted_priced_invoiced_and_released(
     assert invoice is not None and invoice.status is InvoiceStatus.RELEASED
     assert invoice.total == month.invoice_total
     assert invoice.time_count == sum(1 for e in month.valid if e.billable)
+    # Released is final: the draft's undo (a cancel during the release) keeps it, saying why.
+    kept = await InvoicingActivities(systems.erp, systems.crm).void_invoice(invoice.external_id)
+    assert isinstance(kept, UndoReport) and kept.outcome is CompensationOutcome.KEPT
+    assert (await systems.erp.get_invoice(invoice.external_id)) == invoice
 
     engine = open_engine(worker.resolved_store_url)
     exceptions = list_exceptions(engine, project_id=month.project.psa_id, period=volume.period)

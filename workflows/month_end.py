@@ -3,12 +3,16 @@
 A project holds one of the slots until its invoice is drafted (its child says so by signal),
 not until finance releases it, so waiting approvals never stall the close. Children outlive
 the parent, which continues as new between pages of projects when its history grows.
+
+A cancelled child is counted as cancelled, neither failed nor drafted: nothing of it is
+invoiced and a rerun of its period bills what it posted. One cancelled after its draft was
+counted (while this run of the month-end still runs) is moved from drafted to cancelled.
 """
 
 import asyncio
 
 from temporalio import workflow
-from temporalio.exceptions import WorkflowAlreadyStartedError
+from temporalio.exceptions import WorkflowAlreadyStartedError, is_cancelled_exception
 from temporalio.workflow import ChildWorkflowHandle, ParentClosePolicy
 
 with workflow.unsafe.imports_passed_through():
@@ -42,12 +46,22 @@ class MonthEnd(Interactive):
         self.init_status(NAME, input.period, STEPS, input)
         self._totals = input.totals
         self._ready: dict[str, ProjectReady] = {}
+        self._awaiting: set[str] = set()
+        self._drafted: set[str] = set()
+        """This run's projects counted as drafted (a cancel may withdraw them)."""
         self._run_number = input.run
 
     @workflow.signal(name=READY_SIGNAL)
     def project_ready(self, ready: ProjectReady) -> None:
-        """A child has drafted its invoice (or found nothing to bill, or failed)."""
-        self._ready[ready.project_id] = ready
+        """A child has drafted its invoice (or found nothing to bill, failed, was cancelled);
+        or, cancelled after its draft was counted, withdraws it."""
+        project_id = ready.project_id
+        if project_id in self._awaiting:
+            self._ready[project_id] = ready  # the last word counts
+        elif ready.state is ReadyState.CANCELLED and project_id in self._drafted:
+            self._drafted.discard(project_id)
+            self._totals = self._totals.withdraw(ready)
+            self._step(PROJECTS).detail = self._progress()
 
     @workflow.run
     async def run(self, input: MonthEndInput) -> MonthEndTotals:
@@ -84,6 +98,7 @@ class MonthEnd(Interactive):
 
     async def _bill(self, project_id: str, period: str, slots: asyncio.Semaphore) -> None:
         async with slots:
+            self._awaiting.add(project_id)  # before the start: a child may answer at once
             try:
                 handle = await workflow.start_child_workflow(
                     TimeToBill.run,
@@ -92,11 +107,16 @@ class MonthEnd(Interactive):
                     parent_close_policy=ParentClosePolicy.ABANDON,
                 )
             except WorkflowAlreadyStartedError:
+                self._awaiting.discard(project_id)
                 self._record(ProjectReady(project_id=project_id, state=ReadyState.ALREADY_RUNNING))
                 return
             await workflow.wait_condition(lambda: project_id in self._ready or handle.done())
+            self._awaiting.discard(project_id)
             told: ProjectReady | None = self._ready.pop(project_id, None)
-            self._record(told or self._ended(project_id, handle))
+            report = told or self._ended(project_id, handle)
+            if report.state is ReadyState.DRAFTED:
+                self._drafted.add(project_id)
+            self._record(report)
 
     @staticmethod
     def _ended(
@@ -104,6 +124,8 @@ class MonthEnd(Interactive):
     ) -> ProjectReady:
         """The report of a child that ended without telling (e.g. terminated)."""
         error = None if handle.cancelled() else handle.exception()
+        if error is not None and is_cancelled_exception(error):
+            return ProjectReady(project_id=project_id, state=ReadyState.CANCELLED)
         return ProjectReady(
             project_id=project_id,
             state=ReadyState.FAILED,
@@ -121,4 +143,6 @@ class MonthEnd(Interactive):
             f"{t.projects} projects: {t.drafted} drafted, {t.nothing_to_invoice} with nothing "
             f"to invoice, {t.failed_count} failed, {t.already_running} already running"
         )
+        if t.cancelled_count:
+            text += f", {t.cancelled_count} cancelled (not invoiced: rerun their period)"
         return f"{text} (run {run})" if run > 1 else text

@@ -2,15 +2,23 @@
 
 Pages of entries are posted by id (history holds page tokens and counts); a long period
 continues as new. The draft invoice waits for a finance approver who approved none of the time
-on it; a failure or rejection after the draft voids it, which frees the postings for a rerun.
-Time entries the PSA approves meanwhile: workflows/time_approvals.py.
+on it; a failure, rejection or cancel before release voids it (found by its external id, fixed
+before the draft), which frees the postings for a rerun. Released is the point of no return: a
+cancel or failure after it undoes nothing. Time entries the PSA approves meanwhile:
+workflows/time_approvals.py.
 """
 
+import asyncio
+from dataclasses import dataclass
 from datetime import timedelta
 
 from temporalio import workflow
-from temporalio.common import RetryPolicy
-from temporalio.exceptions import ApplicationError, FailureError
+from temporalio.exceptions import (
+    ActivityError,
+    ApplicationError,
+    FailureError,
+    is_cancelled_exception,
+)
 
 with workflow.unsafe.imports_passed_through():
     from activities.billing import BillingActivities
@@ -18,6 +26,7 @@ with workflow.unsafe.imports_passed_through():
     from activities.policy import PolicyActivities
     from activities.psa import PsaActivities
     from models.billing import (
+        BillingProject,
         EntryKind,
         Invoice,
         InvoiceDraftInput,
@@ -28,7 +37,8 @@ with workflow.unsafe.imports_passed_through():
     )
     from models.people import Rejection
     from models.policy import BillingPolicy
-    from models.status import RunState
+    from models.psa import RateCard
+    from models.status import CompensationOutcome, RunState
     from models.time_to_bill import (
         BillingContext,
         BillingProgress,
@@ -36,13 +46,16 @@ with workflow.unsafe.imports_passed_through():
         Outcome,
         PageRequest,
         Phase,
+        PostedPage,
         ProjectReady,
         ReadyState,
         TimeToBillInput,
         TimeToBillResult,
     )
     from workflows import search_attributes as sa
-    from workflows.calls import call, read, undo
+    from workflows.calls import HEARTBEAT_TIMEOUT, SYSTEM_CALL_RETRY, call, read
+    from workflows.saga import root_message, uninterrupted
+    from workflows.steps import Call, SagaStep
     from workflows.time_approvals import FollowsTimeApprovals, time_detail
 
 NAME = "time-to-bill"
@@ -55,22 +68,35 @@ RELEASE = "release invoice"
 CRM_STATUS = "invoice status to CRM"
 STEPS = [READ, POST_TIME, POST_EXPENSES, DRAFT, APPROVE, RELEASE, CRM_STATUS]
 READY_SIGNAL = "project_ready"
-# Posting outlasts an ERP outage or a 429 storm: it only ever upserts, so retrying is safe.
-POSTING_RETRY = RetryPolicy(
-    initial_interval=timedelta(seconds=1),
-    backoff_coefficient=2.0,
-    maximum_interval=timedelta(seconds=20),
-    maximum_attempts=0,
-)
-POSTING_DEADLINE = timedelta(hours=2)
+# A page posts up to 1,000 entries; it heartbeats, so a dead worker is noticed in seconds.
 PAGE_TIMEOUT = timedelta(minutes=2)
 AUDIT_POSTINGS_PATCH = "audit-postings"
+# Runs cancelled before these replay as they ran: a cancel did not stop a run whose call in
+# flight finished anyway, and the month-end heard "failed" or nothing; a cancel did not wait
+# for the page in flight.
+CANCEL_PATCH = "cancel-ends-billing"
+PAGE_CANCEL_PATCH = "page-cancel-waits"
 
 
 def history_is_long(limit: int) -> bool:
     """Time to continue as new: past the policy's limit, or Temporal suggests it."""
     info = workflow.info()
     return info.is_continue_as_new_suggested() or info.get_current_history_length() > limit
+
+
+def stop_if_cancelled() -> None:
+    """An activity that finished although the run was cancelled returns normally: stop here."""
+    if workflow.cancellation_reason() is not None and workflow.patched(CANCEL_PATCH):
+        raise asyncio.CancelledError()
+
+
+@dataclass(frozen=True)
+class ProjectRead:
+    """What the read step found."""
+
+    project: BillingProject
+    policy: BillingPolicy
+    rate_card: RateCard
 
 
 @workflow.defn(name=NAME)
@@ -82,6 +108,8 @@ class TimeToBill(FollowsTimeApprovals):
         self.init_status(NAME, f"{input.project_id}/{input.period}", STEPS, fresh)
         self._invoice: Invoice | None = None
         self._told_parent = False
+        self._told_drafted = False
+        self._released = False
         self.init_time_approvals(input.period, input.progress, POST_TIME)
         self._status.project = input.project_id
 
@@ -98,10 +126,17 @@ class TimeToBill(FollowsTimeApprovals):
     async def run(self, input: TimeToBillInput) -> TimeToBillResult:
         try:
             result = await self.run_saga(self._run(input))
-        except (ApplicationError, FailureError) as exc:
-            await self._tell_parent(
-                ProjectReady(project_id=input.project_id, state=ReadyState.FAILED, error=str(exc))
+        except (asyncio.CancelledError, ApplicationError, FailureError) as exc:
+            failed = ProjectReady(
+                project_id=input.project_id, state=ReadyState.FAILED, error=str(exc)
             )
+            if not is_cancelled_exception(exc):
+                await self._tell_parent(failed)
+            elif workflow.info().parent is not None and workflow.patched(CANCEL_PATCH):
+                if not self._invoice_stands():
+                    await self._tell_parent(self._cancelled(input))
+            elif isinstance(exc, FailureError):  # as runs cancelled before CANCEL_PATCH did
+                await self._tell_parent(failed)
             raise
         done = result.outcome is not Outcome.REJECTED
         self.set_state(RunState.COMPLETED if done else RunState.REJECTED)
@@ -111,59 +146,58 @@ class TimeToBill(FollowsTimeApprovals):
         source = time_to_bill_id(input.project_id, input.period)
         progress = input.progress or BillingProgress(invoice_key=f"INV-{workflow.uuid4().hex[:12]}")
         self.progress = progress
-        async with self.step(READ) as step:
-            project = await call(BillingActivities.billing_project, input.project_id)
-            if project is None:
-                raise ApplicationError(
-                    f"PSA project {input.project_id} does not exist", non_retryable=True
-                )
-            self.policy = policy = await read(PolicyActivities.billing_policy)
-            card = await call(PsaActivities.get_rate_card, project.rate_card)
-            if card is None or card.currency != project.currency:
-                problem = "does not exist" if card is None else f"prices in {card.currency}"
-                raise ApplicationError(
-                    f"rate card {project.rate_card} of project {project.id} {problem}; "
-                    f"the project bills in {project.currency}: fix the project in the PSA",
-                    non_retryable=True,
-                )
-            self._status.customer = project.customer_name
-            workflow.upsert_search_attributes([sa.CUSTOMER.value_set(project.customer_name)])
-            step.detail = f"{project.name}: {project.billing_type}, {project.currency}"
+        found = await self.run_step(
+            SagaStep(
+                READ,
+                lambda: self._read(input.project_id),
+                detail=lambda r: (
+                    f"{r.project.name}: {r.project.billing_type}, {r.project.currency}"
+                ),
+            )
+        )
+        project, policy = found.project, found.policy
         context = BillingContext(
             project=project,
-            rate_card=card,
+            rate_card=found.rate_card,
             cost_centers=sorted(policy.cost_centers),
             period=input.period,
             source=source,
         )
         await self._post_all(input, context, progress, policy)
 
-        async with self.step(DRAFT) as step:
-            first, last = period_bounds(input.period)
-            milestones = [
-                m for m in project.milestones if m.completed_on and m.completed_on <= last
-            ]
-            self.saga.on_failure(
+        first, last = period_bounds(input.period)
+        drafted: Drafted = await self.run_step(
+            SagaStep(
                 DRAFT,
-                f"void draft invoice {progress.invoice_key}",
-                lambda: undo(InvoicingActivities.void_invoice, progress.invoice_key),
-            )
-            drafted: Drafted = await call(
-                InvoicingActivities.draft_invoice,
-                InvoiceDraftInput(
-                    external_id=progress.invoice_key,
-                    project_id=project.erp_project_id,
-                    currency=project.currency,
-                    period=input.period,
-                    source=source,
-                    milestones=milestones,
+                Call(
+                    InvoicingActivities.draft_invoice,
+                    InvoiceDraftInput(
+                        external_id=progress.invoice_key,
+                        project_id=project.erp_project_id,
+                        currency=project.currency,
+                        period=input.period,
+                        source=source,
+                        milestones=[
+                            m
+                            for m in project.milestones
+                            if m.completed_on and m.completed_on <= last
+                        ],
+                    ),
+                ),
+                undo=Call(InvoicingActivities.void_invoice, progress.invoice_key),
+                key=progress.invoice_key,
+                undoes="void the draft invoice, freeing its postings",
+                detail=lambda d: (
+                    f"invoice {d.invoice.number}: {d.invoice.total} {d.invoice.currency}"
+                    if d.invoice
+                    else f"nothing unbilled for {first} to {last}"
                 ),
             )
-            if drafted.invoice is None:
-                step.detail = f"nothing unbilled for {first} to {last}"
-                return await self._nothing_to_invoice(input, progress)
-            self._invoice = invoice = drafted.invoice
-            step.detail = f"invoice {invoice.number}: {invoice.total} {invoice.currency}"
+        )
+        if drafted.invoice is None:
+            return await self._nothing_to_invoice(input, progress)
+        self._invoice = invoice = drafted.invoice
+        self._told_drafted = True
         await self._tell_parent(self._ready(input, progress, ReadyState.DRAFTED))
 
         async with self.step(APPROVE) as step:
@@ -174,43 +208,86 @@ class TimeToBill(FollowsTimeApprovals):
             if isinstance(decision, Rejection):
                 await self.audit("rejected", decision.reason, decision.user)
                 step.detail = f"rejected by {decision.user}: {decision.reason}"
-                await self.saga.compensate()
+                await uninterrupted(self.saga.compensate())  # a cancel now leaves no draft
                 return self._result(input, progress, Outcome.REJECTED, decision.reason)
             await self.audit("approved", decision.comment or "approved", decision.user)
             step.detail = f"approved by {decision.user}"
 
-        async with self.step(RELEASE) as step:
-            change = InvoiceStatusChange(
-                external_id=invoice.external_id, status=InvoiceStatus.APPROVED
+        drafted_id = invoice.external_id
+        self._invoice = invoice = await self.run_step(
+            SagaStep(
+                RELEASE,
+                lambda: self._release(drafted_id),
+                detail=lambda i: f"invoice {i.number} released",
             )
-            await call(InvoicingActivities.set_invoice_status, change)
-            change.status = InvoiceStatus.RELEASED
-            self._invoice = invoice = await call(InvoicingActivities.set_invoice_status, change)
-            # Released means sent: from here it takes a credit memo, not a void.
-            self.saga.settle()
-            step.detail = f"invoice {invoice.number} released"
+        )
+        # Released means sent: from here it takes a credit memo, not a void.
+        self.saga.settle()
+        self._released = True
         await self.audit(
             "released", f"invoice {invoice.number}: {invoice.total} {invoice.currency}"
         )
 
-        async with self.step(CRM_STATUS) as step:
-            if project.opportunity_id is None:
+        if project.opportunity_id is None:
+            async with self.step(CRM_STATUS) as step:
                 step.detail = "project has no opportunity in the CRM"
-            else:
-                await call(
-                    InvoicingActivities.invoice_status_to_crm,
-                    InvoiceStatusUpdate(
-                        opportunity_id=project.opportunity_id,
-                        invoice_number=invoice.number,
-                        status=invoice.status,
-                        total=invoice.total,
-                        currency=invoice.currency,
-                        period=input.period,
-                    ),
-                    POSTING_RETRY,
+        else:
+            update = InvoiceStatusUpdate(
+                opportunity_id=project.opportunity_id,
+                invoice_number=invoice.number,
+                status=invoice.status,
+                total=invoice.total,
+                currency=invoice.currency,
+                period=input.period,
+            )
+            await self.run_step(
+                SagaStep(
+                    CRM_STATUS,
+                    lambda: self._status_to_crm(update),
+                    detail=lambda _: f"opportunity {update.opportunity_id}: {update.status.value}",
                 )
-                step.detail = f"opportunity {project.opportunity_id}: {invoice.status.value}"
+            )
         return self._result(input, progress, Outcome.RELEASED)
+
+    async def _read(self, project_id: str) -> ProjectRead:
+        """The project, the billing policy and the project's rate card, or a refusal."""
+        project = await call(BillingActivities.billing_project, project_id)
+        if project is None:
+            raise ApplicationError(f"PSA project {project_id} does not exist", non_retryable=True)
+        self.policy = policy = await read(PolicyActivities.billing_policy)
+        card = await call(PsaActivities.get_rate_card, project.rate_card)
+        if card is None or card.currency != project.currency:
+            problem = "does not exist" if card is None else f"prices in {card.currency}"
+            raise ApplicationError(
+                f"rate card {project.rate_card} of project {project.id} {problem}; "
+                f"the project bills in {project.currency}: fix the project in the PSA",
+                non_retryable=True,
+            )
+        self._status.customer = project.customer_name
+        workflow.upsert_search_attributes([sa.CUSTOMER.value_set(project.customer_name)])
+        return ProjectRead(project, policy, card)
+
+    async def _release(self, external_id: str) -> Invoice:
+        """Draft -> approved -> released; a cancel between the two stops before releasing."""
+        change = InvoiceStatusChange(external_id=external_id, status=InvoiceStatus.APPROVED)
+        await call(InvoicingActivities.set_invoice_status, change)
+        stop_if_cancelled()
+        change = change.model_copy(update={"status": InvoiceStatus.RELEASED})
+        return await call(InvoicingActivities.set_invoice_status, change)
+
+    async def _status_to_crm(self, update: InvoiceStatusUpdate) -> None:
+        """Within the CRM's retry window; past it the run fails, saying the invoice is out."""
+        try:
+            await call(InvoicingActivities.invoice_status_to_crm, update)
+        except ActivityError as exc:
+            if is_cancelled_exception(exc):
+                raise
+            raise ApplicationError(
+                f"invoice {update.invoice_number} is released, but its status did not reach "
+                f"the CRM ({root_message(exc)}); reconciliation lists it as invoice_status drift",
+                type="InvoiceStatusNotInCrm",
+                non_retryable=True,
+            ) from exc
 
     async def _post_all(
         self,
@@ -219,7 +296,8 @@ class TimeToBill(FollowsTimeApprovals):
         progress: BillingProgress,
         policy: BillingPolicy,
     ) -> None:
-        """Post every page of time, then of expenses; continue as new when history grows."""
+        """Post every page of time, then of expenses; continue as new when history grows.
+        A page only upserts, so a retried page posts nothing twice."""
         for phase, name, kind in (
             (Phase.TIME, POST_TIME, EntryKind.TIME),
             (Phase.EXPENSES, POST_EXPENSES, EntryKind.EXPENSE),
@@ -231,24 +309,20 @@ class TimeToBill(FollowsTimeApprovals):
                 continue
             async with self.step(name) as step:
                 while True:
-                    page = await workflow.execute_activity_method(
-                        BillingActivities.post_page,
-                        PageRequest(
-                            context=context,
-                            kind=kind,
-                            page_token=progress.page_token,
-                            page_size=policy.page_size,
-                        ),
-                        start_to_close_timeout=PAGE_TIMEOUT,
-                        schedule_to_close_timeout=POSTING_DEADLINE,
-                        retry_policy=POSTING_RETRY,
+                    request = PageRequest(
+                        context=context,
+                        kind=kind,
+                        page_token=progress.page_token,
+                        page_size=policy.page_size,
                     )
+                    page = await self._post_page(request)
                     if phase is Phase.TIME:
                         progress.time = progress.time.add(page)
                     else:
                         progress.expenses = progress.expenses.add(page)
                     progress.page_token = page.next_page_token
                     step.detail = self._totals(progress, phase)
+                    stop_if_cancelled()
                     if progress.page_token is None:
                         break
                     if history_is_long(policy.history_limit):
@@ -257,6 +331,23 @@ class TimeToBill(FollowsTimeApprovals):
             if workflow.patched(AUDIT_POSTINGS_PATCH):
                 await self.audit_log("posted", f"{name}: {self._totals(progress, phase)}")
             progress.phase = Phase.EXPENSES if phase is Phase.TIME else Phase.INVOICE
+
+    @staticmethod
+    async def _post_page(request: PageRequest) -> PostedPage:
+        """One page, called as a step's action is: retry window, heartbeat, a cancel waited
+        for. Runs that began before did not wait, and replay so."""
+        if workflow.patched(PAGE_CANCEL_PATCH):
+            return await Call(BillingActivities.post_page, request).run(
+                SYSTEM_CALL_RETRY, PAGE_TIMEOUT
+            )
+        page: PostedPage = await workflow.execute_activity_method(
+            BillingActivities.post_page,
+            request,
+            start_to_close_timeout=PAGE_TIMEOUT,
+            heartbeat_timeout=HEARTBEAT_TIMEOUT,
+            retry_policy=SYSTEM_CALL_RETRY,
+        )
+        return page
 
     @staticmethod
     def _totals(progress: BillingProgress, phase: Phase) -> str:
@@ -283,6 +374,21 @@ class TimeToBill(FollowsTimeApprovals):
             invoice=InvoiceSummary.of(self._invoice) if self._invoice else None,
         )
 
+    def _invoice_stands(self) -> bool:
+        """Released, before the cancel or while it came (the void kept it): still invoiced."""
+        kept = CompensationOutcome.KEPT
+        return self._released or any(c.step == DRAFT and c.outcome is kept for c in self.saga.log)
+
+    def _cancelled(self, input: TimeToBillInput) -> ProjectReady:
+        """A cancelled run's word to the month-end. It names the invoice only if it told the
+        month-end of the draft, now void, so that the month-end stops counting it."""
+        if self.progress is None:
+            return ProjectReady(project_id=input.project_id, state=ReadyState.CANCELLED)
+        ready = self._ready(input, self.progress, ReadyState.CANCELLED)
+        if not self._told_drafted:
+            ready.invoice = None
+        return ready
+
     def _result(
         self,
         input: TimeToBillInput,
@@ -302,9 +408,12 @@ class TimeToBill(FollowsTimeApprovals):
         )
 
     async def _tell_parent(self, ready: ProjectReady) -> None:
-        """Let a month-end parent start its next project; once, and never fatal."""
+        """Let a month-end parent start its next project; never fatal. Once, but for a
+        cancel after the draft was reported: the month-end then no longer counts it."""
         parent = workflow.info().parent
-        if parent is None or self._told_parent:
+        if parent is None:
+            return
+        if self._told_parent and ready.state is not ReadyState.CANCELLED:
             return
         self._told_parent = True
         try:

@@ -12,6 +12,7 @@ rerun records the same command sequences. A new workflow adds one `@scenario` fu
 
 import argparse
 import asyncio
+import contextlib
 import gc
 import json
 import re
@@ -238,6 +239,36 @@ async def invoice_rejected(estate: Estate) -> Recorded:
     await handle.execute_update(TimeToBill.reject, Rejection(user="fatima", reason="wrong PO"))
     assert (await handle.result()).outcome is Outcome.REJECTED
     return {"time-to-bill-rejected": handle}
+
+
+@scenario("time-to-bill-cancelled-posting", "time-to-bill-cancelled-awaiting-finance")
+async def invoice_cancelled(estate: Estate) -> Recorded:
+    """Cancelled while a page posts (its call slowed) and while finance decides. First
+    recorded before a cancel waited for the page in flight (workflow.patched)."""
+    volume = Volume(projects=3, entries=240, period="2026-02", seed=43)
+    seed_volume(estate.sandbox, volume)
+    month = pick_project(volume, billing_type=TM, with_invalid=False)
+    path = "*/record/v1/timeBill/upsertList"
+    estate.sandbox.fault("erp", path=path, status=None, latency_ms=3000, count=1)
+    posting = await start_billing(estate.client, estate.worker, month.project.psa_id, "2026-02")
+    await status_when(posting, lambda s: s.steps[1].state == "running")
+    await posting.cancel()
+    with contextlib.suppress(WorkflowFailureError):
+        await posting.result()
+    waiting = await start_billing(estate.client, estate.worker, month.project.psa_id, "2026-02")
+    await awaiting_finance(waiting)
+    await waiting.cancel()
+    with contextlib.suppress(WorkflowFailureError):
+        await waiting.result()
+    client = estate.client
+    return {  # one id, two runs
+        "time-to-bill-cancelled-posting": client.get_workflow_handle(
+            posting.id, run_id=posting.result_run_id
+        ),
+        "time-to-bill-cancelled-awaiting-finance": client.get_workflow_handle(
+            waiting.id, run_id=waiting.result_run_id
+        ),
+    }
 
 
 @scenario("month-end-small", "time-to-bill-continued-as-new", "time-to-bill-after-continue")
