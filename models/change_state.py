@@ -1,5 +1,6 @@
 """A live project as a change order is checked against, and what applying one needs."""
 
+from datetime import timedelta
 from decimal import Decimal
 
 from pydantic import BaseModel
@@ -91,6 +92,10 @@ class LockInput(BaseModel):
     project_id: str
     waiting: list[str] = []
     """Workflow ids queued when the previous run continued as new."""
+    holder: str | None = None
+    """The workflow id holding the project when the previous run continued as new."""
+    holder_check: timedelta | None = None
+    """How long the holder's next liveness check waits (it backs off while one holds)."""
 
 
 class LockState(BaseModel):

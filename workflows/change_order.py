@@ -6,6 +6,7 @@ the change, and must not have approved another level. Every change is undone to 
 previous value if a later step fails for good.
 """
 
+from datetime import timedelta
 from decimal import Decimal
 
 from temporalio import workflow
@@ -51,6 +52,10 @@ STEPS = [
     ERP_BUDGET, PSA_BUDGET, STAFFING, CRM_AMOUNT, FORECAST, OUTCOME,
 ]  # fmt: skip
 GRANTED_SIGNAL = "lock_granted"
+LOCK_REASK_PATCH = "lock-reask"
+# Re-asks back off like the lock's holder checks: a week queued costs ~150 events.
+FIRST_REASK = timedelta(hours=1)
+LONGEST_REASK = timedelta(hours=12)
 
 
 @workflow.defn(name=NAME)
@@ -110,12 +115,13 @@ class ChangeOrderWorkflow(Interactive):
         async with self.step(LOCK) as step:
             me = workflow.info().workflow_id
             self._holding_lock = True
-            await call(
-                ChangeOrderActivities.request_lock,
-                LockRequest(project_id=order.project_id, requester=me),
-            )
+            request = LockRequest(project_id=order.project_id, requester=me)
+            await call(ChangeOrderActivities.request_lock, request)
             step.detail = f"queued on {project_lock_id(order.project_id)}"
-            await workflow.wait_condition(lambda: self._granted)
+            if workflow.patched(LOCK_REASK_PATCH):
+                await self._until_granted(request)
+            else:
+                await workflow.wait_condition(lambda: self._granted)
             step.detail = "this change order's turn"
 
         async with self.step(VALIDATE) as step:
@@ -159,6 +165,18 @@ class ChangeOrderWorkflow(Interactive):
             new_budget=new_budget,
             approvals=self._approved_by,
         )
+
+    async def _until_granted(self, request: LockRequest) -> None:
+        """Wait for the lock's grant, asking again now and then: a lock that lost its queue
+        (terminated, say) learns of this order again, and a lost grant is sent again."""
+        wait = FIRST_REASK
+        while True:
+            try:
+                await workflow.wait_condition(lambda: self._granted, timeout=wait)
+                return
+            except TimeoutError:
+                await call(ChangeOrderActivities.request_lock, request)
+                wait = min(wait * 2, LONGEST_REASK)
 
     async def _approvals(self, levels: list[ApprovalLevel]) -> Rejection | None:
         """Each level in turn; the first rejection ends it."""

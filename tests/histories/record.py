@@ -359,6 +359,27 @@ async def change_orders(estate: Estate) -> Recorded:
     }
 
 
+@scenario("change-order-queued", "project-changes-bounded")
+async def change_order_queued(estate: Estate) -> Recorded:
+    # Recorded after a queued change order re-asks the lock now and then (workflow.patched)
+    # and the lock bounds its history: the second order waits while the first is rejected.
+    seed_volume(estate.sandbox, CHANGE_VOLUME)
+    first = await start_change(estate.client, estate.worker, change_order(62, "5000"))
+    await awaiting_finance(first)
+    second = await start_change(
+        estate.client, estate.worker, change_order(63, "5000", requested_by="victor")
+    )
+    waits = lambda s: any(x.detail and x.detail.startswith("queued") for x in s.steps)  # noqa: E731
+    await status_when(second, waits)
+    rejection = Rejection(user="victor", reason="not this quarter")
+    await first.execute_update(ChangeOrderWorkflow.reject, rejection)
+    assert (await first.result()).outcome == "rejected"
+    await approve_change(second, "paula")
+    assert (await second.result()).outcome == "applied"
+    lock = estate.client.get_workflow_handle(project_lock_id(USD_PROJECT.psa_id))
+    return {"change-order-queued": second, "project-changes-bounded": lock}
+
+
 # ---- the estate and the command line ------------------------------------------------------
 
 
