@@ -11,6 +11,7 @@ from typing import Any, cast
 
 import pytest
 from temporalio import workflow
+from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client, WorkflowHandle
 from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
@@ -199,6 +200,10 @@ async def test_a_lock_continued_as_new_while_held_keeps_its_holder_and_queue(
 
         first_run = await acquire(first.id)
         await acquire(second.id)
+        # A raw client's malformed signals are ignored, never a failed workflow task.
+        raw = Client(client.service_client, namespace=client.namespace)
+        for name, args in (("acquire", []), ("release", [42]), ("acquire", ["a", "b"])):
+            await raw.get_workflow_handle(lock_id).signal(name, args=args)
         # Weeks of liveness checks on a holder that never lets go.
         await skipping_env.sleep(timedelta(days=30))
         lock = client.get_workflow_handle_for(ProjectChanges.run, lock_id)
@@ -208,6 +213,10 @@ async def test_a_lock_continued_as_new_while_held_keeps_its_holder_and_queue(
         assert max(runs) < HISTORY_BOUND, runs
         assert (state.holder, state.waiting) == (first.id, [second.id])
         assert (await first.query(Holder.granted), await second.query(Holder.granted)) == (1, 0)
+        failed = EventType.EVENT_TYPE_WORKFLOW_TASK_FAILED
+        for run_id in [first_run, None]:
+            history = await client.get_workflow_handle(lock_id, run_id=run_id).fetch_history()
+            assert not [e for e in history.events if e.event_type == failed]
 
         # The holder asking again (a grant it thinks lost) is granted again, not queued.
         await acquire(first.id)

@@ -38,17 +38,23 @@ class ProjectChanges:
         self._regrant = False
 
     @workflow.signal
-    def acquire(self, requester: str) -> None:
+    def acquire(self, *payload: object) -> None:
         """Queue a change order workflow (by id) for the project; the holder asking again
         (its grant may have been lost) is granted again."""
+        requester = _requester("acquire", payload)
+        if requester is None:
+            return
         if requester == self._holder:
             self._regrant = True
         elif requester not in self._waiting:
             self._waiting.append(requester)
 
     @workflow.signal
-    def release(self, requester: str) -> None:
+    def release(self, *payload: object) -> None:
         """The holder is done (or a waiting one gave up)."""
+        requester = _requester("release", payload)
+        if requester is None:
+            return
         if requester == self._holder:
             self._holder = None
         elif requester in self._waiting:
@@ -133,3 +139,12 @@ class ProjectChanges:
             info.is_continue_as_new_suggested()
             or info.get_current_history_length() > CONTINUE_AFTER
         )
+
+
+def _requester(signal: str, payload: tuple[object, ...]) -> str | None:
+    """The one workflow id a signal names; anything else (a raw client's mistake) is ignored,
+    never a failed workflow task."""
+    if len(payload) == 1 and isinstance(payload[0], str) and payload[0]:
+        return payload[0]
+    workflow.logger.warning("%s ignored: expected one change-order workflow id", signal)
+    return None
