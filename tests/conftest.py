@@ -14,6 +14,7 @@ from tests.postgres import PostgresServer
 from tests.support import (
     OWN_NAMESPACES,
     TEMPORAL,
+    TEST_SERVER,
     Sandbox,
     Systems,
     encrypting_converter,
@@ -40,6 +41,18 @@ async def temporal_env() -> AsyncIterator[WorkflowEnvironment]:
     async with env:
         for namespace in OWN_NAMESPACES:
             await register(env.client, namespace)
+        yield env
+
+
+@pytest.fixture
+async def skipping_env() -> AsyncIterator[WorkflowEnvironment]:
+    """Temporal's time-skipping test server, for deadlines and weeks of waiting; one per
+    test, stopped before the next starts."""
+    env = await WorkflowEnvironment.start_time_skipping(
+        test_server_existing_path=TEST_SERVER, data_converter=encrypting_converter()
+    )
+    async with env:
+        await register(env.client, "default")
         yield env
 
 

@@ -1,10 +1,8 @@
 """Approval deadlines on the time-skipping test server: escalate once, then reject."""
 
 import uuid
-from collections.abc import AsyncIterator
 from datetime import timedelta
 
-import pytest
 from temporalio.testing import WorkflowEnvironment
 
 from config import Settings
@@ -18,24 +16,13 @@ from sandbox.crm.seed import DEMO_OPPORTUNITIES
 from sandbox.volume import Volume
 from tests.billing_support import pick_project, seed_volume
 from tests.histories.record import CHANGE_VOLUME
-from tests.support import TEST_SERVER, Sandbox, Systems, encrypting_converter, running_worker
+from tests.support import Sandbox, Systems, running_worker
 from tests.test_change_order import before
 from tests.test_change_order import order as change_order
 from tests.test_opportunity_to_project import assert_nothing_left
 from workflows.change_order import ChangeOrderWorkflow
 from workflows.opportunity_to_project import OpportunityToProject
-from workflows.search_attributes import register
 from workflows.time_to_bill import TimeToBill
-
-
-@pytest.fixture
-async def skipping_env() -> AsyncIterator[WorkflowEnvironment]:
-    env = await WorkflowEnvironment.start_time_skipping(
-        test_server_existing_path=TEST_SERVER, data_converter=encrypting_converter()
-    )
-    async with env:
-        await register(env.client, "default")
-        yield env
 
 
 async def test_unanswered_approval_escalates_once_then_rejects_leaving_nothing(

@@ -4,10 +4,8 @@ under its bound, and a month-end run stays under its limit plus one page of proj
 (The project-changes lock and change-order: tests/test_project_changes.py.)"""
 
 import uuid
-from collections.abc import AsyncIterator
 from datetime import timedelta
 
-import pytest
 from temporalio.client import Client, WorkflowHandle
 from temporalio.testing import WorkflowEnvironment
 
@@ -22,13 +20,12 @@ from sandbox.crm.seed import DEMO_OPPORTUNITIES, SPARE_CLOSED_WON
 from sandbox.hcm.seed import DEMO_WORKERS
 from sandbox.volume import Volume
 from tests.billing_support import pick_project, seed_volume
-from tests.support import TEST_SERVER, Sandbox, Systems, encrypting_converter, running_worker
+from tests.support import Sandbox, Systems, running_worker
 from tests.test_hire_to_staff import hcm_event, open_only_request
 from tests.test_opportunity_to_project import status_when, waiting_for
 from workflows.hire_to_staff import HireToStaff
 from workflows.month_end import PROJECTS_PER_PAGE, MonthEnd
 from workflows.opportunity_to_project import OpportunityToProject
-from workflows.search_attributes import register
 from workflows.time_to_bill import TimeToBill
 
 # Events in a run approved only after its deadline passed and the wait was escalated, as the
@@ -41,16 +38,6 @@ INVOICE_WAIT = 150
 POSTING_PAGE = 10
 MONTH_END_PROJECT = 12
 """Events a project's child adds to its month-end run."""
-
-
-@pytest.fixture
-async def skipping_env() -> AsyncIterator[WorkflowEnvironment]:
-    env = await WorkflowEnvironment.start_time_skipping(
-        test_server_existing_path=TEST_SERVER, data_converter=encrypting_converter()
-    )
-    async with env:
-        await register(env.client, "default")
-        yield env
 
 
 async def events_in(handle: WorkflowHandle) -> int:

@@ -5,11 +5,9 @@ waits for ever."""
 import asyncio
 import contextlib
 import uuid
-from collections.abc import AsyncIterator
 from datetime import timedelta
 from typing import Any, cast
 
-import pytest
 from temporalio import workflow
 from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client, WorkflowHandle
@@ -24,11 +22,10 @@ from models.change_state import ChangeOrderInput, LockInput
 from models.people import Approval
 from tests.billing_support import awaiting_finance as awaiting_approval
 from tests.billing_support import seed_volume
-from tests.support import TEST_SERVER, Sandbox, encrypting_converter, running_worker
+from tests.support import Sandbox, running_worker
 from tests.test_change_order import USD_PROJECT, VOLUME, order
 from workflows.change_order import ChangeOrderWorkflow
 from workflows.project_changes import GRANTED_SIGNAL, HISTORY_BOUND, ProjectChanges
-from workflows.search_attributes import register
 
 ORDERS = 20
 # The change order's bound as the README states it.
@@ -36,16 +33,6 @@ ORDER_EVENTS = 250
 ORDER_EVENTS_PER_DAY_QUEUED = 25
 Handle = WorkflowHandle[ChangeOrderWorkflow, ChangeOrderResult]
 LOCK = project_lock_id(USD_PROJECT.psa_id)
-
-
-@pytest.fixture
-async def skipping_env() -> AsyncIterator[WorkflowEnvironment]:
-    env = await WorkflowEnvironment.start_time_skipping(
-        test_server_existing_path=TEST_SERVER, data_converter=encrypting_converter()
-    )
-    async with env:
-        await register(env.client, "default")
-        yield env
 
 
 async def run_lengths(client: Client, workflow_id: str) -> list[int]:
