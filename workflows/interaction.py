@@ -169,9 +169,9 @@ class Interactive(Decisions):
         self._status.error = root_message(exc)
         if workflow.patched(DEAD_LETTERS_PATCH):
             await self._dead_letter(failed[0] if failed else None, self._status.error)
+        run = f"{self._status.workflow} for {self._status.business_key}"
         raise ApplicationError(
-            f"{self._status.workflow} for {self._status.business_key} failed: "
-            f"{self._status.error}",
+            f"{run} failed: {self._status.error}",
             type="SagaFailed",
             non_retryable=True,
         ) from exc
