@@ -90,8 +90,7 @@ async def test_attempts_that_only_ever_timed_out_give_up_after_twice_the_longest
     closed = await attempt(refused, waited=timedelta(hours=12, minutes=1))
     assert isinstance(closed, ApplicationError) and closed.type == "RetryWindowClosed"
     assert closed.message == (
-        "no attempt finished in 12 h (7 attempts): each timed out or its worker stopped, "
-        "giving up"
+        "no attempt finished in 12 h (7 attempts): each timed out or its worker stopped, giving up"
     )
 
 
