@@ -23,7 +23,16 @@ R = TypeVar("R")
 
 CALL_TIMEOUT = timedelta(seconds=30)
 HEARTBEAT_TIMEOUT = timedelta(seconds=10)
-WAIT_FOR_CANCELLED = ActivityCancellationType.WAIT_CANCELLATION_COMPLETED
+# Runs that began before it replay as they ran: a cancel did not wait for the call in flight.
+CANCEL_PATCH = "cancel-is-an-outcome"
+
+
+def cancellation_type() -> ActivityCancellationType:
+    """Wait for a cancelled call to end, so that its undo cannot overtake it."""
+    if workflow.patched(CANCEL_PATCH):
+        return ActivityCancellationType.WAIT_CANCELLATION_COMPLETED
+    return ActivityCancellationType.TRY_CANCEL
+
 
 # Connectors mark validation errors non-retryable; the rest is retried until the window
 # closes, at least once a minute so that a system that is back is noticed soon.
@@ -56,7 +65,7 @@ async def call(
         start_to_close_timeout=CALL_TIMEOUT,
         heartbeat_timeout=HEARTBEAT_TIMEOUT,
         retry_policy=retry,
-        cancellation_type=WAIT_FOR_CANCELLED,
+        cancellation_type=cancellation_type(),
     )
 
 
@@ -78,5 +87,5 @@ async def read(method: MethodAsyncNoParam[Any, R]) -> R:
         start_to_close_timeout=CALL_TIMEOUT,
         heartbeat_timeout=HEARTBEAT_TIMEOUT,
         retry_policy=SYSTEM_CALL_RETRY,
-        cancellation_type=WAIT_FOR_CANCELLED,
+        cancellation_type=cancellation_type(),
     )

@@ -31,6 +31,7 @@ with workflow.unsafe.imports_passed_through():
     )
     from telemetry.workflow import step_span
     from workflows import search_attributes as sa
+    from workflows.calls import CANCEL_PATCH
     from workflows.decisions import Decision, Decisions
     from workflows.saga import Saga, root_message, uninterrupted
     from workflows.steps import SagaStep
@@ -152,6 +153,8 @@ class Interactive(Decisions):
             return await body
         except (asyncio.CancelledError, ActivityError, ApplicationError) as exc:
             cancelled = is_cancelled_exception(exc) or workflow.cancellation_reason() is not None
+            if cancelled and not isinstance(exc, asyncio.CancelledError):
+                cancelled = workflow.patched(CANCEL_PATCH)  # earlier runs failed instead
             if not cancelled:
                 return await self._failed(exc)
             # Cancelled is an outcome, not a failure: no dead letter.
@@ -319,5 +322,5 @@ class Interactive(Decisions):
 
 def _stop_if_cancelled(cause: BaseException | None = None) -> None:
     """Raise the cancellation a finished (or failed) activity kept from the workflow."""
-    if workflow.cancellation_reason() is not None:
+    if workflow.cancellation_reason() is not None and workflow.patched(CANCEL_PATCH):
         raise asyncio.CancelledError() from cause

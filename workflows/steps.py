@@ -26,7 +26,7 @@ with workflow.unsafe.imports_passed_through():
         COMPENSATION_RETRY,
         HEARTBEAT_TIMEOUT,
         SYSTEM_CALL_RETRY,
-        WAIT_FOR_CANCELLED,
+        cancellation_type,
     )
 
 A = TypeVar("A")
@@ -55,7 +55,7 @@ class Call(Generic[R]):
             start_to_close_timeout=limit,
             heartbeat_timeout=HEARTBEAT_TIMEOUT,
             retry_policy=retry,
-            cancellation_type=WAIT_FOR_CANCELLED,
+            cancellation_type=cancellation_type(),
         )
         return result
 

@@ -142,6 +142,24 @@ async def deal_compensated(estate: Estate) -> Recorded:
     return {"opportunity-to-project-compensation": handle}
 
 
+@scenario("opportunity-to-project-cancelled-in-flight")
+async def deal_cancelled_in_flight(estate: Estate) -> Recorded:
+    # Cancelled while "create ERP project" is in flight: the call is waited for, then undone.
+    # The code before recorded it as `...-cancelled-in-flight-as-failure`: the run failed.
+    path = "*/record/v1/job/*"
+    estate.sandbox.fault("erp", path=path, method="PUT", status=None, latency_ms=3000, count=1)
+    handle = await start(estate.client, estate.worker, SPARE_CLOSED_WON[4])
+    await status_when(
+        handle,
+        lambda s: any(x.name == "create ERP project" and x.state == "running" for x in s.steps),
+    )
+    await handle.cancel()
+    with contextlib.suppress(WorkflowFailureError):
+        await handle.result()
+    estate.sandbox.clear_faults()
+    return {"opportunity-to-project-cancelled-in-flight": handle}
+
+
 @scenario("opportunity-to-project-rejection")
 async def deal_rejected(estate: Estate) -> Recorded:
     handle = await start(estate.client, estate.worker, DEMO_OPPORTUNITIES["large_cad"])
@@ -243,8 +261,9 @@ async def invoice_rejected(estate: Estate) -> Recorded:
 
 @scenario("time-to-bill-cancelled-posting", "time-to-bill-cancelled-awaiting-finance")
 async def invoice_cancelled(estate: Estate) -> Recorded:
-    """Cancelled while a page posts (its call slowed) and while finance decides. First
-    recorded before a cancel waited for the page in flight (workflow.patched)."""
+    """Cancelled while a page posts (its call slowed) and while finance decides. The code
+    before cancellation became an outcome (workflow.patched) recorded the same scenario as
+    `time-to-bill-cancelled-posting-as-failure` and `-awaiting-finance-before`."""
     volume = Volume(projects=3, entries=240, period="2026-02", seed=43)
     seed_volume(estate.sandbox, volume)
     month = pick_project(volume, billing_type=TM, with_invalid=False)
