@@ -3,12 +3,16 @@
 One change order per project at a time (the project-changes lock, in arrival order). Approval
 levels grow with the amount; each approver must hold the level's role, must not have raised
 the change, and must not have approved another level. Every change is undone to its exact
-previous value if a later step fails for good.
+previous value if a later step fails for good or the run is cancelled, up to the last step:
+once the PSA holds the change order as applied, it stays applied and a cancel is too late.
 """
 
+import asyncio
 from datetime import timedelta
 from decimal import Decimal
+from typing import Any
 
+from pydantic import RootModel
 from temporalio import workflow
 from temporalio.exceptions import ApplicationError, FailureError
 
@@ -28,13 +32,15 @@ with workflow.unsafe.imports_passed_through():
         ProjectState,
         StaffingRevision,
     )
-    from models.people import Rejection
-    from models.policy import ApprovalLevel
+    from models.people import Rejection, shown
+    from models.policy import ApprovalLevel, ChangeOrderPolicy
     from models.status import RunState, Step
     from workflows import search_attributes as sa
-    from workflows.calls import call, read, undo
+    from workflows.calls import call, read
     from workflows.change_rules import change_order_problems
     from workflows.interaction import Interactive
+    from workflows.saga import uninterrupted
+    from workflows.steps import Call, SagaStep
 
 NAME = "change-order"
 RECORD = "record change order"
@@ -58,6 +64,10 @@ FIRST_REASK = timedelta(hours=1)
 LONGEST_REASK = timedelta(hours=12)
 
 
+class LockGrant(RootModel[str]):
+    """The `lock_granted` signal's argument: the project id."""
+
+
 @workflow.defn(name=NAME)
 class ChangeOrderWorkflow(Interactive):
     @workflow.init
@@ -71,8 +81,18 @@ class ChangeOrderWorkflow(Interactive):
         self._holding_lock = False
 
     @workflow.signal(name=GRANTED_SIGNAL)
-    def lock_granted(self, project_id: str) -> None:
-        """The project-changes lock says it is this change order's turn."""
+    def lock_granted(self, *payload: object) -> None:
+        """The project-changes lock says it is this change order's turn (its one argument is
+        the project id); anything else is refused in the status events, never a failed task."""
+        grant = self._signalled(GRANTED_SIGNAL, LockGrant, payload)
+        if grant is None:
+            return
+        project = self._status.project
+        if grant.root != project:
+            self._refused_signal(
+                GRANTED_SIGNAL, None, f"granted {shown(grant.root)}: this order waits for {project}"
+            )
+            return
         self._granted = True
 
     def approval_refusal(self, user: str) -> str | None:
@@ -107,10 +127,14 @@ class ChangeOrderWorkflow(Interactive):
         return result
 
     async def _run(self, order: ChangeOrder) -> ChangeOrderResult:
-        async with self.step(RECORD) as step:
-            self.policy = policy = await read(PolicyActivities.change_order_policy)
-            await call(ChangeOrderActivities.record, order)
-            step.detail = f"{order.budget_change:+} {order.currency} on {order.project_id}"
+        # Never undone: a change order cancelled or failed stays submitted in the PSA.
+        policy = await self.run_step(
+            SagaStep(
+                RECORD,
+                lambda: self._record(order),
+                detail=lambda _: f"{order.budget_change:+} {order.currency} on {order.project_id}",
+            )
+        )
 
         async with self.step(LOCK) as step:
             me = workflow.info().workflow_id
@@ -166,6 +190,12 @@ class ChangeOrderWorkflow(Interactive):
             approvals=self._approved_by,
         )
 
+    async def _record(self, order: ChangeOrder) -> ChangeOrderPolicy:
+        """Read the policy, then hold the change order in the PSA."""
+        self.policy = policy = await read(PolicyActivities.change_order_policy)
+        await call(ChangeOrderActivities.record, order)
+        return policy
+
     async def _until_granted(self, request: LockRequest) -> None:
         """Wait for the lock's grant, asking again now and then: a lock that lost its queue
         (terminated, say) learns of this order again, and a lost grant is sent again."""
@@ -217,103 +247,134 @@ class ChangeOrderWorkflow(Interactive):
         return self._step(name)
 
     async def _apply(self, order: ChangeOrder, state: ProjectState) -> Decimal:
-        """ERP budget, PSA budget and demand, CRM amount, forecast: each undo registered first."""
-        assert state.project is not None and state.erp_budget is not None
-        project = state.project
-        snapshot = state.snapshot()
-        new_budget = state.erp_budget + order.budget_change
+        """The changes, each undone if a later one fails or the run is cancelled, then the
+        PSA's record that the change order is applied."""
+        assert state.erp_budget is not None
+        for change in self._changes(order, state):
+            await self.run_step(change)
+        await self._mark_applied(order)
+        return state.erp_budget + order.budget_change
 
-        async with self.step(ERP_BUDGET) as step:
-            restore = BudgetChange(key=snapshot.erp_project_external_id, budget=snapshot.erp_budget)
-            self.saga.on_failure(
+    def _changes(self, order: ChangeOrder, state: ProjectState) -> list[SagaStep[Any]]:
+        """ERP budget, PSA budget, staffing demand, CRM amount, forecast: each undo puts back
+        the value validate read, by a key fixed before its step."""
+        assert state.project is not None
+        project, was = state.project, state.snapshot()
+        new_budget = was.erp_budget + order.budget_change
+        job = was.erp_project_external_id
+        steps: list[SagaStep[Any]] = [
+            SagaStep(
                 ERP_BUDGET,
-                f"restore ERP budget {snapshot.erp_budget}",
-                lambda: undo(ChangeOrderActivities.set_erp_budget, restore),
+                Call(
+                    ChangeOrderActivities.set_erp_budget, BudgetChange(key=job, budget=new_budget)
+                ),
+                undo=Call(
+                    ChangeOrderActivities.set_erp_budget,
+                    BudgetChange(key=job, budget=was.erp_budget),
+                ),
+                key=job,
+                undoes=f"restore ERP budget {was.erp_budget}",
+                detail=lambda _: f"{was.erp_budget} -> {new_budget} {project.currency}",
             )
-            change = BudgetChange(key=snapshot.erp_project_external_id, budget=new_budget)
-            await call(ChangeOrderActivities.set_erp_budget, change)
-            step.detail = f"{snapshot.erp_budget} -> {new_budget} {project.currency}"
+        ]
 
-        async with self.step(PSA_BUDGET) as step:
-            if state.psa_budget is None:
-                step.detail = "the PSA project has no budget"
-            else:
-                previous = BudgetChange(key=project.id, budget=state.psa_budget)
-                self.saga.on_failure(
+        psa_was = state.psa_budget
+        if psa_was is None:
+            steps.append(_noted(PSA_BUDGET, "the PSA project has no budget"))
+        else:
+            psa_budget = psa_was + order.budget_change
+            steps.append(
+                SagaStep(
                     PSA_BUDGET,
-                    f"restore PSA budget {state.psa_budget}",
-                    lambda: undo(ChangeOrderActivities.set_psa_budget, previous),
+                    Call(
+                        ChangeOrderActivities.set_psa_budget,
+                        BudgetChange(key=project.id, budget=psa_budget),
+                    ),
+                    undo=Call(
+                        ChangeOrderActivities.set_psa_budget,
+                        BudgetChange(key=project.id, budget=psa_was),
+                    ),
+                    key=project.id,
+                    undoes=f"restore PSA budget {psa_was}",
+                    detail=lambda _: f"{psa_was} -> {psa_budget}",
                 )
-                psa_budget = state.psa_budget + order.budget_change
-                await call(
-                    ChangeOrderActivities.set_psa_budget,
-                    BudgetChange(key=project.id, budget=psa_budget),
-                )
-                step.detail = f"{state.psa_budget} -> {psa_budget}"
+            )
 
-        async with self.step(STAFFING) as step:
-            if not order.roles:
-                step.detail = "no staffing change"
-            else:
-                info = workflow.info()
-                # The first run id outlives a reset, so a reset run finds (not reopens) these.
-                revision = StaffingRevision(
-                    change_order=order,
-                    request_key=f"{info.workflow_id}/{info.first_execution_run_id}",
-                    open_requests=state.open_requests,
-                )
-                restore_staffing = revision.undo()
-                self.saga.on_failure(
+        if not order.roles:
+            steps.append(_noted(STAFFING, "no staffing change"))
+        else:
+            info = workflow.info()
+            # The first run id outlives a reset, so a reset run finds (not reopens) these.
+            revision = StaffingRevision(
+                change_order=order,
+                request_key=f"{info.workflow_id}/{info.first_execution_run_id}",
+                open_requests=state.open_requests,
+            )
+            steps.append(
+                SagaStep(
                     STAFFING,
-                    "restore request hours, cancel opened requests",
-                    lambda: undo(ChangeOrderActivities.restore_staffing, restore_staffing),
+                    Call(ChangeOrderActivities.revise_staffing, revision),
+                    undo=Call(ChangeOrderActivities.restore_staffing, revision.undo()),
+                    key=revision.request_key,
+                    undoes="restore request hours, cancel opened requests",
+                    detail=lambda revised: (
+                        f"{len(revised.changed)} requests changed, {len(revised.opened)} opened"
+                    ),
                 )
-                revised = await call(ChangeOrderActivities.revise_staffing, revision)
-                restore_staffing.opened = revised.opened  # requests opened before external ids
-                step.detail = (
-                    f"{len(revised.changed)} requests changed, {len(revised.opened)} opened"
-                )
+            )
 
-        async with self.step(CRM_AMOUNT) as step:
-            if snapshot.opportunity_id is None or snapshot.opportunity_amount is None:
-                step.detail = "the project has no opportunity in the CRM"
-            else:
-                opportunity, amount = snapshot.opportunity_id, snapshot.opportunity_amount
-                back = AmountChange(opportunity_id=opportunity, amount=amount)
-                self.saga.on_failure(
+        opportunity, amount = was.opportunity_id, was.opportunity_amount
+        if opportunity is None or amount is None:
+            steps.append(_noted(CRM_AMOUNT, "the project has no opportunity in the CRM"))
+        else:
+            moved = amount + order.budget_change
+            steps.append(
+                SagaStep(
                     CRM_AMOUNT,
-                    f"restore amount {amount}",
-                    lambda: undo(ChangeOrderActivities.set_opportunity_amount, back),
+                    Call(
+                        ChangeOrderActivities.set_opportunity_amount,
+                        AmountChange(opportunity_id=opportunity, amount=moved),
+                    ),
+                    undo=Call(
+                        ChangeOrderActivities.set_opportunity_amount,
+                        AmountChange(opportunity_id=opportunity, amount=amount),
+                    ),
+                    key=opportunity,
+                    undoes=f"restore amount {amount}",
+                    detail=lambda _: f"{opportunity}: {amount} -> {moved}",
                 )
-                forward = AmountChange(
-                    opportunity_id=opportunity, amount=amount + order.budget_change
-                )
-                await call(ChangeOrderActivities.set_opportunity_amount, forward)
-                step.detail = f"{opportunity}: {amount} -> {forward.amount}"
-
-        async with self.step(FORECAST) as step:
-            forecast = ForecastChange(
-                project_id=project.id,
-                change_order_id=order.id,
-                budget=new_budget,
-                hours_by_role={c.role: c.hours_change for c in order.roles},
             )
-            self.saga.on_failure(
+
+        forecast = ForecastChange(
+            project_id=project.id,
+            change_order_id=order.id,
+            budget=new_budget,
+            hours_by_role={c.role: c.hours_change for c in order.roles},
+        )
+        steps.append(
+            SagaStep(
                 FORECAST,
-                "withdraw the forecast revision",
-                lambda: undo(ChangeOrderActivities.withdraw_forecast, forecast),
+                Call(ChangeOrderActivities.publish_forecast, forecast),
+                undo=Call(ChangeOrderActivities.withdraw_forecast, forecast),
+                key=f"{project.id}/{order.id}",
+                undoes="withdraw the forecast revision",
+                detail=lambda _: f"revision {order.id} published",
             )
-            await call(ChangeOrderActivities.publish_forecast, forecast)
-            step.detail = f"revision {order.id} published"
+        )
+        return steps
 
+    async def _mark_applied(self, order: ChangeOrder) -> None:
+        """The point of no return: the PSA keeps an applied change order applied, so a cancel
+        arriving now is too late and the run completes. A failure still undoes the rest."""
+        if workflow.cancellation_reason() is not None:
+            raise asyncio.CancelledError()  # it came before this step started
         async with self.step(OUTCOME) as step:
             applied = ChangeOrderStatus(
                 change_order_id=order.id, status="applied",
                 note=f"approved by {', '.join(self._approved_by)}",
             )  # fmt: skip
-            await call(ChangeOrderActivities.set_status, applied)
+            await uninterrupted(call(ChangeOrderActivities.set_status, applied))
             step.detail = applied.note
-        return new_budget
 
     async def _release(self, order: ChangeOrder) -> None:
         """Give the project back (also when failed, rejected or cancelled)."""
@@ -325,3 +386,12 @@ class ChangeOrderWorkflow(Interactive):
             await handle.signal("release", me)
         except FailureError as exc:  # the lock notices an ended holder by itself
             workflow.logger.warning("could not release %s: %s", order.project_id, exc)
+
+
+async def _nothing() -> None:
+    """The action of a step with nothing to change."""
+
+
+def _noted(name: str, why: str) -> SagaStep[None]:
+    """A step that changes nothing here: it shows why."""
+    return SagaStep(name, _nothing, detail=lambda _: why)

@@ -35,6 +35,7 @@ SIGNAL_EXAMPLES = {
     "reject": '{"user": "dana", "reason": "why"}',
     "correct": '{"user": "dana", "fields": {"legal_entity": "US01"}}',
     "deal_changed": '{"event_id": "evt-1", "amount": "480000.00", "stage": "Closed Won"}',
+    "lock_granted": '"PRJ-V00001"',
 }
 
 
