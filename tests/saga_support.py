@@ -19,16 +19,28 @@ from store.dead_letters import list_dead_letters
 from tests.support import Sandbox, running_worker
 
 
-def fresh_deals(sandbox: Sandbox, count: int) -> list[str]:
-    """Closed-won deals of this test's own, under the approval threshold."""
+def fresh_deals(sandbox: Sandbox, count: int, like: str | None = None) -> list[str]:
+    """Closed-won deals of this test's own: under the approval threshold, or made as the
+    named deal `like` is (large_usd, unknown_legal_entity...)."""
     response = httpx.post(
         f"{sandbox.urls['crm']}/__admin/seed/deals",
-        json={"count": count, "seed": uuid.uuid4().int % 10_000},
+        json={"count": count, "seed": uuid.uuid4().int % 10_000, "like": like},
         timeout=10,
     )
     response.raise_for_status()
     deals: list[str] = response.json()["opportunities"]
     return deals
+
+
+def fresh_prehire(sandbox: Sandbox, like: str) -> str:
+    """A pre-hire of this test's own, made as the named pre-hire `like` (e.g. 30004, whose
+    cost center is missing), so that no other test hires the same worker."""
+    response = httpx.post(
+        f"{sandbox.urls['hcm']}/__admin/seed/prehires", json={"like": like}, timeout=10
+    )
+    response.raise_for_status()
+    worker: str = response.json()["workers"][0]
+    return worker
 
 
 async def status_of(handle: WorkflowHandle[Any, Any]) -> WorkflowStatus:

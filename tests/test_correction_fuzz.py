@@ -23,8 +23,8 @@ from config import Settings
 from models.hire_to_staff import resource_external_id
 from models.people import Correction, shown
 from models.status import WaitKind, WorkflowStatus
-from sandbox.crm.seed import DEMO_OPPORTUNITIES
 from sandbox.hcm.seed import DEMO_WORKERS
+from tests.saga_support import fresh_deals, fresh_prehire
 from tests.support import Sandbox, Systems
 from tests.test_correction_refusals import (
     answered,
@@ -96,7 +96,7 @@ class Surface:
     fields: tuple[str, ...]
     user: str
     start: Callable[[Client, Settings, Sandbox], Awaitable[Handle]]
-    fix: Callable[[Systems], Awaitable[dict[str, str]]]
+    fix: Callable[[Handle, Systems], Awaitable[dict[str, str]]]
     """A correction that makes the subject valid again, whatever the fuzz left in it."""
     finish: Callable[[Handle, Systems], Awaitable[None]]
     accepts: Callable[[str, str], bool] = lambda field, value: False
@@ -105,17 +105,21 @@ class Surface:
 
 # ---- hire-to-staff: a worker whose cost center belongs to another legal entity ----------
 
-HIRE_WORKER = DEMO_WORKERS["prehire_foreign_cost_center"]
+
+def business_key(handle: Handle) -> str:
+    """The worker or deal a run is about: its workflow id after the workflow's name."""
+    return handle.id.split("/", 1)[1]
 
 
 async def start_hire(client: Client, settings: Settings, sandbox: Sandbox) -> Handle:
-    hcm_event(sandbox, "hire", HIRE_WORKER)
-    handle: Handle = await hire(client, settings, HIRE_WORKER)
+    worker_id = fresh_prehire(sandbox, DEMO_WORKERS["prehire_foreign_cost_center"])
+    hcm_event(sandbox, "hire", worker_id)
+    handle: Handle = await hire(client, settings, worker_id)
     return handle
 
 
-async def fix_hire(systems: Systems) -> dict[str, str]:
-    person = await systems.hcm.get_worker(HIRE_WORKER)
+async def fix_hire(handle: Handle, systems: Systems) -> dict[str, str]:
+    person = await systems.hcm.get_worker(business_key(handle))
     assert person.manager_id and person.role and person.department
     return {
         "legal_entity": "US01",
@@ -129,7 +133,7 @@ async def fix_hire(systems: Systems) -> dict[str, str]:
 
 async def finish_hire_run(handle: Handle, systems: Systems) -> None:
     assert await finish_hire(handle) in ("assigned", "on bench")
-    resource = await systems.psa.find_resource(resource_external_id(HIRE_WORKER))
+    resource = await systems.psa.find_resource(resource_external_id(business_key(handle)))
     assert resource is not None and resource.cost_center == "CC-1200"
     assert resource.cost_rate == Decimal("120.00")
 
@@ -145,15 +149,14 @@ def positive_amount(field: str, value: str) -> bool:
 
 # ---- opportunity-to-project: a deal on an inactive rate card ----------------------------
 
-DEAL = DEMO_OPPORTUNITIES["inactive_rate_card"]
-
 
 async def start_deal(client: Client, settings: Settings, sandbox: Sandbox) -> Handle:
-    return await start(client, settings, DEAL)
+    (deal,) = fresh_deals(sandbox, 1, like="inactive_rate_card")
+    return await start(client, settings, deal)
 
 
-async def fix_deal(systems: Systems) -> dict[str, str]:
-    deal = await systems.crm.get_opportunity(DEAL)
+async def fix_deal(handle: Handle, systems: Systems) -> dict[str, str]:
+    deal = await systems.crm.get_opportunity(business_key(handle))
     assert deal.legal_entity and deal.billing_terms and deal.billing_type
     return {
         "legal_entity": deal.legal_entity,
@@ -167,7 +170,7 @@ async def fix_deal(systems: Systems) -> dict[str, str]:
 async def finish_deal(handle: Handle, systems: Systems) -> None:
     result = await result_of(handle)
     assert result.outcome == "completed"
-    deal = await systems.crm.get_opportunity(DEAL)
+    deal = await systems.crm.get_opportunity(business_key(handle))
     assert deal.rate_card == f"STD-{deal.currency}-2026"
     assert deal.erp_project_id == result.erp_project_id
 
@@ -288,7 +291,7 @@ async def test_no_correction_wedges_the_run(
     assert await task_failures(handle) == []
 
     await handle.execute_update(
-        "correct", Correction(user=surface.user, fields=await surface.fix(systems))
+        "correct", Correction(user=surface.user, fields=await surface.fix(handle, systems))
     )
     await surface.finish(handle, systems)
     assert await task_failures(handle) == []

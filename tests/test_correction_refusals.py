@@ -33,8 +33,8 @@ from models.hcm import Worker
 from models.hire_to_staff import resource_external_id
 from models.people import Approval, Correction
 from models.status import FieldProblem, RunState, WaitKind, WorkflowStatus
-from sandbox.crm.seed import DEMO_OPPORTUNITIES
 from sandbox.hcm.seed import DEMO_WORKERS
+from tests.saga_support import fresh_deals, fresh_prehire
 from tests.support import Sandbox, Systems, encrypting_converter
 from tests.test_hire_to_staff import hcm_event, hire
 from tests.test_opportunity_to_project import start, waiting_for
@@ -127,7 +127,7 @@ async def test_a_cost_rate_that_is_not_a_number_is_refused_and_the_run_goes_on(
     """`psflow correct hire-to-staff/30004 --set cost_rate=abc` used to be accepted, then fail
     every workflow task of the run on pydantic validation: the run could neither go on nor
     be updated."""
-    worker_id = DEMO_WORKERS["prehire_missing_cost_center"]
+    worker_id = fresh_prehire(sandbox, DEMO_WORKERS["prehire_missing_cost_center"])
     hcm_event(sandbox, "hire", worker_id)
     handle = await hire(client, worker, worker_id)
     await when(handle, waiting_for(WaitKind.CORRECTION))
@@ -189,11 +189,13 @@ BAD_DECISIONS: list[list[Any]] = [
 
 
 async def test_malformed_decisions_from_a_raw_client_are_refused_and_never_fail_a_task(
-    client: Client, worker: Settings, systems: Systems
+    client: Client, worker: Settings, systems: Systems, sandbox: Sandbox
 ) -> None:
     raw = Client(client.service_client, namespace=client.namespace)  # plain JSON, no models
-    correcting = await start(client, worker, DEMO_OPPORTUNITIES["unknown_legal_entity"])
-    approving = await start(client, worker, DEMO_OPPORTUNITIES["large_usd"])
+    (broken,) = fresh_deals(sandbox, 1, like="unknown_legal_entity")
+    (large,) = fresh_deals(sandbox, 1, like="large_usd")
+    correcting = await start(client, worker, broken)
+    approving = await start(client, worker, large)
     await when(correcting, waiting_for(WaitKind.CORRECTION))
     await when(approving, waiting_for(WaitKind.APPROVAL))
     raw_correcting = raw.get_workflow_handle(correcting.id)
@@ -220,7 +222,7 @@ async def test_malformed_decisions_from_a_raw_client_are_refused_and_never_fail_
     assert fixed.outcome == "completed" and rejected.outcome == "rejected"
     assert await task_failures(correcting) == []
     assert await task_failures(approving) == []
-    deal = await systems.crm.get_opportunity(DEMO_OPPORTUNITIES["unknown_legal_entity"])
+    deal = await systems.crm.get_opportunity(broken)
     assert deal.legal_entity == "US01"
 
     corrections = refusals(await correcting.query(OpportunityToProject.status))
@@ -238,10 +240,11 @@ async def test_malformed_decisions_from_a_raw_client_are_refused_and_never_fail_
 
 
 async def test_a_malformed_deal_change_is_refused_and_the_run_goes_on(
-    client: Client, worker: Settings
+    client: Client, worker: Settings, sandbox: Sandbox
 ) -> None:
     raw = Client(client.service_client, namespace=client.namespace)
-    approving = await start(client, worker, DEMO_OPPORTUNITIES["large_usd"])
+    (large,) = fresh_deals(sandbox, 1, like="large_usd")
+    approving = await start(client, worker, large)
     await when(approving, waiting_for(WaitKind.APPROVAL))
     raw_handle = raw.get_workflow_handle(approving.id)
     for args in ([], [{"event_id": "evt-1", "amount": "abc", "stage": "Closed Won"}], [1, 2]):

@@ -16,10 +16,10 @@ from models.opportunity_to_project import OpportunityToProjectInput, workflow_id
 from models.people import Approval
 from models.status import WaitKind, WorkflowStatus
 from models.time_to_bill import MonthEndInput, Outcome, TimeToBillInput
-from sandbox.crm.seed import DEMO_OPPORTUNITIES, SPARE_CLOSED_WON
 from sandbox.hcm.seed import DEMO_WORKERS
 from sandbox.volume import Volume
 from tests.billing_support import pick_project, seed_volume
+from tests.saga_support import fresh_deals, fresh_prehire
 from tests.support import Sandbox, Systems, running_worker
 from tests.test_hire_to_staff import hcm_event, open_only_request
 from tests.test_opportunity_to_project import status_when, waiting_for
@@ -59,10 +59,10 @@ def escalations(status: WorkflowStatus) -> int:
 
 
 async def test_a_deal_approved_after_escalation_stays_under_its_bound(
-    skipping_env: WorkflowEnvironment, settings: Settings
+    skipping_env: WorkflowEnvironment, settings: Settings, sandbox: Sandbox
 ) -> None:
     client = skipping_env.client
-    deal = DEMO_OPPORTUNITIES["large_usd"]
+    (deal,) = fresh_deals(sandbox, 1, like="large_usd")
     async with running_worker(client, settings, f"psflow-test-{uuid.uuid4()}") as used:
         handle = await client.start_workflow(
             OpportunityToProject.run,
@@ -85,13 +85,14 @@ async def test_a_hire_approved_after_escalation_stays_under_its_bound(
 ) -> None:
     client = skipping_env.client
     async with running_worker(client, settings, f"psflow-test-{uuid.uuid4()}") as used:
+        (spare,) = fresh_deals(sandbox, 1)
         deal = await client.execute_workflow(
             OpportunityToProject.run,
-            OpportunityToProjectInput(opportunity_id=SPARE_CLOSED_WON[6]),
-            id=workflow_id(SPARE_CLOSED_WON[6]),
+            OpportunityToProjectInput(opportunity_id=spare),
+            id=workflow_id(spare),
             task_queue=used.temporal.task_queue,
         )
-        worker_id = DEMO_WORKERS["prehire_consultant_us"]
+        worker_id = fresh_prehire(sandbox, DEMO_WORKERS["prehire_consultant_us"])
         hcm_event(sandbox, "hire", worker_id)
         person = await systems.hcm.get_worker(worker_id)
         await open_only_request(systems, deal.psa_project_id, person.role)
@@ -148,7 +149,7 @@ async def test_an_invoice_released_after_escalation_stays_under_its_bound(
 async def test_a_month_end_run_stays_under_its_limit_and_a_page_of_projects(
     client: Client, settings: Settings, sandbox: Sandbox
 ) -> None:
-    volume = Volume(projects=PROJECTS_PER_PAGE + 20, entries=2_400, period="2026-07", seed=45)
+    volume = Volume(projects=PROJECTS_PER_PAGE + 20, entries=2_400, period="2025-11", seed=45)
     seed_volume(sandbox, volume)
     small = settings.model_copy(deep=True)
     small.billing.history_limit = 50  # past it after the first page of projects

@@ -4,7 +4,7 @@ from fastapi import APIRouter
 from pydantic import BaseModel, Field, field_validator
 
 from models.billing import check_period
-from sandbox.crm.seed import add_closed_won_deals
+from sandbox.crm.seed import NAMED_DEALS, add_closed_won_deals
 from sandbox.crm.service import Crm
 from sandbox.crm.volume_seed import is_volume_id, volume_opportunities
 from sandbox.faults import ADMIN_PREFIX
@@ -30,6 +30,17 @@ class DealsRequest(BaseModel):
 
     count: int = Field(10, ge=1, le=5000, description="closed-won deals to add")
     seed: int = Field(7, description="the same seed and count give the same deals' values")
+    like: str | None = Field(
+        None, description="a named deal to make them as (large_usd, unknown_legal_entity...)"
+    )
+
+    @field_validator("like")
+    @classmethod
+    def _named(cls, value: str | None) -> str | None:
+        names = [name for name, _ in NAMED_DEALS]
+        if value is not None and value not in names:
+            raise ValueError(f"like must be one of {', '.join(names)}")
+        return value
 
 
 def crm_admin_router(crm: Crm) -> APIRouter:
@@ -47,7 +58,9 @@ def crm_admin_router(crm: Crm) -> APIRouter:
     @router.post("/seed/deals", status_code=201)
     def seed_deals(request: DealsRequest) -> dict[str, list[str]]:
         """Add closed-won deals under the approval threshold that opportunity-to-project
-        provisions without a person: valid terms, line items, milestones. New ids each call."""
-        return {"opportunities": add_closed_won_deals(crm.store, request.count, request.seed)}
+        provisions without a person: valid terms, line items, milestones; or deals made as a
+        named one is (`like`), so that a test has its own. New ids each call."""
+        added = add_closed_won_deals(crm.store, request.count, request.seed, request.like)
+        return {"opportunities": added}
 
     return router

@@ -295,19 +295,27 @@ def seed(store: RecordStore) -> None:
 ADDED_DEALS_BASE = 40000
 
 
-def add_closed_won_deals(store: RecordStore, count: int, seed: int) -> list[str]:
+def add_closed_won_deals(
+    store: RecordStore, count: int, seed: int, like: str | None = None
+) -> list[str]:
     """Add `count` closed-won deals under the approval threshold that pass validation (an
     account's own legal entity, currency and active rate card, allowed terms), each with
-    line items and milestones; their ids, in order."""
-    rng = random.Random(f"psflow-added-deals/{seed}/{count}")
+    line items and milestones; or, `like` a named deal (NAMED_DEALS: large, broken...), new
+    deals made as that one is. Their ids, in order."""
+    rng = random.Random(f"psflow-added-deals/{seed}/{count}/{like}")
+    named = dict(NAMED_DEALS)
     ids = []
     for _ in range(count):
-        deal = Deal(
-            account=rng.randrange(len(catalog.ACCOUNTS)),
-            size="small",
-            owner=rng.choice(["sam", "alex"]),
-            billing_type=rng.choice(catalog.BILLING_TYPES),
-            billing_terms=rng.choice(catalog.BILLING_TERMS),
+        deal = (
+            named[like]
+            if like
+            else Deal(
+                account=rng.randrange(len(catalog.ACCOUNTS)),
+                size="small",
+                owner=rng.choice(["sam", "alex"]),
+                billing_type=rng.choice(catalog.BILLING_TYPES),
+                billing_terms=rng.choice(catalog.BILLING_TERMS),
+            )
         )
         number = store.next_number("AddedOpportunity", start=ADDED_DEALS_BASE)
         _insert_deal(store, rng, number, deal)

@@ -4,14 +4,15 @@ import threading
 from pathlib import Path
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, FastAPI, Query
+from fastapi import APIRouter, Depends, FastAPI, HTTPException, Query
 from fastapi.openapi.models import OAuthFlowClientCredentials, OAuthFlows
 from fastapi.security import OAuth2
+from pydantic import BaseModel, Field
 
 from sandbox.auth import TokenIssuer, bearer_required
-from sandbox.faults import FaultBook, FaultMiddleware, admin_router
+from sandbox.faults import ADMIN_PREFIX, FaultBook, FaultMiddleware, admin_router
 from sandbox.hcm.events import EventBook, events_router
-from sandbox.hcm.seed import WORKER, seed
+from sandbox.hcm.seed import WORKER, add_prehires, seed
 from sandbox.hcm.workday import (
     HANDLERS,
     WorkdayError,
@@ -123,6 +124,28 @@ def workers_router(workers: Workers, issuer: TokenIssuer) -> APIRouter:
     return router
 
 
+class PrehiresRequest(BaseModel):
+    """Pre-hires to add, each made as a named one, so that a test has workers of its own."""
+
+    like: str = Field(description="Employee_ID of a named pre-hire, e.g. 30004 (no cost center)")
+    count: int = Field(1, ge=1, le=100)
+
+
+def seed_router(store: RecordStore, lock: threading.RLock) -> APIRouter:
+    router = APIRouter(prefix=f"{ADMIN_PREFIX}/seed", tags=["sandbox admin"])
+
+    @router.post("/prehires", status_code=201)
+    def seed_prehires(request: PrehiresRequest) -> dict[str, list[str]]:
+        """Add pre-hires made as a named one; their Employee_IDs."""
+        with lock:
+            try:
+                return {"workers": add_prehires(store, request.like, request.count)}
+            except ValueError as exc:
+                raise HTTPException(422, str(exc)) from None
+
+    return router
+
+
 def create_app(
     db_path: Path,
     *,
@@ -177,5 +200,6 @@ def create_app(
     app.include_router(issuer.router(token_path(tenant)))
     app.include_router(workers_router(Workers(store, tenant), issuer))
     app.include_router(events_router(book))
+    app.include_router(seed_router(store, lock))
     app.include_router(admin_router(faults, reset))
     return app

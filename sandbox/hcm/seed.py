@@ -8,6 +8,7 @@ manager, no role.
 """
 
 import random
+import uuid
 from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any, NamedTuple
@@ -301,3 +302,29 @@ def seed(store: RecordStore) -> None:
     """Fill an empty store with the workforce."""
     for record in build_workers():
         store.insert(WORKER, record["wid"], record, external_id=record["id"])
+
+
+ADDED_PREHIRES_BASE = 32000
+
+
+def add_prehires(store: RecordStore, like: str, count: int) -> list[str]:
+    """Add `count` pre-hires made as the named pre-hire `like` (its role, entity, cost center
+    or the lack of one...), each with an Employee_ID of its own; their ids, in order."""
+    template = next(
+        (r for r in build_workers() if r["id"] == like and r["status"] == "pre-hire"), None
+    )
+    if template is None:
+        named = ", ".join(h.id for h in _NAMED if h.status == "pre-hire")
+        raise ValueError(f"like must be a named pre-hire: {named}")
+    ids = []
+    for _ in range(count):
+        employee_id = str(store.next_number("AddedPrehire", start=ADDED_PREHIRES_BASE))
+        first, last = template["first_name"], template["last_name"]
+        record = template | {
+            "id": employee_id,
+            "wid": uuid.uuid4().hex,
+            "email": f"{first}.{last}.{employee_id}@{EMAIL_DOMAIN}".lower(),
+        }
+        store.insert(WORKER, record["wid"], record, external_id=employee_id)
+        ids.append(employee_id)
+    return ids
