@@ -7,7 +7,6 @@ previous value if a later step fails for good or the run is cancelled, up to the
 once the PSA holds the change order as applied, it stays applied and a cancel is too late.
 """
 
-import asyncio
 from datetime import timedelta
 from decimal import Decimal
 from typing import Any
@@ -39,7 +38,6 @@ with workflow.unsafe.imports_passed_through():
     from workflows.calls import call, read
     from workflows.change_rules import change_order_problems
     from workflows.interaction import Interactive
-    from workflows.saga import uninterrupted
     from workflows.steps import Call, SagaStep
 
 NAME = "change-order"
@@ -366,15 +364,18 @@ class ChangeOrderWorkflow(Interactive):
     async def _mark_applied(self, order: ChangeOrder) -> None:
         """The point of no return: the PSA keeps an applied change order applied, so a cancel
         arriving now is too late and the run completes. A failure still undoes the rest."""
-        if workflow.cancellation_reason() is not None:
-            raise asyncio.CancelledError()  # it came before this step started
-        async with self.step(OUTCOME) as step:
-            applied = ChangeOrderStatus(
-                change_order_id=order.id, status="applied",
-                note=f"approved by {', '.join(self._approved_by)}",
-            )  # fmt: skip
-            await uninterrupted(call(ChangeOrderActivities.set_status, applied))
-            step.detail = applied.note
+        applied = ChangeOrderStatus(
+            change_order_id=order.id, status="applied",
+            note=f"approved by {', '.join(self._approved_by)}",
+        )  # fmt: skip
+        await self.run_step(
+            SagaStep(
+                OUTCOME,
+                Call(ChangeOrderActivities.set_status, applied),
+                detail=lambda _: applied.note or "",
+                final=True,
+            )
+        )
 
     async def _release(self, order: ChangeOrder) -> None:
         """Give the project back (also when failed, rejected or cancelled)."""

@@ -126,12 +126,16 @@ class Interactive(Decisions):
             undo = declared.undo_action()
             if undo is not None:
                 self.saga.on_failure(declared.name, f"{declared.undoes} ({declared.key})", undo)
-            try:
-                result = await declared.act()
-            except (ActivityError, ApplicationError) as exc:
-                _stop_if_cancelled(exc)  # an attempt that failed after the cancel request
-                raise
-            _stop_if_cancelled()
+            if declared.final:  # a cancel now is too late; nothing before is undone after
+                result = await uninterrupted(declared.act())
+                self.saga.settle()
+            else:
+                try:
+                    result = await declared.act()
+                except (ActivityError, ApplicationError) as exc:
+                    _stop_if_cancelled(exc)  # an attempt that failed after the cancel request
+                    raise
+                _stop_if_cancelled()
             if declared.detail is not None:
                 step.detail = declared.detail(result)
         return result

@@ -70,7 +70,9 @@ class SagaStep(Generic[R]):
 
     `undo` (with `key`, what it finds the record by, and `undoes`, what it does, for the
     compensation log) is left out for a read, or for a fact that is retried, never undone.
-    `detail` turns the action's result into the step's line in `psflow status`.
+    `detail` turns the action's result into the step's line in `psflow status`. A `final`
+    step is the point of no return (a change order marked applied, an event recorded): a
+    cancel arriving while it runs is too late, and once it is done nothing is undone.
     """
 
     name: str
@@ -81,10 +83,13 @@ class SagaStep(Generic[R]):
     detail: Callable[[R], str] | None = None
     retry: RetryPolicy = field(default_factory=lambda: SYSTEM_CALL_RETRY)
     timeout: timedelta = CALL_TIMEOUT
+    final: bool = False
 
     def __post_init__(self) -> None:
         if self.undo is not None and not (self.key and self.undoes):
             raise ValueError(f"step {self.name!r}: an undo needs the key it finds things by")
+        if self.undo is not None and self.final:
+            raise ValueError(f"step {self.name!r}: the point of no return has no undo")
 
     async def act(self) -> R:
         if isinstance(self.action, Call):

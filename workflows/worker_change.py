@@ -20,7 +20,6 @@ with workflow.unsafe.imports_passed_through():
     from models.status import CompensationOutcome, RunState
     from workflows.calls import call, read, undo
     from workflows.interaction import Interactive
-    from workflows.saga import uninterrupted
     from workflows.staffing_rules import employee_input, forecast_cost
     from workflows.steps import Call, SagaStep
 
@@ -97,10 +96,10 @@ class WorkerChange(Interactive):
         else:
             result = await self._terminate(event, worker)
 
-        # The point of no return: an event recorded as applied is never undone, so a cancel
-        # arriving now is too late and the run completes.
-        async with self.step(RECORD):
-            await uninterrupted(call(StoreActivities.mark_event_applied, event))
+        # An event recorded as applied is never undone: a cancel arriving now is too late.
+        await self.run_step(
+            SagaStep(RECORD, Call(StoreActivities.mark_event_applied, event), final=True)
+        )
         return result
 
     async def _transfer(self, event: WorkerEvent, worker: Worker) -> WorkerChangeResult:
