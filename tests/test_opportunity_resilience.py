@@ -1,5 +1,6 @@
 """opportunity-to-project under ordinary trouble: outages waited out, cancels at every step."""
 
+import asyncio
 from datetime import timedelta
 
 import pytest
@@ -157,3 +158,19 @@ async def test_a_cancel_during_a_read_stops_before_the_next_step_writes(
     states = {s.name: s.state for s in status.steps}
     assert states["upsert ERP customer"] == StepState.PENDING
     assert status.compensations == []
+
+
+async def test_a_long_call_heartbeats_so_a_dead_worker_would_be_noticed_in_seconds(
+    client: Client, worker: Settings, sandbox: Sandbox
+) -> None:
+    (deal,) = fresh_deals(sandbox, 1)
+    path = f"*/job/eid:{project_external_id(deal)}"
+    sandbox.fault("erp", path=path, method="PUT", status=None, latency_ms=6000, count=1)
+    handle = await start(client, worker, deal)
+    await when_running(handle, "create ERP project")
+    await asyncio.sleep(4.5)  # past the first beat, a third of the 10-s heartbeat timeout
+
+    pending = (await handle.describe()).raw_description.pending_activities
+    assert [p.activity_type.name for p in pending] == ["erp.upsert_project"]
+    assert pending[0].HasField("last_heartbeat_time")
+    assert (await handle.result()).outcome == "completed"
