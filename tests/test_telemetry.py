@@ -188,7 +188,10 @@ async def test_a_run_is_one_trace_from_the_cli_through_workflow_activities_and_h
             call.name
             == f"{attributes(call)['http.request.method']} {attributes(call)['psflow.system']}"
         )
-        assert 200 <= int(attributes(call)["http.response.status_code"]) < 300
+        status_code = int(attributes(call)["http.response.status_code"])
+        # A lookup by external id that finds nothing yet (a new customer) is a 404.
+        lookup = attributes(call)["http.request.method"] == "GET" and status_code == 404
+        assert 200 <= status_code < 300 or lookup
         assert attributes(call)["url.path"].startswith("/")
     for activity_run in runs:  # only the policy and the store are no outside system
         if not activity_run.name.startswith(("RunActivity:policy.", "RunActivity:store.")):

@@ -302,7 +302,7 @@ def add_closed_won_deals(
     account's own legal entity, currency and active rate card, allowed terms), each with
     line items and milestones; or, `like` a named deal (NAMED_DEALS: large, broken...), new
     deals made as that one is. Their ids, in order."""
-    rng = random.Random(f"psflow-added-deals/{seed}/{count}/{like}")
+    rng = random.Random(f"psflow-added-deals/{seed}/{count}" + (f"/{like}" if like else ""))
     named = dict(NAMED_DEALS)
     ids = []
     for _ in range(count):
