@@ -41,7 +41,7 @@ bench: $(STAMP)
 	$(BIN)/python -m bench $(BENCH_ARGS)
 
 # Not part of `make test` (tests/test_chaos.py runs a small one): its own servers, 100 sagas and
-# a month-end under kills, an outage, 429 storms and cancels; about 10 minutes on 2 cores.
+# a month-end under kills, an outage, 429 storms and cancels; five to eight minutes on 2 cores.
 chaos: $(STAMP)
 	$(BIN)/python -m chaos $(CHAOS_ARGS)
 

@@ -111,11 +111,15 @@ def _cancel_detail(f: Figures) -> str:
     if not accepted:
         text = "no cancel reached its run"
     else:
-        good = len(accepted) - len(f.cancelled_not_cancelled)
-        text = f"{len(accepted)} cancels sent ({_steps(accepted)}); {good} ended Cancelled"
-        completed = [r for r in accepted if f.outcomes.get(r.workflow_id) == COMPLETED]
-        if completed:
-            text += f" ({len(completed)} completed before the cancel arrived)"
+        ended = [f.outcomes.get(r.workflow_id) for r in accepted]
+        text = (
+            f"{len(accepted)} cancels sent ({_steps(accepted)}); "
+            f"{ended.count(CANCELLED)} ended Cancelled"
+        )
+        if ended.count(COMPLETED):
+            text += f", {ended.count(COMPLETED)} had completed before the cancel arrived"
+        if f.cancelled_not_cancelled:
+            text += f", {len(f.cancelled_not_cancelled)} ended otherwise"
     return text + (f"; {len(missed)} ended before their step" if missed else "")
 
 

@@ -13,7 +13,7 @@ from temporalio.client import Client, WorkflowExecutionStatus, WorkflowFailureEr
 from temporalio.exceptions import CancelledError
 
 from config import Settings
-from models.status import RunState, StepState, WorkflowStatus
+from models.status import CompensationOutcome, RunState, StepState, WorkflowStatus
 from store.db import open_engine
 from store.dead_letters import list_dead_letters
 from tests.support import Sandbox, running_worker
@@ -73,6 +73,16 @@ async def cancelled(handle: WorkflowHandle[Any, Any]) -> WorkflowStatus:
     status = await status_of(handle)
     assert status.state == RunState.CANCELLED
     return status
+
+
+def assert_undone_after_cancel(
+    status: WorkflowStatus, step: str, settings: Settings, workflow_id: str
+) -> None:
+    """The step in flight marked cancelled, it and the steps before undone, no dead letter."""
+    assert {s.name: s.state for s in status.steps}[step] == StepState.CANCELLED
+    assert status.compensations, "the step in flight and those before it are undone"
+    assert all(c.outcome != CompensationOutcome.FAILED for c in status.compensations)
+    assert dead_letters_of(settings, workflow_id) == []
 
 
 def dead_letters_of(settings: Settings, workflow_id: str) -> list[str]:

@@ -9,8 +9,14 @@ from temporalio.testing import WorkflowEnvironment
 
 from config import Settings
 from models.hire_to_staff import resource_external_id as eid
-from models.status import CompensationOutcome, StepState, WaitKind
-from tests.saga_support import cancelled, dead_letters_of, status_of, when_running
+from models.status import WaitKind
+from tests.saga_support import (
+    assert_undone_after_cancel,
+    cancelled,
+    dead_letters_of,
+    status_of,
+    when_running,
+)
 from tests.staffing_support import (
     HireHandle,
     approved,
@@ -75,10 +81,7 @@ async def test_a_cancel_while_a_hire_step_is_in_flight_leaves_no_trace_in_any_sy
 
     status = await asyncio.wait_for(cancelled(handle), 60)
     assert sandbox.armed_faults(system) == [], "the slow call was made"
-    assert {s.name: s.state for s in status.steps}[step] == StepState.CANCELLED
-    assert status.compensations, "the step in flight and those before it are undone"
-    assert all(c.outcome != CompensationOutcome.FAILED for c in status.compensations)
-    assert dead_letters_of(worker, handle.id) == []
+    assert_undone_after_cancel(status, step, worker, handle.id)
     await assert_nothing_hired(systems, person.id, request_id)
 
 

@@ -11,6 +11,7 @@ from connectors.errors import error_type
 from models.opportunity_to_project import OpportunityToProjectResult, project_external_id
 from models.status import CompensationOutcome, RunState, StepState
 from tests.saga_support import (
+    assert_undone_after_cancel,
     cancelled,
     dead_letters_of,
     fresh_deals,
@@ -122,11 +123,7 @@ async def test_a_cancel_while_a_step_is_in_flight_leaves_every_system_as_before(
     await handle.query("status")
 
     status = await cancelled(handle)
-    states = {s.name: s.state for s in status.steps}
-    assert states[step] == StepState.CANCELLED
-    assert status.compensations, "the steps done before the cancel are undone"
-    assert all(c.outcome != CompensationOutcome.FAILED for c in status.compensations)
-    assert dead_letters_of(worker, handle.id) == []
+    assert_undone_after_cancel(status, step, worker, handle.id)
     await assert_nothing_left(systems, deal, handle.id)
 
 

@@ -8,8 +8,7 @@ from temporalio.client import Client
 from config import Settings
 from models.hire_to_staff import change_workflow_id
 from models.hire_to_staff import resource_external_id as eid
-from models.status import CompensationOutcome, StepState
-from tests.saga_support import cancelled, dead_letters_of
+from tests.saga_support import assert_undone_after_cancel, cancelled
 from tests.staffing_support import (
     fields,
     fresh_worker,
@@ -66,10 +65,7 @@ async def test_a_cancel_while_a_transfer_step_is_in_flight_restores_the_previous
 
     status = await asyncio.wait_for(cancelled(handle), 60)
     assert sandbox.armed_faults(system) == [], "the slow call was made"
-    assert {s.name: s.state for s in status.steps}[step] == StepState.CANCELLED
-    assert status.compensations, "the step in flight and those before it are undone"
-    assert all(c.outcome != CompensationOutcome.FAILED for c in status.compensations)
-    assert dead_letters_of(worker, handle.id) == []
+    assert_undone_after_cancel(status, step, worker, handle.id)
     after = await systems.psa.find_resource(external_id)
     assert after is not None and fields(after, *COSTING) == fields(resource, *COSTING)
     moved_back = await systems.erp.get_employee(external_id)
