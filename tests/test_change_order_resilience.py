@@ -195,14 +195,16 @@ async def test_a_cancel_while_waiting_for_an_approval_changes_nothing(
     await assert_next_gets_its_turn(client, worker, 219)
 
 
-async def test_erp_and_crm_outages_longer_than_five_attempts_are_waited_out(
+async def test_erp_psa_and_crm_outages_longer_than_five_attempts_are_waited_out(
     client: Client, worker: Settings, systems: Systems, sandbox: Sandbox, project: None
 ) -> None:
-    # Two projects, so that the two outages (about 30 s each) are waited out side by side.
+    # Two projects, so that the outages (about 30 s each) are waited out side by side.
     erp_was = await systems.erp.get_project(USD_PROJECT.external_id)
     crm_was = await systems.crm.get_opportunity(OTHER_PROJECT.opportunity_id)
     assert erp_was is not None and erp_was.budget is not None
     sandbox.fault("erp", path=ERP_JOB, method="PATCH", status=503, count=5)
+    other_budget = f"/api/v1/projects/{OTHER_PROJECT.psa_id}/budget"
+    sandbox.fault("psa", path=other_budget, method="POST", status=503, count=5)
     other_deal = f"*/sobjects/Opportunity/{OTHER_PROJECT.opportunity_id}"
     sandbox.fault("crm", path=other_deal, method="PATCH", status=503, count=5)
     orders = [order(220, "10000"), order(221, "10000", project_id=OTHER_PROJECT.psa_id)]
@@ -216,7 +218,7 @@ async def test_erp_and_crm_outages_longer_than_five_attempts_are_waited_out(
         status = await status_of(handle)
         assert status.compensations == [] and dead_letters_of(worker, handle.id) == []
         assert await psa_status(systems, co) == "applied"
-    assert sandbox.armed_faults("erp") == [] and sandbox.armed_faults("crm") == []
+    assert [sandbox.armed_faults(system) for system in ("erp", "psa", "crm")] == [[], [], []]
     erp_now = await systems.erp.get_project(USD_PROJECT.external_id)
     assert erp_now is not None and erp_now.budget == erp_was.budget + 10000
     crm_now = await systems.crm.get_opportunity(OTHER_PROJECT.opportunity_id)

@@ -116,6 +116,22 @@ async def test_an_erp_outage_at_the_draft_is_waited_out(
     assert status.compensations == [] and dead_letters_of(worker, handle.id) == []
 
 
+async def test_a_psa_outage_while_posting_is_waited_out(
+    client: Client, worker: Settings, sandbox: Sandbox, systems: Systems
+) -> None:
+    month = month_of(sandbox, "2025-02", 40)
+    # The PSA's time entries fail five times: more than a page used to get.
+    sandbox.fault("psa", path="/api/v1/time-entries*", method="GET", status=503, count=5)
+    handle = await start(client, worker, month.project.psa_id, "2025-02")
+    result = await release(handle)
+
+    assert result.outcome is Outcome.RELEASED
+    assert result.invoice is not None and result.invoice.total == month.invoice_total
+    assert sandbox.armed_faults("psa") == []
+    status = await status_of(handle)
+    assert status.compensations == [] and dead_letters_of(worker, handle.id) == []
+
+
 async def test_a_crm_down_past_its_window_fails_the_run_with_the_invoice_released(
     client: Client, settings: Settings, sandbox: Sandbox, systems: Systems
 ) -> None:
