@@ -198,15 +198,15 @@ async def test_a_cancel_while_waiting_for_an_approval_changes_nothing(
 async def test_erp_psa_and_crm_outages_longer_than_five_attempts_are_waited_out(
     client: Client, worker: Settings, systems: Systems, sandbox: Sandbox, project: None
 ) -> None:
-    # Two projects, so that the outages (about 30 s each) are waited out side by side.
+    # Five failures each, every one saying when to come back (Retry-After: 1, honoured).
     erp_was = await systems.erp.get_project(USD_PROJECT.external_id)
     crm_was = await systems.crm.get_opportunity(OTHER_PROJECT.opportunity_id)
     assert erp_was is not None and erp_was.budget is not None
-    sandbox.fault("erp", path=ERP_JOB, method="PATCH", status=503, count=5)
+    sandbox.fault("erp", path=ERP_JOB, method="PATCH", status=503, count=5, retry_after=1)
     other_budget = f"/api/v1/projects/{OTHER_PROJECT.psa_id}/budget"
-    sandbox.fault("psa", path=other_budget, method="POST", status=503, count=5)
+    sandbox.fault("psa", path=other_budget, method="POST", status=503, count=5, retry_after=1)
     other_deal = f"*/sobjects/Opportunity/{OTHER_PROJECT.opportunity_id}"
-    sandbox.fault("crm", path=other_deal, method="PATCH", status=503, count=5)
+    sandbox.fault("crm", path=other_deal, method="PATCH", status=503, count=5, retry_after=1)
     orders = [order(220, "10000"), order(221, "10000", project_id=OTHER_PROJECT.psa_id)]
     handles = [await start(client, worker, co) for co in orders]
     for handle in handles:

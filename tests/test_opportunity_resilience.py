@@ -44,8 +44,11 @@ async def test_outages_longer_than_five_attempts_are_waited_out_without_compensa
     erp_deal, crm_deal, psa_deal = fresh_deals(sandbox, 3)
     # Each longer than the five attempts (about 15 s) a step used to get before it gave up.
     sandbox.fault("psa", path=PSA_PROJECTS, method="POST", status=503, down_for_seconds=20)
-    sandbox.fault("erp", path=f"*/job/eid:{project_external_id(erp_deal)}", status=503, count=5)
-    sandbox.fault("crm", path=f"*/Opportunity/{crm_deal}", method="PATCH", status=502, count=5)
+    # The ERP and the CRM say when to come back (Retry-After: 1), which is honoured.
+    job = f"*/job/eid:{project_external_id(erp_deal)}"
+    sandbox.fault("erp", path=job, status=503, count=5, retry_after=1)
+    deal = f"*/Opportunity/{crm_deal}"
+    sandbox.fault("crm", path=deal, method="PATCH", status=502, count=5, retry_after=1)
     handles = [await start(client, worker, deal) for deal in (erp_deal, crm_deal, psa_deal)]
 
     for handle in handles:

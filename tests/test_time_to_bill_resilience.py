@@ -103,8 +103,9 @@ async def test_an_erp_outage_at_the_draft_is_waited_out(
     client: Client, worker: Settings, sandbox: Sandbox, systems: Systems
 ) -> None:
     month = month_of(sandbox, "2025-03", 41)
-    # Longer than the five attempts (about 15 s) the draft used to get before it gave up.
-    sandbox.fault("erp", path=INVOICES, status=503, down_for_seconds=25, retry_after=2)
+    # Down for longer than the five attempts the draft used to get before it gave up; the
+    # ERP asks for a retry every second (Retry-After: 1), which is honoured.
+    sandbox.fault("erp", path=INVOICES, status=503, down_for_seconds=8, retry_after=1)
     handle = await start(client, worker, month.project.psa_id, "2025-03")
     result = await release(handle)
 
@@ -120,8 +121,9 @@ async def test_a_psa_outage_while_posting_is_waited_out(
     client: Client, worker: Settings, sandbox: Sandbox, systems: Systems
 ) -> None:
     month = month_of(sandbox, "2025-02", 40)
-    # The PSA's time entries fail five times: more than a page used to get.
-    sandbox.fault("psa", path="/api/v1/time-entries*", method="GET", status=503, count=5)
+    # The PSA's time entries fail five times (Retry-After: 1): more than a page used to get.
+    entries = "/api/v1/time-entries*"
+    sandbox.fault("psa", path=entries, method="GET", status=503, count=5, retry_after=1)
     handle = await start(client, worker, month.project.psa_id, "2025-02")
     result = await release(handle)
 
