@@ -8,18 +8,16 @@ from datetime import timedelta
 
 from temporalio.client import Client, WorkflowHandle, WorkflowUpdateFailedError
 from temporalio.client import WorkflowUpdateRPCTimeoutOrCancelledError as UpdateTimedOut
-from temporalio.common import WorkflowIDReusePolicy
-from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError
 
 from bench.month_end import APPROVER
 from bench.stack import Stack
-from chaos.patience import patient, sleep_until
+from chaos.patience import sleep_until, start_once
 from models.billing import month_end_id
 from models.people import Approval
 from models.time_to_bill import MonthEndInput, TimeToBillResult
 from workflows import search_attributes as sa
-from workflows.month_end import MonthEnd
+from workflows.month_end import NAME as MONTH_END
 from workflows.time_to_bill import NAME as TIME_TO_BILL
 from workflows.time_to_bill import TimeToBill
 
@@ -41,21 +39,13 @@ async def start_month_end(stack: Stack, period: str, moment: float, desk: Financ
     """Start month-end for the period at `moment`, as the schedule says."""
     await sleep_until(moment)
 
-    async def once() -> None:
-        await stack.client.start_workflow(
-            MonthEnd.run,
-            MonthEndInput(period=period),
-            id=month_end_id(period),
-            task_queue=stack.settings.temporal.task_queue,
-            id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
-        )
-
-    try:
-        await patient(once)
-    except WorkflowAlreadyStartedError:
-        pass
-    except RPCError as exc:
-        desk.start_error = str(exc)
+    desk.start_error = await start_once(
+        stack.client,
+        MONTH_END,
+        MonthEndInput(period=period),
+        id=month_end_id(period),
+        task_queue=stack.settings.temporal.task_queue,
+    )
 
 
 def _of_period(workflow_id: str, period: str) -> bool:

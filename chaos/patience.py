@@ -5,6 +5,9 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
+from temporalio.client import Client
+from temporalio.common import WorkflowIDReusePolicy
+from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
 T = TypeVar("T")
@@ -31,6 +34,30 @@ async def patient(call: Callable[[], Awaitable[T]], give_up_after: float = GIVE_
             if exc.status not in TRANSIENT or time.monotonic() > deadline:
                 raise
         await asyncio.sleep(0.5)
+
+
+async def start_once(
+    client: Client, workflow: str, arg: object, *, id: str, task_queue: str
+) -> str | None:
+    """Start the workflow unless it was started already (a start the server took before it
+    died counts); None, or why it could not be started."""
+
+    async def once() -> None:
+        await client.start_workflow(
+            workflow,
+            arg,
+            id=id,
+            task_queue=task_queue,
+            id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+        )
+
+    try:
+        await patient(once)
+    except WorkflowAlreadyStartedError:
+        pass
+    except RPCError as exc:
+        return str(exc)
+    return None
 
 
 async def sleep_until(moment: float) -> None:

@@ -5,16 +5,14 @@ import time
 from dataclasses import dataclass
 
 from temporalio.client import Client
-from temporalio.common import WorkflowIDReusePolicy
-from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError
 
 from bench.stack import Stack
 from chaos.faults import slow_step
-from chaos.patience import patient, sleep_until
+from chaos.patience import patient, sleep_until, start_once
 from models.opportunity_to_project import OpportunityToProjectInput, workflow_id
 from workflows import search_attributes as sa
-from workflows.opportunity_to_project import APPROVE, NAME, STEPS, OpportunityToProject
+from workflows.opportunity_to_project import APPROVE, NAME, STEPS
 
 CANCELLABLE_STEPS = [s for s in STEPS if s != APPROVE]
 """The deals are under the approval threshold: their runs skip the approval step."""
@@ -47,21 +45,14 @@ async def start(stack: Stack, run: SagaRun, moment: float) -> None:
     if run.cancel_at:
         await slow_step(stack, run.cancel_at, run.opportunity_id)
 
-    async def once() -> None:
-        await stack.client.start_workflow(
-            OpportunityToProject.run,
-            OpportunityToProjectInput(opportunity_id=run.opportunity_id, requested_by=REQUESTED_BY),
-            id=run.workflow_id,
-            task_queue=stack.settings.temporal.task_queue,
-            id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
-        )
-
-    try:
-        await patient(once)
-    except WorkflowAlreadyStartedError:
-        pass
-    except RPCError as exc:
-        run.start_error = str(exc)
+    run.start_error = await start_once(
+        stack.client,
+        NAME,
+        OpportunityToProjectInput(opportunity_id=run.opportunity_id, requested_by=REQUESTED_BY),
+        id=run.workflow_id,
+        task_queue=stack.settings.temporal.task_queue,
+    )
+    if run.start_error is not None:
         return
     run.started = time.monotonic()
 
