@@ -6,8 +6,7 @@ posted yet: every project has unposted time), run month-end and release every in
 reconcile again (what a scheduled run sees after the close). `python -m bench` runs the
 second one after its own month-end.
 
-The calls are counted by the sandbox itself: a fault with no status and no latency passes
-every request through and counts it (`hits` in `GET /__admin/faults`), one per route kind.
+The calls are counted by the sandbox itself (bench/counters.py).
 """
 
 import argparse
@@ -18,36 +17,18 @@ from dataclasses import dataclass, field
 
 import httpx
 
+from bench.counters import Calls, arm_counters, read_counters
 from bench.month_end import measure_month_end, seed_volume
 from bench.stack import Stack
 from models.reconcile import RECONCILE, ReconcileInput, ReconcileResult
 from sandbox.volume import Volume
-
-# Counted route kinds per system, most specific first (a request counts under the first).
-ROUTES = {
-    "crm": {"SOQL": "*/query*", "other": "*"},
-    "erp": {
-        "job": "*/record/v1/job*",
-        "invoice": "*/record/v1/invoice*",
-        "SuiteQL": "*/suiteql*",
-        "other": "*",
-    },
-    "psa": {
-        "projects": "*/api/v1/projects*",
-        "billing projects": "*/api/v1/billing/projects*",
-        "time entries": "*/api/v1/time-entries*",
-        "other": "*",
-    },
-}
-PASS_THROUGH = {"status": None, "latency_ms": 0, "count": 1_000_000_000}
 
 
 @dataclass
 class ReconcileFigures:
     label: str
     seconds: float
-    calls: dict[str, dict[str, int]]
-    """system -> route kind -> requests."""
+    calls: Calls
     events: int
     history_bytes: int
     largest_event_bytes: int
@@ -61,29 +42,11 @@ class ReconcileFigures:
         return sum(self.system_calls(s) for s in self.calls)
 
 
-async def _arm_counters(http: httpx.AsyncClient, stack: Stack) -> None:
-    for system, routes in ROUTES.items():
-        url = f"{stack.url(system)}/__admin/faults"
-        (await http.delete(url)).raise_for_status()
-        for pattern in routes.values():
-            (await http.post(url, json={"path": pattern, **PASS_THROUGH})).raise_for_status()
-
-
-async def _read_counters(http: httpx.AsyncClient, stack: Stack) -> dict[str, dict[str, int]]:
-    calls = {}
-    for system, routes in ROUTES.items():
-        url = f"{stack.url(system)}/__admin/faults"
-        hits = {f["path"]: f["hits"] for f in (await http.get(url)).json()}
-        calls[system] = {name: hits.get(pattern, 0) for name, pattern in routes.items()}
-        (await http.delete(url)).raise_for_status()
-    return calls
-
-
 async def measure_reconcile(stack: Stack, label: str, periods: list[str]) -> ReconcileFigures:
     """One reconcile run over `periods` on the stack's worker, start to result."""
     workflow_id = f"{RECONCILE}/bench-{label}-{time.time_ns()}"
     async with httpx.AsyncClient(timeout=30) as http:
-        await _arm_counters(http, stack)
+        await arm_counters(http, stack)
         started = time.perf_counter()
         result = await stack.client.execute_workflow(
             RECONCILE,
@@ -93,7 +56,7 @@ async def measure_reconcile(stack: Stack, label: str, periods: list[str]) -> Rec
             result_type=ReconcileResult,
         )
         seconds = time.perf_counter() - started
-        calls = await _read_counters(http, stack)
+        calls = await read_counters(http, stack)
     history = await stack.client.get_workflow_handle(workflow_id).fetch_history()
     sizes = [event.ByteSize() for event in history.events]
     return ReconcileFigures(
