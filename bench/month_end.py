@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 import httpx
 from temporalio.client import Client, WorkflowHandle
 
+from bench.counters import Calls, arm_counters, cpu_used, read_counters
 from bench.stack import Stack
 from models.billing import month_end_id
 from models.people import Approval
@@ -22,6 +23,8 @@ from workflows.time_to_bill import TimeToBill
 # A finance user with no time approvals in the volume (its approvers are project managers).
 APPROVER = "fatima"
 LIST_TIMEOUT = 60.0
+# Counted during the release: the invoice's own calls and the deal's status.
+RELEASE_SYSTEMS = ("erp", "crm")
 
 
 @dataclass
@@ -38,10 +41,21 @@ class MonthEndFigures:
     """Approvals in flight during the release."""
     latencies: list[float] = field(default_factory=list)
     """Approve update returned -> result available, for each invoice."""
+    cpu: dict[str, float] = field(default_factory=dict)
+    """CPU seconds per process from starting month-end to the last release."""
+    events: int = 0
+    """History events of one released time-to-bill run."""
+    release_calls: Calls = field(default_factory=dict)
+    """Requests ERP and CRM answered from the first approval to the last release (if
+    counted)."""
 
     @property
     def posted_per_second(self) -> float:
         return self.posted / self.total_seconds
+
+    def cpu_per_thousand(self, process: str) -> float:
+        """CPU seconds a process used per 1,000 posted entries."""
+        return self.cpu.get(process, 0.0) * 1000 / self.posted
 
 
 async def seed_volume(stack: Stack, volume: Volume) -> float:
@@ -119,23 +133,54 @@ async def release_all(client: Client, ids: Sequence[str], at_once: int) -> list[
     return list(await asyncio.gather(*(one(i) for i in ids)))
 
 
-async def measure_month_end(stack: Stack, volume: Volume, at_once: int) -> MonthEndFigures:
-    """Seed, then time month-end from its start to the last invoice released."""
+async def history_events(client: Client, workflow_id: str) -> int:
+    """How many events a run's history holds."""
+    history = await client.get_workflow_handle(workflow_id).fetch_history()
+    return len(history.events)
+
+
+async def _release(
+    stack: Stack, ids: Sequence[str], at_once: int, count: bool
+) -> tuple[list[float], Calls]:
+    """Release every run; with `count`, the ERP's and CRM's requests meanwhile (nothing else
+    calls them then: month-end has drafted every invoice before its result)."""
+    if not count:
+        return await release_all(stack.client, ids, at_once), {}
+    async with httpx.AsyncClient(timeout=30) as http:
+        await arm_counters(http, stack, RELEASE_SYSTEMS)
+        try:
+            latencies = await release_all(stack.client, ids, at_once)
+        finally:
+            calls = await read_counters(http, stack, RELEASE_SYSTEMS)
+    return latencies, calls
+
+
+async def measure_month_end(
+    stack: Stack, volume: Volume, at_once: int, *, count_release: bool = False
+) -> MonthEndFigures:
+    """Seed, then time month-end from its start to the last invoice released; with
+    `count_release`, count the ERP and CRM calls of the release."""
     seed_seconds = await seed_volume(stack, volume)
+    cpu_before = stack.cpu()
     started = time.perf_counter()
     totals = await run_month_end(stack, volume.period)
     drafted = time.perf_counter()
     ids = await waiting_for_finance(stack.client, volume.period, totals.drafted)
     if len(ids) != totals.drafted:
         raise RuntimeError(f"{totals.drafted} drafted but {len(ids)} wait for finance")
-    latencies = await release_all(stack.client, ids, at_once)
+    latencies, calls = await _release(stack, ids, at_once, count_release)
+    total_seconds = time.perf_counter() - started
+    cpu = cpu_used(cpu_before, stack.cpu())
     return MonthEndFigures(
         volume=volume,
         posted=totals.posted,
         drafted=totals.drafted,
         seed_seconds=seed_seconds,
         draft_seconds=drafted - started,
-        total_seconds=time.perf_counter() - started,
+        total_seconds=total_seconds,
         at_once=at_once,
         latencies=latencies,
+        cpu=cpu,
+        events=await history_events(stack.client, ids[0]) if ids else 0,
+        release_calls=calls,
     )

@@ -24,6 +24,8 @@ class SagaFigures:
     """Activities one saga runs (the bare workflow runs as many)."""
     saga_seconds: float
     bare_seconds: float
+    events: int = 0
+    """History events of one completed saga (the warm-up's)."""
 
     @property
     def sagas_per_second(self) -> float:
@@ -69,11 +71,12 @@ async def _bare(client: Client, activities: int) -> None:
     )
 
 
-async def activities_per_saga(client: Client, opportunity_id: str) -> int:
-    """How many activities a completed saga scheduled, read from its history."""
+async def saga_history(client: Client, opportunity_id: str) -> tuple[int, int]:
+    """How many activities a completed saga scheduled and how many events its history holds."""
     history = await client.get_workflow_handle(workflow_id(opportunity_id)).fetch_history()
     scheduled = EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED
-    return sum(1 for event in history.events if event.event_type == scheduled)
+    activities = sum(1 for event in history.events if event.event_type == scheduled)
+    return activities, len(history.events)
 
 
 async def _timed(calls: Sequence[Awaitable[None]]) -> float:
@@ -89,8 +92,8 @@ async def measure_sagas(stack: Stack, count: int) -> SagaFigures:
     client, queue = stack.client, stack.settings.temporal.task_queue
     warm_up, *deals = await add_deals(stack, count + 1)
     await _saga(client, queue, warm_up)
-    activities = await activities_per_saga(client, warm_up)
+    activities, events = await saga_history(client, warm_up)
     await _bare(client, activities)
     saga_seconds = await _timed([_saga(client, queue, d) for d in deals])
     bare_seconds = await _timed([_bare(client, activities) for _ in range(count)])
-    return SagaFigures(count, activities, saga_seconds, bare_seconds)
+    return SagaFigures(count, activities, saga_seconds, bare_seconds, events)
