@@ -5,15 +5,18 @@ import os
 import platform
 import statistics
 import subprocess
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from importlib.metadata import version
 
+from bench.latency import LatencyFigures
 from bench.memory import MemoryFigures
 from bench.month_end import MonthEndFigures
 from bench.naive import NaiveFigures
 from bench.reconcile import ReconcileFigures
+from bench.report_load import cpu_rows, history_row, latency_rows, release_calls_row, volume_rows
 from bench.sagas import SagaFigures
 from bench.stack import TEMPORAL
+from bench.volumes import VolumeFigures
 from config import Settings
 from sandbox.volume import Volume
 
@@ -27,10 +30,19 @@ class Figures:
     month_end: MonthEndFigures
     naive: NaiveFigures
     peak_mib: float
-    """The worker's peak RSS (VmHWM) through the sagas and the month-end."""
+    """The worker's peak RSS (VmHWM): the higher of the sagas' worker and the month-end's
+    (a worker started just before it)."""
     memory: MemoryFigures
     reconcile: ReconcileFigures | None = None
     """One reconcile run over the month-end's period once every invoice is released."""
+    saga_peak_mib: float = 0.0
+    """The first worker's peak RSS, through the sagas."""
+    month_end_peak_mib: float = 0.0
+    """The peak RSS of the worker started just before the main month-end."""
+    volumes: list[VolumeFigures] = field(default_factory=list)
+    """Month-end at each volume on a fresh worker, the main one among them."""
+    latency: LatencyFigures | None = None
+    """Month-end with every request delayed, and the naive script at the same delay."""
 
 
 def p95(values: list[float]) -> float:
@@ -96,7 +108,13 @@ def figure_rows(f: Figures) -> list[list[str]]:
             f"idle: {mem.idle_mib:.0f} MiB",
             f"{mem.waiting_mib / mem.idle_mib:.2f}",
         ],
-        ["worker peak RSS through sagas and month-end", f"{f.peak_mib:.0f} MiB", "", ""],
+        [
+            "worker peak RSS through sagas and month-end",
+            f"{f.peak_mib:.0f} MiB",
+            f"sagas {f.saga_peak_mib:.0f} MiB; month-end {v.entries:,} on a fresh worker "
+            f"{f.month_end_peak_mib:.0f} MiB",
+            "",
+        ],
         [
             f"approval to released, one at a time ({len(mem.latencies)}, {mem.waiting:,} waiting)",
             *_latency(mem.latencies),
@@ -108,6 +126,11 @@ def figure_rows(f: Figures) -> list[list[str]]:
             "",
         ],
         *([_reconcile_row(f.reconcile, v)] if f.reconcile else []),
+        history_row(s, m),
+        release_calls_row(m),
+        *volume_rows(f.volumes),
+        *cpu_rows(f.volumes, f.latency),
+        *(latency_rows(f.latency) if f.latency else []),
     ]
 
 

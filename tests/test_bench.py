@@ -6,6 +6,7 @@ Its own dev server, sandbox and workers, tiny numbers; nothing here times anythi
 import math
 from pathlib import Path
 
+from bench.counters import total
 from bench.report import render
 from bench.run import measure, parse_overrides
 from bench.scale import TINY
@@ -23,6 +24,13 @@ ROWS = [
     "approval to released, one at a time",
     "approval to released, month-end release",
     "reconciliation after month-end",
+    "history events per run",
+    "ERP calls per invoice",
+    *(f"month-end at {entries:,} entries" for entries in TINY.volumes),
+    *(f"CPU s per 1,000 posted entries, month-end at {entries:,}" for entries in TINY.volumes),
+    f"CPU s per 1,000 posted entries, month-end at {TINY.latency_ms} ms",
+    f"month-end at {TINY.latency_ms} ms per request (",
+    f"month-end at {TINY.latency_ms} ms per request against the naive script",
 ]
 
 
@@ -46,6 +54,26 @@ async def test_the_benchmark_measures_every_figure_and_prints_one_row_each() -> 
     assert r is not None and r.events > 0 and r.largest_event_bytes > 0
     assert r.system_calls("psa") > 0 and r.system_calls("erp") > 0 and r.system_calls("crm") > 0
     assert r.found["unposted_time"] == 0, "month-end posted every valid entry"
+    assert s.events > 0 and m.events > 0
+    assert total(m.release_calls, "erp") > 0 and total(m.release_calls, "crm") > 0
+    assert [v.month_end.volume.entries for v in figures.volumes] == list(TINY.volumes)
+    assert len({v.month_end.volume.period for v in figures.volumes}) == len(TINY.volumes)
+    assert any(v.month_end is m for v in figures.volumes), "the main month-end is one of them"
+    assert figures.peak_mib == max(figures.saga_peak_mib, figures.month_end_peak_mib)
+    for v in figures.volumes:
+        me = v.month_end
+        assert me.posted > 0 and len(me.latencies) == me.drafted
+        assert positive(me.total_seconds, me.posted_per_second, v.peak_mib)
+        assert positive(me.cpu_per_thousand("temporal"), me.cpu_per_thousand("worker"))
+    lat = figures.latency
+    assert lat is not None and lat.latency_ms == TINY.latency_ms
+    assert lat.naive.entries == TINY.latency_naive <= lat.naive_calls
+    assert all(lat.system_calls(s) > 0 for s in ("erp", "psa", "crm"))
+    lm = lat.month_end
+    assert lm.posted > 0 and lm.volume.period == TINY.latency_period
+    assert positive(lm.total_seconds, lat.floor_seconds, lat.floor_ratio, lat.naive_seconds)
+    assert positive(lat.speedup, lm.cpu_per_thousand("temporal"), lm.cpu_per_thousand("worker"))
+    assert lat.month_end.total_seconds >= lat.floor_seconds, "nothing beats the ERP's limit"
 
     table = render(figures).splitlines()
     assert table[0].startswith("| measure |") and set(table[1]) <= set("|- ")
