@@ -32,10 +32,8 @@ class InvoicingActivities:
 
     @activity.defn(name="erp.draft_invoice")
     async def draft_invoice(self, draft: InvoiceDraftInput) -> Drafted:
-        """Draft the invoice for the period's unbilled billable postings and milestones."""
-        existing = await self._erp.get_invoice(draft.external_id)
-        if existing is not None and existing.status is not InvoiceStatus.VOIDED:
-            return Drafted(invoice=existing)
+        """Draft the invoice for the period's unbilled billable postings and milestones (the
+        live one with its external id if an earlier attempt drafted it)."""
         try:
             return Drafted(invoice=await self._erp.draft_invoice(draft))
         except RequestRejected as exc:
@@ -43,9 +41,16 @@ class InvoicingActivities:
                 return Drafted()
             raise
 
+    @activity.defn(name="erp.move_invoice")
+    async def move_invoice(self, change: InvoiceStatusChange) -> None:
+        """Approve or release the invoice: one call (repeating a move already made changes
+        nothing)."""
+        await self._erp.move_invoice(change.external_id, change.status)
+
     @activity.defn(name="erp.set_invoice_status")
     async def set_invoice_status(self, change: InvoiceStatusChange) -> Invoice:
-        """Approve or release the invoice (repeating a move already made changes nothing)."""
+        """As move_invoice, reading the invoice before and after: runs drafted before the
+        one-call release still call it."""
         return await self._erp.set_invoice_status(change.external_id, change.status)
 
     @activity.defn(name="erp.void_invoice")
@@ -59,7 +64,7 @@ class InvoicingActivities:
             reason = f"invoice {invoice.number} was released: it takes a credit memo, not a void"
             return UndoReport(outcome=CompensationOutcome.KEPT, reason=reason)
         try:
-            await self._erp.set_invoice_status(external_id, InvoiceStatus.VOIDED)
+            await self._erp.move_invoice(external_id, InvoiceStatus.VOIDED)
         except NotFound:
             return CompensationOutcome.ALREADY_GONE
         return CompensationOutcome.UNDONE

@@ -219,9 +219,16 @@ class ErpBillingMixin(Connector):
         record = await self._get_by_external_id("invoice", external_id)
         return await self._invoice(record) if record is not None else None
 
+    async def move_invoice(self, external_id: str, status: InvoiceStatus) -> None:
+        """Move the invoice to `status` with one PATCH; the ERP keeps the rules: the same
+        status again changes nothing, an impossible move (a released invoice voided, a draft
+        released) is RequestRejected, an unknown invoice NotFound."""
+        url = self._eid_url("invoice", external_id)
+        await self.request("PATCH", url, json={STATUS_FIELD: status.value})
+
     async def set_invoice_status(self, external_id: str, status: InvoiceStatus) -> Invoice:
-        """Move the invoice to `status`; already there answers it unchanged. An impossible move
-        (a released invoice voided, a draft released) is RequestRejected."""
+        """Move the invoice to `status` and read it back (runs drafted before the one-PATCH
+        release still call this)."""
         current = await self.get_invoice(external_id)
         if current is None:
             raise NotFound(
@@ -229,8 +236,7 @@ class ErpBillingMixin(Connector):
             )
         if current.status == status:
             return current
-        url = self._eid_url("invoice", external_id)
-        await self.request("PATCH", url, json={STATUS_FIELD: status.value})
+        await self.move_invoice(external_id, status)
         moved = await self.get_invoice(external_id)
         if moved is None:
             raise SystemUnavailable(self.system, f"invoice eid:{external_id} vanished")

@@ -15,7 +15,7 @@ import pytest
 
 from config import Settings
 from connectors.erp import ErpConnector
-from connectors.errors import RateLimited, RequestRejected
+from connectors.errors import NotFound, RateLimited, RequestRejected
 from connectors.netsuite_billing import time_bill_body
 from models.billing import (
     BillingMilestone,
@@ -48,15 +48,18 @@ class Job:
 
 
 class CountingTransport(httpx.AsyncBaseTransport):
-    """The real HTTP transport, counting upsertList requests."""
+    """The real HTTP transport, counting upsertList requests and noting every call."""
 
     def __init__(self) -> None:
         self.inner = httpx.AsyncHTTPTransport()
         self.upserts = 0
+        self.calls: list[str] = []
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         if request.url.path.endswith("/upsertList"):
             self.upserts += 1
+        if not request.url.path.endswith(TOKEN_PATH):
+            self.calls.append(f"{request.method} {request.url.path.rpartition('/')[2]}")
         return await self.inner.handle_async_request(request)
 
     async def aclose(self) -> None:
@@ -320,6 +323,31 @@ async def test_invoice_is_drafted_approved_and_released_with_summarised_totals(
     found = await erp.posted_records("timeBill", [p.external_id for p in postings])
     billed = {key for key, record in found.items() if record.invoice_id == invoice.id}
     assert billed == {p.external_id for p in postings[:9]}
+
+
+async def test_an_invoice_is_approved_and_released_with_one_call_each(
+    settings: Settings, systems: Systems, job: Job
+) -> None:
+    await systems.erp.upsert_time_bills([posting(job, 1)])
+    invoice = await systems.erp.draft_invoice(draft(job))
+    counting = CountingTransport()
+    erp = erp_connector(settings, transport=counting)
+    try:
+        await erp.move_invoice(invoice.external_id, InvoiceStatus.APPROVED)
+        await erp.move_invoice(invoice.external_id, InvoiceStatus.RELEASED)
+        await erp.move_invoice(invoice.external_id, InvoiceStatus.RELEASED)  # a retry: no change
+        eid = f"eid:{invoice.external_id}"
+        assert counting.calls == [f"PATCH {eid}"] * 3
+        assert (await erp.get_invoice(invoice.external_id)) == invoice.model_copy(
+            update={"status": InvoiceStatus.RELEASED}
+        )
+        with pytest.raises(RequestRejected) as refused:
+            await erp.move_invoice(invoice.external_id, InvoiceStatus.VOIDED)
+        assert "released one cannot be voided" in refused.value.message
+        with pytest.raises(NotFound):
+            await erp.move_invoice(f"INV-missing-{uuid.uuid4().hex[:8]}", InvoiceStatus.APPROVED)
+    finally:
+        await erp.aclose()
 
 
 async def test_a_draft_cannot_be_released_without_approval(systems: Systems, job: Job) -> None:

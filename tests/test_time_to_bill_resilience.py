@@ -36,7 +36,6 @@ from workflows.time_to_bill import (
     CRM_STATUS,
     DRAFT,
     POST_TIME,
-    RELEASE,
     TimeToBill,
 )
 
@@ -163,9 +162,10 @@ async def test_a_crm_down_past_its_window_fails_the_run_with_the_invoice_release
         (POST_TIME, "2025-05", ("erp", TIME_BILLS, "POST", "billing.post_page")),
         (DRAFT, "2025-06", ("erp", INVOICES, "POST", "erp.draft_invoice")),
         (APPROVE, "2025-07", None),
-        (RELEASE, "2025-08", ("erp", INVOICES, "PATCH", "erp.set_invoice_status")),
+        # The ERP approval is the approval step's last call, before anything is released.
+        (APPROVE, "2025-08", ("erp", INVOICES, "PATCH", "erp.move_invoice")),
     ],
-    ids=["posting", "drafting", "awaiting-finance", "releasing"],
+    ids=["posting", "drafting", "awaiting-finance", "approving-in-the-erp"],
 )
 async def test_a_cancel_before_release_voids_the_draft_and_frees_the_postings(
     client: Client,
@@ -182,9 +182,9 @@ async def test_a_cancel_before_release_voids_the_draft_and_frees_the_postings(
         system, path, method, _ = slow
         sandbox.fault(system, path=path, method=method, status=None, latency_ms=3000, count=1)
     handle = await start(client, worker, month.project.psa_id, period)
-    if step in (APPROVE, RELEASE):
+    if step == APPROVE:
         await awaiting_finance(handle)
-    if step == RELEASE:
+    if step == APPROVE and slow:
         await handle.execute_update(TimeToBill.approve, Approval(user="fatima"))
     if slow:
         await when_started(handle, step, slow[3])

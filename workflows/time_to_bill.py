@@ -76,6 +76,10 @@ AUDIT_POSTINGS_PATCH = "audit-postings"
 # for the page in flight.
 CANCEL_PATCH = "cancel-ends-billing"
 PAGE_CANCEL_PATCH = "page-cancel-waits"
+# Runs drafted before it read the invoice around each move (six ERP calls, not two) and
+# audited one step at a time.
+ONE_CALL_RELEASE_PATCH = "one-call-release"
+APPROVED, RELEASED = InvoiceStatus.APPROVED, InvoiceStatus.RELEASED
 
 
 def history_is_long(limit: int) -> bool:
@@ -210,23 +214,30 @@ class TimeToBill(FollowsTimeApprovals):
                 step.detail = f"rejected by {decision.user}: {decision.reason}"
                 await uninterrupted(self.saga.compensate())  # a cancel now leaves no draft
                 return self._result(input, progress, Outcome.REJECTED, decision.reason)
-            await self.audit("approved", decision.comment or "approved", decision.user)
+            approved = self.audit("approved", decision.comment or "approved", decision.user)
+            if one_call := workflow.patched(ONE_CALL_RELEASE_PATCH):
+                # The decision's audit row and the ERP's approval are independent: one task.
+                move = InvoiceStatusChange(external_id=invoice.external_id, status=APPROVED)
+                await asyncio.gather(approved, call(InvoicingActivities.move_invoice, move))
+                stop_if_cancelled()
+            else:
+                await approved
             step.detail = f"approved by {decision.user}"
 
-        drafted_id = invoice.external_id
+        ready = invoice
         self._invoice = invoice = await self.run_step(
             SagaStep(
                 RELEASE,
-                lambda: self._release(drafted_id),
+                lambda: self._release_moved(ready) if one_call else self._release(ready),
                 detail=lambda i: f"invoice {i.number} released",
             )
         )
         # Released means sent: from here it takes a credit memo, not a void.
         self.saga.settle()
         self._released = True
-        await self.audit(
-            "released", f"invoice {invoice.number}: {invoice.total} {invoice.currency}"
-        )
+        released = f"invoice {invoice.number}: {invoice.total} {invoice.currency}"
+        if not one_call or project.opportunity_id is None:
+            await self.audit("released", released)
 
         if project.opportunity_id is None:
             async with self.step(CRM_STATUS) as step:
@@ -243,7 +254,7 @@ class TimeToBill(FollowsTimeApprovals):
             await self.run_step(
                 SagaStep(
                     CRM_STATUS,
-                    lambda: self._status_to_crm(update),
+                    lambda: self._status_and_audit(update, released if one_call else None),
                     detail=lambda _: f"opportunity {update.opportunity_id}: {update.status.value}",
                 )
             )
@@ -267,13 +278,33 @@ class TimeToBill(FollowsTimeApprovals):
         workflow.upsert_search_attributes([sa.CUSTOMER.value_set(project.customer_name)])
         return ProjectRead(project, policy, card)
 
-    async def _release(self, external_id: str) -> Invoice:
-        """Draft -> approved -> released; a cancel between the two stops before releasing."""
-        change = InvoiceStatusChange(external_id=external_id, status=InvoiceStatus.APPROVED)
+    async def _release(self, drafted: Invoice) -> Invoice:
+        """Draft -> approved -> released, reading the invoice at each move (runs started
+        before ONE_CALL_RELEASE_PATCH); a cancel between the two stops before releasing."""
+        change = InvoiceStatusChange(external_id=drafted.external_id, status=APPROVED)
         await call(InvoicingActivities.set_invoice_status, change)
         stop_if_cancelled()
         change = change.model_copy(update={"status": InvoiceStatus.RELEASED})
         return await call(InvoicingActivities.set_invoice_status, change)
+
+    async def _release_moved(self, approved: Invoice) -> Invoice:
+        """Approved -> released: one ERP call; the invoice is as drafted, now released."""
+        change = InvoiceStatusChange(external_id=approved.external_id, status=RELEASED)
+        await call(InvoicingActivities.move_invoice, change)
+        return approved.model_copy(update={"status": RELEASED})
+
+    async def _status_and_audit(self, update: InvoiceStatusUpdate, released: str | None) -> None:
+        """The CRM status, and beside it (in the same task) the release's audit row, which
+        is kept whether the CRM takes the status or not."""
+        if released is None:
+            return await self._status_to_crm(update)
+        crm, audited = await asyncio.gather(
+            self._status_to_crm(update), self.audit("released", released), return_exceptions=True
+        )
+        for outcome in (crm, audited):
+            if isinstance(outcome, BaseException):
+                raise outcome
+        return None
 
     async def _status_to_crm(self, update: InvoiceStatusUpdate) -> None:
         """Within the CRM's retry window; past it the run fails, saying the invoice is out."""
