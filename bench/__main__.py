@@ -23,7 +23,7 @@ async def _until_done_or_terminated(scale: Scale, overrides: dict[str, dict[str,
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
     parser.add_argument(
-        "--quick", action="store_true", help="small numbers, for trying it (about a minute)"
+        "--quick", action="store_true", help="small numbers, for trying it (about 2.5 minutes)"
     )
     parser.add_argument(
         "--set",

@@ -142,9 +142,18 @@ async def measure(scale: Scale, overrides: dict[str, dict[str, Any]] | None = No
         volumes = await _volumes(stack, scale, main, series)
         latency = await _latency(stack, scale) if scale.latency_ms else None
         figures = Figures(
-            stack.settings, sagas, month, naive, max(saga_peak, main.peak_mib), memory,
-            reconciled, saga_peak, main.peak_mib, volumes, latency,
-        )  # fmt: skip
+            settings=stack.settings,
+            sagas=sagas,
+            month_end=month,
+            naive=naive,
+            peak_mib=max(saga_peak, main.peak_mib),
+            memory=memory,
+            reconcile=reconciled,
+            saga_peak_mib=saga_peak,
+            month_end_peak_mib=main.peak_mib,
+            volumes=volumes,
+            latency=latency,
+        )
     progress("done")
     return figures
 
