@@ -132,7 +132,7 @@ async def run_worker(
                 if hasattr(getattr(obj, name), "__temporal_activity_definition")
             ],
             activity_executor=executor,
-            interceptors=[RetryWindowInterceptor(settings.retry.windows())],
+            interceptors=[RetryWindowInterceptor(settings.retry.windows(), client)],
             plugins=telemetry.worker_plugins(settings, client),
             **worker_options(settings.worker),
         )

@@ -9,11 +9,14 @@ follows must never overtake the action it undoes.
 """
 
 import asyncio
+import logging
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from temporalio import activity
+from temporalio.client import Client
 from temporalio.exceptions import ApplicationError
+from temporalio.service import RPCError
 from temporalio.worker import (
     ActivityInboundInterceptor,
     ExecuteActivityInput,
@@ -21,8 +24,14 @@ from temporalio.worker import (
 )
 
 from connectors.errors import ConnectorError
+from models.retrying import Stall
 
 UNNAMED = "store"  # failures that name no system: psflow's own store, or a defect
+# The attempt whose retryable failure makes a run show itself stalled (about 3 s of trouble:
+# one-off 429s and blips stay quiet); STALL_SIGNAL of workflows/interaction.py.
+STALLED_AT_ATTEMPT = 3
+STALL_SIGNAL = "stalled"
+log = logging.getLogger(__name__)
 
 
 class RetryWindowClosed(ApplicationError):
@@ -54,18 +63,26 @@ class AttemptsTimedOut(ApplicationError):
 class RetryWindowInterceptor(Interceptor):
     """Worker interceptor: retry windows per system, heartbeats, cancellation that waits."""
 
-    def __init__(self, windows: dict[str, timedelta]) -> None:
+    def __init__(self, windows: dict[str, timedelta], client: Client | None = None) -> None:
+        """`client`: tells a run when its step stalls on a system and when it is through."""
         self.windows = windows
+        self.client = client
 
     def intercept_activity(self, next: ActivityInboundInterceptor) -> ActivityInboundInterceptor:
-        return _Inbound(next, self.windows)
+        return _Inbound(next, self.windows, self.client)
 
 
 class _Inbound(ActivityInboundInterceptor):
-    def __init__(self, next: ActivityInboundInterceptor, windows: dict[str, timedelta]) -> None:
+    def __init__(
+        self,
+        next: ActivityInboundInterceptor,
+        windows: dict[str, timedelta],
+        client: Client | None,
+    ) -> None:
         super().__init__(next)
         self._windows = windows
         self._longest = max(windows.values())
+        self._client = client
 
     async def execute_activity(self, input: ExecuteActivityInput) -> Any:
         info = activity.info()
@@ -76,26 +93,56 @@ class _Inbound(ActivityInboundInterceptor):
             raise AttemptsTimedOut(2 * self._longest, info.attempt)
         beating = _heartbeat(info.heartbeat_timeout) if info.heartbeat_timeout else None
         try:
-            return await _finish_before_cancelling(super().execute_activity(input))
+            result = await _finish_before_cancelling(super().execute_activity(input))
         except Exception as exc:
             closed = self._closed(exc, info)
             if closed:
                 raise closed from exc
+            if info.attempt == STALLED_AT_ATTEMPT and _retryable(exc):
+                await self._tell(info, _system(exc), recovered=False)
             raise
+        else:
+            if info.attempt > STALLED_AT_ATTEMPT:
+                await self._tell(info, "", recovered=True)
+            return result
         finally:
             if beating:
                 beating.cancel()
 
+    async def _tell(self, info: activity.Info, system: str, *, recovered: bool) -> None:
+        """Signal the run (a failure to is only logged: the step's own outcome matters)."""
+        if self._client is None or not info.workflow_id:
+            return
+        stall = Stall(
+            system=system.upper(),
+            activity=info.activity_type,
+            attempt=info.attempt,
+            recovered=recovered,
+        )
+        handle = self._client.get_workflow_handle(info.workflow_id, run_id=info.workflow_run_id)
+        try:
+            await handle.signal(STALL_SIGNAL, stall)
+        except RPCError as exc:  # the run has ended meanwhile, or the server is busy
+            log.warning("could not tell %s its step stalled: %s", info.workflow_id, exc)
+
     def _closed(self, exc: Exception, info: activity.Info) -> ApplicationError | None:
         """The error to raise instead of `exc` once its system's window has closed."""
-        if isinstance(exc, ApplicationError) and exc.non_retryable:
+        if not _retryable(exc):
             return None
-        system = exc.system if isinstance(exc, ConnectorError) else UNNAMED
+        system = _system(exc)
         window = self._windows.get(system, self._windows[UNNAMED])
         if _waited(info) < window:
             return None
         last = exc.message if isinstance(exc, ApplicationError) else str(exc)
         return RetryWindowClosed(system, window, info.attempt, last or type(exc).__name__)
+
+
+def _retryable(exc: Exception) -> bool:
+    return not (isinstance(exc, ApplicationError) and exc.non_retryable)
+
+
+def _system(exc: Exception) -> str:
+    return exc.system if isinstance(exc, ConnectorError) else UNNAMED
 
 
 def _waited(info: activity.Info) -> timedelta:

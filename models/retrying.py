@@ -35,6 +35,16 @@ class Retrying(BaseModel):
         return now - self.since
 
 
+class Stall(BaseModel):
+    """What the worker tells a run whose step keeps failing on a system, and again once the
+    step is through (`recovered`): the run shows it as search attributes."""
+
+    system: str
+    activity: str
+    attempt: int
+    recovered: bool = False
+
+
 def cut(text: str, limit: int = LAST_ERROR_CHARS) -> str:
     """`text` whole if short enough, else its start and an ellipsis."""
     return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"

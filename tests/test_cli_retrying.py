@@ -17,6 +17,7 @@ from typing import Any
 
 import pytest
 from click.testing import Result
+from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 from typer.testing import CliRunner
 
@@ -34,6 +35,8 @@ from workflows.search_attributes import ALL as SEARCH_ATTRIBUTES
 
 O2P = "opportunity-to-project"
 CUSTOMER_STEP = "upsert ERP customer"
+APPROVAL_STEP = "deal-desk approval"
+LAST_STEP = "write ids back to CRM"
 ERP_CUSTOMERS = "/services/rest/record/v1/customer/*"
 runner = CliRunner()
 
@@ -41,9 +44,9 @@ runner = CliRunner()
 @pytest.fixture(scope="module")
 async def estate(
     tmp_path_factory: pytest.TempPathFactory,
-) -> AsyncIterator[tuple[dict[str, str], Sandbox]]:
+) -> AsyncIterator[tuple[dict[str, str], Sandbox, Client]]:
     """A dev server, the sandbox and a worker of this module's own; yields the CLI's
-    environment and the sandbox (to arm faults on)."""
+    environment, the sandbox (to arm faults on) and a client (to search as an SRE would)."""
     env = await WorkflowEnvironment.start_local(
         dev_server_existing_path=TEMPORAL,
         search_attributes=SEARCH_ATTRIBUTES,
@@ -58,7 +61,7 @@ async def estate(
             queue = f"psflow-retrying-{uuid.uuid4()}"
             async with running_worker(env.client, load_settings(config), queue):
                 cli = {"PSFLOW_CONFIG": str(config), "PSFLOW_TASK_QUEUE": queue, "COLUMNS": "160"}
-                yield cli, box
+                yield cli, box, env.client
         finally:
             box.stop()
 
@@ -112,10 +115,21 @@ def moment(value: str) -> datetime:
     return datetime.fromisoformat(value)
 
 
+async def found(client: Client, query: str, expected: list[str]) -> None:
+    """Until the visibility query lists exactly `expected` (it lags a little behind)."""
+    ids: list[str] = []
+    for _ in range(100):
+        ids = sorted([e.id async for e in client.list_workflows(query)])
+        if ids == sorted(expected):
+            return
+        await asyncio.sleep(0.2)
+    raise AssertionError(f"{query!r} finds {ids}, not {expected}")
+
+
 async def test_a_step_retrying_a_503_shows_in_status_and_list_until_the_erp_is_back(
-    estate: tuple[dict[str, str], Sandbox],
+    estate: tuple[dict[str, str], Sandbox, Client],
 ) -> None:
-    env, sandbox = estate
+    env, sandbox, client = estate
     waiting_id = f"{O2P}/{DEMO_OPPORTUNITIES['large_eur']}"
     await psflow(env, "start", O2P, DEMO_OPPORTUNITIES["large_eur"], "--as", "sam")
     await until(env, waiting_id, lambda s: s["state"] == "waiting")
@@ -158,6 +172,14 @@ async def test_a_step_retrying_a_503_shows_in_status_and_list_until_the_erp_is_b
     assert step_named(rows[stalled_id], CUSTOMER_STEP)["retrying"]["system"] == "ERP"
     assert all(s["retrying"] is None for s in rows[waiting_id]["steps"])
 
+    # An SRE finds both by search attribute, each at its step; the stalled one from its
+    # third failed attempt on.
+    ours = f"WorkflowId IN ('{stalled_id}', '{waiting_id}')"
+    await found(client, f"{ours} AND PsflowStalledOn = 'ERP'", [stalled_id])
+    await found(client, f"{ours} AND PsflowStep = '{CUSTOMER_STEP}'", [stalled_id])
+    await found(client, f"{ours} AND PsflowStep = '{APPROVAL_STEP}'", [waiting_id])
+    await found(client, f"{ours} AND PsflowWaitingFor = 'approval'", [waiting_id])
+
     await asyncio.sleep((since + timedelta(seconds=1.2) - datetime.now(UTC)).total_seconds())
     stalled = await psflow(env, "list", "--stalled", "--for", "1s", "--json")
     assert listed(stalled) == [stalled_id]
@@ -173,3 +195,5 @@ async def test_a_step_retrying_a_503_shows_in_status_and_list_until_the_erp_is_b
     assert all(s["retrying"] is None for s in done["steps"])
     assert step_named(done, CUSTOMER_STEP)["state"] == "done"
     assert listed(await psflow(env, "list", "--stalled", "--for", "0s", "--json")) == []
+    await found(client, f"{ours} AND PsflowStalledOn IS NOT NULL", [])
+    await found(client, f"{ours} AND PsflowStep = '{LAST_STEP}'", [stalled_id])  # ended there

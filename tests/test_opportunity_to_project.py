@@ -7,6 +7,7 @@ from collections.abc import Callable
 import pytest
 from temporalio.client import (
     Client,
+    WorkflowExecutionStatus,
     WorkflowFailureError,
     WorkflowHandle,
     WorkflowUpdateFailedError,
@@ -223,6 +224,14 @@ async def test_permanent_failure_at_a_later_step_undoes_everything(
     assert undone[-1] == "upsert ERP customer" and failed_step in undone
     assert all(c.outcome.value != "failed" for c in status.compensations)
     await assert_nothing_left(systems, opportunity_id, handle.id)
+    # What an SRE searches for: failed runs, by the step they failed at.
+    query = f"WorkflowId = '{handle.id}' AND PsflowStep = '{failed_step}'"
+    for _ in range(50):
+        found = [e async for e in client.list_workflows(query)]
+        if found:
+            break
+        await asyncio.sleep(0.2)
+    assert [e.status for e in found] == [WorkflowExecutionStatus.FAILED]
 
 
 async def test_rate_limits_and_outage_bursts_are_retried_without_duplicates(

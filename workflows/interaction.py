@@ -20,6 +20,7 @@ with workflow.unsafe.imports_passed_through():
     from models.audit import AuditEntry
     from models.dead_letter import FailedRun
     from models.people import Correction, Rejection
+    from models.retrying import Stall
     from models.status import (
         FieldProblem,
         RunState,
@@ -37,6 +38,10 @@ with workflow.unsafe.imports_passed_through():
     from workflows.steps import SagaStep
 
 STORE_TIMEOUT = timedelta(seconds=30)
+# Runs started before it upserted PsflowStep at every step; since, only where the run stops
+# (waits for a person, stalls on a system) and where it ends.
+QUIET_STEPS_PATCH = "steps-shown-when-stopped"
+STALL_SIGNAL = "stalled"
 DEAD_LETTERS_PATCH = "dead-letters"
 # A store that stays down must not keep a failed run open for ever: its failure is in Temporal.
 DEAD_LETTER_RETRY = RetryPolicy(maximum_attempts=10, maximum_interval=timedelta(minutes=1))
@@ -67,6 +72,7 @@ class Interactive(Decisions):
         self.saga = Saga()
         self._decision: Decision | None = None
         self._corrections: list[Correction] = []
+        self._stalled_on: str | None = None
 
     # ---- steps and events ----------------------------------------------------------------
 
@@ -98,7 +104,8 @@ class Interactive(Decisions):
         step = self._step(name)
         step.state = StepState.RUNNING
         step.started_at = workflow.now()
-        workflow.upsert_search_attributes([sa.STEP.value_set(name)])
+        if not workflow.patched(QUIET_STEPS_PATCH):
+            workflow.upsert_search_attributes([sa.STEP.value_set(name)])
         with step_span(name, self._status.customer, self._status.project):  # no command
             try:
                 yield step
@@ -140,6 +147,52 @@ class Interactive(Decisions):
                 step.detail = declared.detail(result)
         return result
 
+    # ---- what the search attributes show -----------------------------------------------------
+
+    @workflow.signal(name=STALL_SIGNAL)
+    def system_stalled(self, stall: Stall) -> None:
+        """The worker says a step keeps failing on a system (or is through again): findable
+        as PsflowStalledOn, with its step as PsflowStep, while it lasts."""
+        if stall.recovered:
+            if self._stalled_on is not None:
+                self._stalled_on = None
+                shown = [] if self._status.waiting_for else [sa.STEP.value_unset()]
+                workflow.upsert_search_attributes([sa.STALLED_ON.value_unset(), *shown])
+            return
+        self._stalled_on = stall.system
+        running = [s.name for s in self._status.steps if s.state == StepState.RUNNING]
+        step = running[-1] if running else stall.activity
+        workflow.upsert_search_attributes(
+            [sa.STALLED_ON.value_set(stall.system), sa.STEP.value_set(step)]
+        )
+
+    def show_end(self) -> None:
+        """PsflowStep: the step the run ended at (failed, cancelled, or its last one)."""
+        if not workflow.patched(QUIET_STEPS_PATCH):
+            return
+        steps = self._status.steps
+        ended = [s for s in steps if s.state in (StepState.FAILED, StepState.CANCELLED)] or [
+            s for s in steps if s.state not in (StepState.PENDING, StepState.SKIPPED)
+        ]
+        shown = [sa.STEP.value_set(ended[-1].name)] if ended else []
+        if self._stalled_on is not None:
+            self._stalled_on = None
+            shown.append(sa.STALLED_ON.value_unset())
+        if shown:
+            workflow.upsert_search_attributes(shown)
+
+    async def ending(self, body: Awaitable[R]) -> R:
+        """Run the whole body, then show the step it ended at (not when it continues as new)."""
+        try:
+            result = await body
+        except workflow.ContinueAsNewError:
+            raise
+        except BaseException:
+            self.show_end()
+            raise
+        self.show_end()
+        return result
+
     def skip(self, name: str, why: str) -> None:
         step = self._step(name)
         step.state = StepState.SKIPPED
@@ -153,6 +206,9 @@ class Interactive(Decisions):
 
         A failure ends the workflow as a SagaFailed ApplicationError naming the root cause.
         """
+        return await self.ending(self._saga_body(body))
+
+    async def _saga_body(self, body: Awaitable[R]) -> R:
         try:
             return await body
         except (asyncio.CancelledError, ActivityError, ApplicationError) as exc:
@@ -218,10 +274,12 @@ class Interactive(Decisions):
         self._status.waiting_for = waiting
         self._status.state = RunState.WAITING
         step.state = StepState.WAITING
+        shown = [sa.STEP.value_set(step.name)] if workflow.patched(QUIET_STEPS_PATCH) else []
         workflow.upsert_search_attributes(
             [
                 sa.WAITING_FOR.value_set(waiting.kind.value),
                 sa.WAITING_SINCE.value_set(waiting.since),
+                *shown,
             ]
         )
 
@@ -229,8 +287,9 @@ class Interactive(Decisions):
         self._status.waiting_for = None
         self._status.state = RunState.RUNNING
         step.state = StepState.RUNNING
+        shown = [sa.STEP.value_unset()] if workflow.patched(QUIET_STEPS_PATCH) else []
         workflow.upsert_search_attributes(
-            [sa.WAITING_FOR.value_unset(), sa.WAITING_SINCE.value_unset()]
+            [sa.WAITING_FOR.value_unset(), sa.WAITING_SINCE.value_unset(), *shown]
         )
 
     async def wait_for_approval(

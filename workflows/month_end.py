@@ -65,6 +65,9 @@ class MonthEnd(Interactive):
 
     @workflow.run
     async def run(self, input: MonthEndInput) -> MonthEndTotals:
+        return await self.ending(self._run(input))
+
+    async def _run(self, input: MonthEndInput) -> MonthEndTotals:
         policy = await read(PolicyActivities.billing_policy)
         slots = asyncio.Semaphore(policy.month_end_concurrency)
         token = input.page_token

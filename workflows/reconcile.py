@@ -55,6 +55,9 @@ class Reconcile(Interactive):
 
     @workflow.run
     async def run(self, input: ReconcileInput) -> ReconcileResult:
+        return await self.ending(self._run(input))
+
+    async def _run(self, input: ReconcileInput) -> ReconcileResult:
         policy = await read(ReconcileActivities.policy)
         info = workflow.info()
         run_id = f"{info.workflow_id}/{info.run_id}"

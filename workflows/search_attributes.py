@@ -9,11 +9,15 @@ from temporalio.common import SearchAttributeKey
 
 CUSTOMER = SearchAttributeKey.for_keyword("PsflowCustomer")
 STEP = SearchAttributeKey.for_keyword("PsflowStep")
+"""Where the run is stopped (waiting for a person, stalled on a system) or where it ended;
+unset while it runs. Runs started before QUIET_STEPS_PATCH name every step as it starts."""
+STALLED_ON = SearchAttributeKey.for_keyword("PsflowStalledOn")
+"""The system (ERP, CRM, PSA, HCM) a step keeps failing on; unset once it is through."""
 WAITING_FOR = SearchAttributeKey.for_keyword("PsflowWaitingFor")
 """`approval` or `correction` while a person is needed; unset otherwise."""
 WAITING_SINCE = SearchAttributeKey.for_datetime("PsflowWaitingSince")
 
-ALL: list[SearchAttributeKey[Any]] = [CUSTOMER, STEP, WAITING_FOR, WAITING_SINCE]
+ALL: list[SearchAttributeKey[Any]] = [CUSTOMER, STEP, WAITING_FOR, WAITING_SINCE, STALLED_ON]
 
 
 def cli_flags() -> list[str]:
