@@ -280,3 +280,14 @@ def test_an_earlier_audit_log_loses_its_duplicates_and_keeps_one_row_per_entry(
     assert len(audit_entries(again)) == 3
     for engine in [*engines, again]:
         engine.dispose()
+
+
+def test_a_sqlite_store_keeps_a_write_ahead_log(tmp_path: Path) -> None:
+    """Commits (an audit row per approval) cost no fsync each; the log survives the process."""
+    engine = open_engine(f"sqlite:///{tmp_path / 'store.db'}")
+    try:
+        with engine.connect() as connection:
+            assert connection.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+            assert connection.exec_driver_sql("PRAGMA synchronous").scalar() == 1  # NORMAL
+    finally:
+        engine.dispose()
