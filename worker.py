@@ -4,10 +4,12 @@ import asyncio
 import gc
 import logging
 import sys
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import AsyncExitStack
 from typing import Any, TypeVar
 
+from sqlalchemy import Engine
 from temporalio.client import Client
 from temporalio.worker import PollerBehaviorSimpleMaximum, Worker
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
@@ -77,6 +79,52 @@ async def connect(settings: Settings) -> Client:
     )
 
 
+def build_activities(
+    settings: Settings, client: Client, engine: Engine, stack: AsyncExitStack
+) -> tuple[list[Callable[..., Any]], ThreadPoolExecutor]:
+    """Every activity method, bound to connectors `stack` closes, and the thread pool the
+    store's synchronous ones run in."""
+    crm = _connector(CrmConnector, settings.crm)
+    erp = _connector(ErpConnector, settings.erp)
+    psa = _connector(PsaConnector, settings.psa)
+    hcm = HcmConnector.build(
+        settings.hcm.url,
+        settings.hcm.client_id,
+        settings.hcm.client_secret.get_secret_value(),
+        tenant=settings.hcm.tenant,
+        concurrency=settings.hcm.concurrency,
+        timeout_seconds=settings.hcm.timeout_seconds,
+    )
+    for connector in (crm, erp, psa, hcm):
+        stack.push_async_callback(connector.aclose)
+    # Only the store's synchronous activities use these threads, started on demand.
+    threads = ThreadPoolExecutor(max_workers=settings.worker.max_concurrent_activities)
+    executor = stack.enter_context(threads)
+    objects = [
+        CrmActivities(crm),
+        ErpActivities(erp),
+        PsaActivities(psa),
+        HcmActivities(hcm),
+        StaffingActivities(psa),
+        EmployeeActivities(erp),
+        PolicyActivities(
+            settings.policy, settings.staffing, settings.billing, settings.change_orders
+        ),
+        StoreActivities(engine, codec_from(settings.codec)),
+        BillingActivities(psa, erp, engine, settings.billing),
+        InvoicingActivities(erp, crm),
+        ChangeOrderActivities(psa, erp, crm, client),
+        ReconcileActivities(crm, erp, psa, engine, client, settings.reconcile.policy()),
+    ]
+    methods = [
+        getattr(obj, name)
+        for obj in objects
+        for name in dir(obj)
+        if hasattr(getattr(obj, name), "__temporal_activity_definition")
+    ]
+    return methods, executor
+
+
 async def run_worker(
     settings: Settings, *, client: Client | None = None, stop: asyncio.Event | None = None
 ) -> None:
@@ -89,48 +137,12 @@ async def run_worker(
         stack.callback(engine.dispose)
         client = client or await connect(settings)
         client = await telemetry.on_metrics_runtime(client, settings.telemetry)
-        crm = _connector(CrmConnector, settings.crm)
-        erp = _connector(ErpConnector, settings.erp)
-        psa = _connector(PsaConnector, settings.psa)
-        hcm = HcmConnector.build(
-            settings.hcm.url,
-            settings.hcm.client_id,
-            settings.hcm.client_secret.get_secret_value(),
-            tenant=settings.hcm.tenant,
-            concurrency=settings.hcm.concurrency,
-            timeout_seconds=settings.hcm.timeout_seconds,
-        )
-        for connector in (crm, erp, psa, hcm):
-            stack.push_async_callback(connector.aclose)
-        # Only the store's synchronous activities use these threads, started on demand.
-        threads = ThreadPoolExecutor(max_workers=settings.worker.max_concurrent_activities)
-        executor = stack.enter_context(threads)
-        activity_objects = [
-            CrmActivities(crm),
-            ErpActivities(erp),
-            PsaActivities(psa),
-            HcmActivities(hcm),
-            StaffingActivities(psa),
-            EmployeeActivities(erp),
-            PolicyActivities(
-                settings.policy, settings.staffing, settings.billing, settings.change_orders
-            ),
-            StoreActivities(engine, codec_from(settings.codec)),
-            BillingActivities(psa, erp, engine),
-            InvoicingActivities(erp, crm),
-            ChangeOrderActivities(psa, erp, crm, client),
-            ReconcileActivities(crm, erp, psa, engine, client, settings.reconcile.policy()),
-        ]
+        methods, executor = build_activities(settings, client, engine, stack)
         worker = Worker(
             client,
             task_queue=settings.temporal.task_queue,
             workflows=ALL_WORKFLOWS,
-            activities=[
-                getattr(obj, name)
-                for obj in activity_objects
-                for name in dir(obj)
-                if hasattr(getattr(obj, name), "__temporal_activity_definition")
-            ],
+            activities=methods,
             activity_executor=executor,
             interceptors=[RetryWindowInterceptor(settings.retry.windows(), client)],
             plugins=telemetry.worker_plugins(settings, client),

@@ -18,6 +18,7 @@ from activities.billing_rules import expense_posting, expense_problem, time_post
 from connectors.erp import ErpConnector
 from connectors.erp_billing import PostingType
 from connectors.psa import PsaConnector
+from models.audit import AuditEntry
 from models.billing import (
     BillingProject,
     EntryKind,
@@ -31,7 +32,10 @@ from models.billing import (
     time_bill_external_id,
 )
 from models.hire_to_staff import resource_external_id
-from models.time_to_bill import BillingContext, PageRequest, PostedPage
+from models.policy import BillingPolicy
+from models.psa import RateCard
+from models.time_to_bill import BillingContext, PageRequest, PostedPage, PostingTotals
+from store.audit import append_audit
 from store.exceptions import record_problems, resolve
 
 TIME_BILL: PostingType = "timeBill"
@@ -44,11 +48,23 @@ class ProjectsPageRequest(BaseModel):
     page_size: int = 100
 
 
+class BillingSetup(BaseModel):
+    """What a time-to-bill run starts from, read in one call: the PSA project (None when it
+    does not exist), its rate card (None when the PSA has no such card), the policy in force."""
+
+    project: BillingProject | None
+    rate_card: RateCard | None = None
+    policy: BillingPolicy
+
+
 class BillingActivities:
-    def __init__(self, psa: PsaConnector, erp: ErpConnector, engine: Engine) -> None:
+    def __init__(
+        self, psa: PsaConnector, erp: ErpConnector, engine: Engine, policy: BillingPolicy
+    ) -> None:
         self._psa = psa
         self._erp = erp
         self._engine = engine
+        self._policy = policy
 
     @activity.defn(name="billing.projects_with_approved_time")
     async def projects_with_approved_time(self, request: ProjectsPageRequest) -> ProjectIdPage:
@@ -61,6 +77,14 @@ class BillingActivities:
     async def billing_project(self, project_id: str) -> BillingProject | None:
         """The PSA project with its billing type, currency, rate card and milestones."""
         return await self._psa.billing_project(project_id)
+
+    @activity.defn(name="billing.setup")
+    async def setup(self, project_id: str) -> BillingSetup:
+        """The project, its rate card and the billing policy (billing_project, get_rate_card
+        and policy.billing_policy in one activity)."""
+        project = await self._psa.billing_project(project_id)
+        card = await self._psa.get_rate_card(project.rate_card) if project else None
+        return BillingSetup(project=project, rate_card=card, policy=self._policy)
 
     @activity.defn(name="billing.post_page")
     async def post_page(self, request: PageRequest) -> PostedPage:
@@ -77,14 +101,20 @@ class BillingActivities:
                 context.project.id, context.period, request.page_token, request.page_size
             )
             entries, token = expense_page.items, expense_page.next_page_token
-        page = await self._post(context, request.kind, entries)
+        page = await self._post(context, request.kind, entries, request.audit_as)
         page.next_page_token = token
         return page
 
     async def _post(
-        self, context: BillingContext, kind: EntryKind, entries: Sequence[TimeEntry | Expense]
+        self,
+        context: BillingContext,
+        kind: EntryKind,
+        entries: Sequence[TimeEntry | Expense],
+        audit_as: str | None,
     ) -> PostedPage:
         if not entries:
+            if audit_as:
+                await asyncio.to_thread(self._audit, audit_as, kind, PostedPage())
             return PostedPage()
         is_time = kind is EntryKind.TIME
         external_id: Callable[[str], str] = (
@@ -139,10 +169,9 @@ class BillingActivities:
         posted_ids = [p.entry_id if is_time else p.expense_id for p in done] + unchanged
         # Found posted (by an earlier attempt or run of this period): billed all the same.
         found = sum((posted[external_id(i)].billable_amount for i in unchanged), Decimal(0))
-        await asyncio.to_thread(self._remember, context, kind, problems, posted_ids)
         by_id = {e.id: e for e in entries}
         counted = [by_id[i] for i in posted_ids]
-        return PostedPage(
+        page = PostedPage(
             read=len(entries),
             created=len(done),
             unchanged=len(unchanged),
@@ -152,6 +181,26 @@ class BillingActivities:
             ),
             amount=sum((p.amount for p in done if p.billable), found),
         )
+        await asyncio.to_thread(self._remember, context, kind, problems, posted_ids)
+        if audit_as:
+            await asyncio.to_thread(self._audit, audit_as, kind, page)
+        return page
+
+    def _audit(self, step: str, kind: EntryKind, page: PostedPage) -> None:
+        """The page's audit row, as the step's own: at the activity's first schedule, so a
+        retry that gets this far again adds no second row."""
+        info = activity.info()
+        assert info.workflow_id is not None  # billing pages are only posted from TimeToBill
+        unit = "hours" if kind is EntryKind.TIME else "in expenses"
+        detail = f"{step}: {PostingTotals().add(page).summary(unit)}"
+        entry = AuditEntry(
+            at=info.scheduled_time,
+            workflow_id=info.workflow_id,
+            kind="posted",
+            user=None,
+            detail=detail,
+        )
+        append_audit(self._engine, entry)
 
     def _remember(
         self,

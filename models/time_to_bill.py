@@ -35,6 +35,8 @@ class PageRequest(BaseModel):
     kind: EntryKind
     page_token: str | None = None
     page_size: int = 1000
+    audit_as: str | None = None
+    """The step whose audit row the page writes (its counts and money); None: no row."""
 
 
 class PostedPage(BaseModel):

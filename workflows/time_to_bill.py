@@ -76,9 +76,10 @@ AUDIT_POSTINGS_PATCH = "audit-postings"
 # for the page in flight.
 CANCEL_PATCH = "cancel-ends-billing"
 PAGE_CANCEL_PATCH = "page-cancel-waits"
-# Runs drafted before it read the invoice around each move (six ERP calls, not two) and
-# audited one step at a time.
-ONE_CALL_RELEASE_PATCH = "one-call-release"
+# Runs started before it read the project, its rate card and the policy in three activities,
+# audited postings in activities of their own, read the invoice around each move (six ERP
+# calls, not two) and audited the approval and the release one step at a time.
+LEAN_BILLING_PATCH = "lean-billing"
 APPROVED, RELEASED = InvoiceStatus.APPROVED, InvoiceStatus.RELEASED
 
 
@@ -215,7 +216,7 @@ class TimeToBill(FollowsTimeApprovals):
                 await uninterrupted(self.saga.compensate())  # a cancel now leaves no draft
                 return self._result(input, progress, Outcome.REJECTED, decision.reason)
             approved = self.audit("approved", decision.comment or "approved", decision.user)
-            if one_call := workflow.patched(ONE_CALL_RELEASE_PATCH):
+            if one_call := workflow.patched(LEAN_BILLING_PATCH):
                 # The decision's audit row and the ERP's approval are independent: one task.
                 move = InvoiceStatusChange(external_id=invoice.external_id, status=APPROVED)
                 await asyncio.gather(approved, call(InvoicingActivities.move_invoice, move))
@@ -262,11 +263,18 @@ class TimeToBill(FollowsTimeApprovals):
 
     async def _read(self, project_id: str) -> ProjectRead:
         """The project, the billing policy and the project's rate card, or a refusal."""
-        project = await call(BillingActivities.billing_project, project_id)
-        if project is None:
+        policy: BillingPolicy | None
+        card: RateCard | None
+        if workflow.patched(LEAN_BILLING_PATCH):
+            setup = await call(BillingActivities.setup, project_id)
+            project, policy, card = setup.project, setup.policy, setup.rate_card
+        else:
+            project = await call(BillingActivities.billing_project, project_id)
+            policy = await read(PolicyActivities.billing_policy) if project else None
+            card = await call(PsaActivities.get_rate_card, project.rate_card) if project else None
+        if project is None or policy is None:
             raise ApplicationError(f"PSA project {project_id} does not exist", non_retryable=True)
-        self.policy = policy = await read(PolicyActivities.billing_policy)
-        card = await call(PsaActivities.get_rate_card, project.rate_card)
+        self.policy = policy
         if card is None or card.currency != project.currency:
             problem = "does not exist" if card is None else f"prices in {card.currency}"
             raise ApplicationError(
@@ -280,7 +288,7 @@ class TimeToBill(FollowsTimeApprovals):
 
     async def _release(self, drafted: Invoice) -> Invoice:
         """Draft -> approved -> released, reading the invoice at each move (runs started
-        before ONE_CALL_RELEASE_PATCH); a cancel between the two stops before releasing."""
+        before LEAN_BILLING_PATCH); a cancel between the two stops before releasing."""
         change = InvoiceStatusChange(external_id=drafted.external_id, status=APPROVED)
         await call(InvoicingActivities.set_invoice_status, change)
         stop_if_cancelled()
@@ -338,6 +346,7 @@ class TimeToBill(FollowsTimeApprovals):
             ):
                 self._step(name).detail = self._totals(progress, phase)
                 continue
+            lean = workflow.patched(LEAN_BILLING_PATCH)  # each page audits itself
             async with self.step(name) as step:
                 while True:
                     request = PageRequest(
@@ -345,6 +354,7 @@ class TimeToBill(FollowsTimeApprovals):
                         kind=kind,
                         page_token=progress.page_token,
                         page_size=policy.page_size,
+                        audit_as=name if lean else None,
                     )
                     page = await self._post_page(request)
                     if phase is Phase.TIME:
@@ -359,7 +369,7 @@ class TimeToBill(FollowsTimeApprovals):
                     if history_is_long(policy.history_limit):
                         await workflow.wait_condition(workflow.all_handlers_finished)
                         workflow.continue_as_new(input.model_copy(update={"progress": progress}))
-            if workflow.patched(AUDIT_POSTINGS_PATCH):
+            if not lean and workflow.patched(AUDIT_POSTINGS_PATCH):
                 await self.audit_log("posted", f"{name}: {self._totals(progress, phase)}")
             progress.phase = Phase.EXPENSES if phase is Phase.TIME else Phase.INVOICE
 
@@ -367,7 +377,7 @@ class TimeToBill(FollowsTimeApprovals):
     async def _post_page(request: PageRequest) -> PostedPage:
         """One page, called as a step's action is: retry window, heartbeat, a cancel waited
         for. Runs that began before did not wait, and replay so."""
-        if workflow.patched(PAGE_CANCEL_PATCH):
+        if workflow.patched(LEAN_BILLING_PATCH) or workflow.patched(PAGE_CANCEL_PATCH):
             return await Call(BillingActivities.post_page, request).run(
                 SYSTEM_CALL_RETRY, PAGE_TIMEOUT
             )
