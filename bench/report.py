@@ -94,6 +94,13 @@ def figure_rows(f: Figures) -> list[list[str]]:
             f"{s.ratio:.2f}",
         ],
         [
+            "saga throughput against bare workflows making the same calls (engine overhead)",
+            f"{s.sagas_per_second:.1f} opportunity-to-project/s",
+            f"{s.same_calls_per_second:.1f} bare workflows with the saga's activities/s "
+            f"({s.same_calls_seconds:.1f} s)",
+            f"{s.engine_ratio:.2f}",
+        ],
+        [
             f"month-end {v.entries:,} entries / {v.projects:,} projects: posted, drafted, "
             "approved, released",
             f"{m.posted_per_second:,.0f} posted entries/s ({m.posted:,} posted, {m.drafted:,} "

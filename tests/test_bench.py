@@ -18,6 +18,7 @@ ROWS = [
     "versions",
     "settings",
     "saga throughput",
+    "saga throughput against bare workflows making the same calls",
     "month-end",
     "worker memory",
     "worker peak RSS",
@@ -44,6 +45,7 @@ async def test_the_benchmark_measures_every_figure_and_prints_one_row_each() -> 
     s, m, n, mem = figures.sagas, figures.month_end, figures.naive, figures.memory
     assert s.sagas == TINY.sagas and s.activities > 0
     assert positive(s.sagas_per_second, s.bare_per_second, s.ratio)
+    assert positive(s.same_calls_per_second, s.engine_ratio)
     assert m.posted > 0 and m.drafted > 0 and len(m.latencies) == m.drafted
     assert positive(m.posted_per_second, m.draft_seconds, m.total_seconds, *m.latencies)
     assert n.entries == TINY.naive and positive(n.per_second)
