@@ -191,24 +191,28 @@ class ErpBillingMixin(Connector):
     # ------------------------------------------------------------ invoices
 
     async def draft_invoice(self, data: InvoiceDraftInput) -> Invoice:
-        """Draft the invoice with `data.external_id`, or answer the live one that has it.
+        """Draft the invoice with `data.external_id`, or answer the live one that has it: two
+        calls (create, read back); a retry whose first attempt drafted it, two as well.
 
         Nothing to bill is RequestRejected naming `item` (NetSuite wants a line at least).
         """
-        existing = await self._get_by_external_id("invoice", data.external_id)
-        if existing is not None and existing.get(STATUS_FIELD) != InvoiceStatus.VOIDED:
-            return await self._invoice(existing)
-        if existing is not None:
-            freed = f"{data.external_id}-void-{existing['id']}"
-            await self.request(
-                "PATCH", f"{RECORD_PATH}/invoice/{existing['id']}", json={"externalId": freed}
-            )
         body = invoice_body(data, await self._currency_id(data.currency))
         try:
             await self.request("POST", f"{RECORD_PATH}/invoice", json=body)
         except RequestRejected as exc:
-            if exc.status != 409:  # 409: drafted by a call that raced this one
+            if exc.status != 409:  # 409: the external id is taken, by a live or void invoice
                 raise
+            existing = await self._get_by_external_id("invoice", data.external_id)
+            if existing is None:
+                raise SystemUnavailable(
+                    self.system, f"invoice eid:{data.external_id} is taken but cannot be read"
+                ) from None
+            if existing.get(STATUS_FIELD) != InvoiceStatus.VOIDED:
+                return await self._invoice(existing)
+            freed = f"{data.external_id}-void-{existing['id']}"
+            url = f"{RECORD_PATH}/invoice/{existing['id']}"
+            await self.request("PATCH", url, json={"externalId": freed})
+            return await self.draft_invoice(data)  # the id is free now
         created = await self.get_invoice(data.external_id)
         if created is None:
             raise SystemUnavailable(self.system, f"invoice eid:{data.external_id} vanished")

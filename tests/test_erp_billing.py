@@ -325,18 +325,24 @@ async def test_invoice_is_drafted_approved_and_released_with_summarised_totals(
     assert billed == {p.external_id for p in postings[:9]}
 
 
-async def test_an_invoice_is_approved_and_released_with_one_call_each(
+async def test_an_invoice_is_drafted_in_two_calls_and_moved_in_one_each(
     settings: Settings, systems: Systems, job: Job
 ) -> None:
     await systems.erp.upsert_time_bills([posting(job, 1)])
-    invoice = await systems.erp.draft_invoice(draft(job))
     counting = CountingTransport()
     erp = erp_connector(settings, transport=counting)
     try:
+        await erp.currency_code("1")  # the currency list, read once per connector
+        counting.calls.clear()
+        invoice = await erp.draft_invoice(draft(job))
+        eid = f"eid:{invoice.external_id}"
+        assert counting.calls == ["POST invoice", f"GET {eid}"]
+        assert await erp.draft_invoice(draft(job)) == invoice  # a retry: taken, read back
+        assert counting.calls[2:] == ["POST invoice", f"GET {eid}"]
+        counting.calls.clear()
         await erp.move_invoice(invoice.external_id, InvoiceStatus.APPROVED)
         await erp.move_invoice(invoice.external_id, InvoiceStatus.RELEASED)
         await erp.move_invoice(invoice.external_id, InvoiceStatus.RELEASED)  # a retry: no change
-        eid = f"eid:{invoice.external_id}"
         assert counting.calls == [f"PATCH {eid}"] * 3
         assert (await erp.get_invoice(invoice.external_id)) == invoice.model_copy(
             update={"status": InvoiceStatus.RELEASED}
