@@ -73,6 +73,7 @@ async def measure_naive(stack: Stack, volume: Volume, count: int) -> NaiveFigure
     )
     postings = naive_postings(volume, count)
     try:
+        await erp.currency_code("")  # its token (and a first read) before the clock starts
         started = time.perf_counter()
         for posting in postings:
             (result,) = await erp.upsert_time_bills([posting])

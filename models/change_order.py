@@ -4,7 +4,7 @@ import re
 from datetime import date, datetime
 from decimal import Decimal
 
-from pydantic import BaseModel, Field, field_validator
+from pydantic import BaseModel, Field, RootModel, field_validator
 
 CHANGE_ORDER_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 
@@ -93,3 +93,7 @@ class ForecastRevision(BaseModel):
     """Role -> hours, as the change order revises them (signed: negative reduces)."""
     created_at: datetime | None = None
     """Set by the PSA when it records the revision."""
+
+
+class LockGrant(RootModel[str]):
+    """The `lock_granted` signal's argument: the project id."""

@@ -1,6 +1,7 @@
 """Input and output of hire-to-staff and worker-change."""
 
 import re
+from typing import NamedTuple
 
 from pydantic import BaseModel, field_validator
 
@@ -61,3 +62,12 @@ class WorkerChangeResult(BaseModel):
     ended_assignments: list[str] = []
     reopened_requests: list[str] = []
     flagged_projects: list[str] = []
+
+
+class TerminationEnded(NamedTuple):
+    """What a termination ended: assignments, requests opened again, projects flagged (a
+    workflow's own value, never a payload)."""
+
+    assignments: list[str]
+    requests: list[str]
+    projects: list[str]

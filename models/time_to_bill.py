@@ -1,11 +1,13 @@
 """Inputs, progress and results of time-to-bill and month-end."""
 
+from dataclasses import dataclass
 from decimal import Decimal
 from enum import StrEnum
 
 from pydantic import BaseModel, field_validator
 
 from models.billing import BillingProject, EntryKind, Invoice, check_period
+from models.policy import BillingPolicy
 from models.psa import RateCard
 
 TIME_APPROVED_SIGNAL = "time_approved"
@@ -244,3 +246,12 @@ class MonthEndInput(BaseModel):
     @classmethod
     def _valid_period(cls, value: str) -> str:
         return check_period(value)
+
+
+@dataclass(frozen=True)
+class ProjectRead:
+    """What a time-to-bill run's read step found (a workflow's own value, never a payload)."""
+
+    project: BillingProject
+    policy: BillingPolicy
+    rate_card: RateCard

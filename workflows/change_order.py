@@ -11,7 +11,6 @@ from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
-from pydantic import RootModel
 from temporalio import workflow
 from temporalio.exceptions import ApplicationError, FailureError
 
@@ -25,7 +24,7 @@ with workflow.unsafe.imports_passed_through():
         LockRequest,
     )
     from activities.policy import PolicyActivities
-    from models.change_order import ChangeOrder, ChangeOrderResult, project_lock_id
+    from models.change_order import ChangeOrder, ChangeOrderResult, LockGrant, project_lock_id
     from models.change_state import (
         ChangeOrderInput,
         ProjectState,
@@ -60,10 +59,6 @@ LOCK_REASK_PATCH = "lock-reask"
 # Re-asks back off like the lock's holder checks: a week queued costs ~150 events.
 FIRST_REASK = timedelta(hours=1)
 LONGEST_REASK = timedelta(hours=12)
-
-
-class LockGrant(RootModel[str]):
-    """The `lock_granted` signal's argument: the project id."""
 
 
 @workflow.defn(name=NAME)

@@ -9,7 +9,6 @@ workflows/time_approvals.py.
 """
 
 import asyncio
-from dataclasses import dataclass
 from datetime import timedelta
 
 from temporalio import workflow
@@ -26,7 +25,6 @@ with workflow.unsafe.imports_passed_through():
     from activities.policy import PolicyActivities
     from activities.psa import PsaActivities
     from models.billing import (
-        BillingProject,
         EntryKind,
         Invoice,
         InvoiceDraftInput,
@@ -47,6 +45,7 @@ with workflow.unsafe.imports_passed_through():
         PageRequest,
         Phase,
         PostedPage,
+        ProjectRead,
         ProjectReady,
         ReadyState,
         TimeToBillInput,
@@ -93,15 +92,6 @@ def stop_if_cancelled() -> None:
     """An activity that finished although the run was cancelled returns normally: stop here."""
     if workflow.cancellation_reason() is not None and workflow.patched(CANCEL_PATCH):
         raise asyncio.CancelledError()
-
-
-@dataclass(frozen=True)
-class ProjectRead:
-    """What the read step found."""
-
-    project: BillingProject
-    policy: BillingPolicy
-    rate_card: RateCard
 
 
 @workflow.defn(name=NAME)

@@ -1,7 +1,6 @@
 """worker-change: a transfer or termination in the HCM follows into the PSA and the ERP."""
 
 from decimal import Decimal
-from typing import NamedTuple
 
 from temporalio import workflow
 from temporalio.exceptions import ApplicationError
@@ -14,7 +13,7 @@ with workflow.unsafe.imports_passed_through():
     from activities.store import StoreActivities
     from models.erp import ErpEmployee, ErpEmployeeInput, LabourForecastInput
     from models.hcm import Worker, WorkerEvent, WorkerEventKind
-    from models.hire_to_staff import WorkerChangeResult, resource_external_id
+    from models.hire_to_staff import TerminationEnded, WorkerChangeResult, resource_external_id
     from models.policy import StaffingPolicy
     from models.psa import Assignment, Resource
     from models.status import CompensationOutcome, RunState
@@ -228,8 +227,8 @@ class WorkerChange(Interactive):
         external_id = resource_external_id(worker.id)
         last_day = worker.termination_date or event.effective_date
 
-        async def end_assignments() -> _Ended:
-            ended = _Ended([], [], [])
+        async def end_assignments() -> TerminationEnded:
+            ended = TerminationEnded([], [], [])
             for assignment in await call(StaffingActivities.active_assignments, external_id):
                 await call(
                     StaffingActivities.end_assignment,
@@ -275,14 +274,6 @@ class WorkerChange(Interactive):
             reopened_requests=ended.requests,
             flagged_projects=sorted(set(ended.projects)),
         )
-
-
-class _Ended(NamedTuple):
-    """What a termination ended: assignments, requests opened again, projects flagged."""
-
-    assignments: list[str]
-    requests: list[str]
-    projects: list[str]
 
 
 def _forecast(
