@@ -62,6 +62,8 @@ class ErpConnector(ErpProjectsMixin, ErpBillingMixin, Connector):
         self._references: dict[str, dict[str, str]] = {}
         # subsidiary internal id -> its base currency's internal id
         self._base_currencies: dict[str, str] = {}
+        # external id -> (when read, monotonic seconds; the active employee read then)
+        self._active_employees: dict[str, tuple[float, ErpEmployee]] = {}
 
     def error_message(self, response: httpx.Response) -> tuple[str, list[str]]:
         """NetSuite's title and each detail with its error code; fields from o:errorPath."""

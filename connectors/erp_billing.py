@@ -19,6 +19,7 @@ not voided is returned as it is; a voided one gives its external id up (renamed
 """
 
 import asyncio
+import time
 from collections.abc import Awaitable, Callable, Sequence
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
@@ -72,11 +73,16 @@ async def _all(calls: Sequence[Awaitable[T]]) -> list[T]:
     return [r for r in results if not isinstance(r, BaseException)]
 
 
+# How long an active employee read for posting is taken as still active.
+EMPLOYEE_TTL_SECONDS = 60.0
+
+
 class ErpBillingMixin(Connector):
     """Postings, the duplicate check and invoices; ErpConnector supplies the record helpers."""
 
     if TYPE_CHECKING:
         _references: dict[str, dict[str, str]]
+        _active_employees: dict[str, tuple[float, ErpEmployee]]
 
         @staticmethod
         def _eid_url(record_type: str, external_id: str) -> str: ...
@@ -113,8 +119,22 @@ class ErpBillingMixin(Connector):
 
     async def employees_by_external_id(self, external_ids: list[str]) -> dict[str, ErpEmployee]:
         """The employees with these external ids (hcm-<worker id>); missing ones are left out.
-        One SuiteQL query per thousand ids, not one GET per employee."""
-        wanted = list(dict.fromkeys(e for e in external_ids if e))
+        One SuiteQL query per thousand ids, not one GET per employee.
+
+        An active employee read in the last EMPLOYEE_TTL_SECONDS is not read again (a month-end's
+        projects share their people): one deactivated meanwhile is refused by the ERP itself
+        when its time is posted. Missing and inactive ones are always read again."""
+        now = time.monotonic()
+        fresh: dict[str, ErpEmployee] = {}
+        wanted: list[str] = []
+        for eid in dict.fromkeys(e for e in external_ids if e):
+            cached = self._active_employees.get(eid)
+            if cached and now - cached[0] < EMPLOYEE_TTL_SECONDS:
+                fresh[eid] = cached[1]
+            else:
+                wanted.append(eid)
+        if not wanted:
+            return fresh
         queries = [
             f"SELECT {EMPLOYEE_COLUMNS} FROM employee "
             f"WHERE externalid IN ({sql_list(wanted[at : at + QUERY_CHUNK])})"
@@ -122,7 +142,10 @@ class ErpBillingMixin(Connector):
         ]
         pages = await _all([self.suiteql(q) for q in queries])
         employees = [employee_from_row(row) for rows in pages for row in rows]
-        return {e.external_id: e for e in employees}
+        for employee in employees:
+            if not employee.inactive:
+                self._active_employees[employee.external_id] = (now, employee)
+        return fresh | {e.external_id: e for e in employees}
 
     async def upsert_time_bills(self, postings: list[TimePosting]) -> list[PostingResult]:
         """Upsert each posting as a timeBill by its external id; one result each, in order."""

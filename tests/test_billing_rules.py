@@ -9,12 +9,12 @@ from temporalio import activity
 from temporalio.client import Client, WorkflowFailureError
 from temporalio.worker import Worker
 
+from activities.billing import BillingSetup
 from activities.billing_rules import bill_rate, time_posting, time_problem
 from config import Settings
 from models.billing import ApprovalState, BillingProject, TimeEntry
 from models.dead_letter import FailedRun
 from models.erp import ErpEmployee
-from models.policy import BillingPolicy
 from models.psa import RateCard, RoleRate
 from models.time_to_bill import BillingContext, TimeToBillInput
 from workflows.time_to_bill import TimeToBill
@@ -98,17 +98,10 @@ async def test_a_rate_card_in_another_currency_fails_before_posting(
     """A real PSA may let a project's rate card drift from its currency; nothing is posted."""
     posted: list[object] = []
 
-    @activity.defn(name="billing.billing_project")
-    async def billing_project(project_id: str) -> BillingProject:
-        return PROJECT
-
-    @activity.defn(name="policy.billing_policy")
-    async def billing_policy() -> BillingPolicy:
-        return settings.billing
-
-    @activity.defn(name="psa.get_rate_card")
-    async def get_rate_card(code: str) -> RateCard:
-        return CARD.model_copy(update={"currency": "EUR"})
+    @activity.defn(name="billing.setup")
+    async def setup(project_id: str) -> BillingSetup:
+        card = CARD.model_copy(update={"currency": "EUR"})
+        return BillingSetup(project=PROJECT, rate_card=card, policy=settings.billing)
 
     @activity.defn(name="billing.post_page")
     async def post_page(request: object) -> None:
@@ -121,7 +114,7 @@ async def test_a_rate_card_in_another_currency_fails_before_posting(
         letters.append(failed)
 
     queue = f"rules-{uuid.uuid4()}"
-    activities = [billing_project, billing_policy, get_rate_card, post_page, record_dead_letter]
+    activities = [setup, post_page, record_dead_letter]
     async with Worker(client, task_queue=queue, workflows=[TimeToBill], activities=activities):
         with pytest.raises(WorkflowFailureError) as failed:
             await client.execute_workflow(

@@ -14,6 +14,7 @@ import httpx
 import pytest
 
 from config import Settings
+from connectors import erp_billing
 from connectors.erp import ErpConnector
 from connectors.errors import NotFound, RateLimited, RequestRejected
 from connectors.netsuite_billing import time_bill_body
@@ -242,6 +243,29 @@ async def test_inactive_employee_or_unknown_project_fails_only_its_own_records(
     assert sorted(found) == sorted(postings[n].external_id for n in (0, 2, 3, 5))
     employees = await systems.erp.employees_by_external_id([job.other_employee_external_id])
     assert employees[job.other_employee_external_id].inactive is True
+
+
+async def test_active_employees_are_read_once_a_minute_inactive_ones_every_time(
+    settings: Settings, systems: Systems, job: Job, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ben = job.other_employee_external_id
+    ada = ben.replace("-ben", "-ada")
+    assert await systems.erp.set_employee_inactive(ben, True)
+    counting = CountingTransport()
+    erp = erp_connector(settings, transport=counting)
+    try:
+        first = await erp.employees_by_external_id([ada, ben])
+        assert (first[ada].inactive, first[ben].inactive) == (False, True)
+        again = await erp.employees_by_external_id([ada, ben])  # ben is read again, alone
+        assert again == first and len(counting.calls) == 2
+        assert await erp.employees_by_external_id([ada]) == {ada: first[ada]}
+        assert len(counting.calls) == 2  # ada came from the last minute's read
+
+        monkeypatch.setattr(erp_billing, "EMPLOYEE_TTL_SECONDS", 0.0)
+        assert await erp.employees_by_external_id([ada]) == {ada: first[ada]}
+        assert len(counting.calls) == 3  # a minute later: read again
+    finally:
+        await erp.aclose()
 
 
 async def test_hours_that_are_not_whole_minutes_are_refused_before_sending(
