@@ -19,9 +19,7 @@ with workflow.unsafe.imports_passed_through():
     from activities.psa import ProjectCreation, PsaActivities, StaffingPlan
     from activities.store import StoreActivities
     from models.audit import RecordLink
-    from models.erp import ErpCustomerInput, ErpProjectInput, customer_external_id
-    from models.opportunity_to_project import project_external_id
-    from models.psa import PsaMilestoneInput, PsaProjectInput
+    from models.opportunity_to_project import erp_customer_for, erp_project_for, psa_project_for
     from workflows.calls import CALL_TIMEOUT, SYSTEM_CALL_RETRY
     from workflows.deal_rules import hours_by_role
 
@@ -43,54 +41,18 @@ class BareSaga:
         policy = await _call(PolicyActivities.deal_policy)
         await _call(PsaActivities.get_rate_card, deal.rate_card)
         subsidiary = policy.legal_entities[deal.legal_entity]
-        customer_eid = customer_external_id(deal.account.id)
-        project_eid = project_external_id(deal.id)
-        upsert = await _call(
-            ErpActivities.upsert_customer,
-            ErpCustomerInput(
-                external_id=customer_eid,
-                company_name=deal.account.name,
-                subsidiary_id=subsidiary,
-                currency=deal.currency,
-                terms=deal.billing_terms,
-                origin=key,
-            ),
-        )
+        upsert = await _call(ErpActivities.upsert_customer, erp_customer_for(deal, subsidiary, key))
         erp_project = await _call(
-            ErpActivities.upsert_project,
-            ErpProjectInput(
-                external_id=project_eid,
-                name=deal.name,
-                customer_id=upsert.customer.id,
-                subsidiary_id=subsidiary,
-                currency=deal.currency,
-                budget=deal.amount,
-                billing_type=deal.billing_type,
-            ),
+            ErpActivities.upsert_project, erp_project_for(deal, upsert.customer.id, subsidiary)
         )
-        start_date = deal.start_date or deal.close_date
         psa_project = await _call(
             PsaActivities.create_project,
             ProjectCreation(
                 idempotency_key=f"{key}/psa-project",
-                project=PsaProjectInput(
-                    external_id=project_eid,
-                    name=deal.name,
-                    customer_name=deal.account.name,
-                    erp_project_id=erp_project.id,
-                    currency=deal.currency,
-                    budget=deal.amount,
-                    billing_type=deal.billing_type,
-                    rate_card=deal.rate_card or "",
-                    start_date=start_date,
-                    milestones=[
-                        PsaMilestoneInput(name=m.name, due_date=m.due_date, amount=m.amount)
-                        for m in deal.milestones
-                    ],
-                    opportunity_id=deal.id,
-                ),
+                project=psa_project_for(deal, erp_project.id),
             ),
         )
+        start_date = deal.start_date or deal.close_date
         requests = await _call(
             PsaActivities.open_staffing_requests,
             StaffingPlan(

@@ -11,15 +11,18 @@ with workflow.unsafe.imports_passed_through():
     from activities.store import StoreActivities
     from models.audit import RecordLink
     from models.crm import Opportunity
-    from models.erp import ErpCustomerInput, ErpProjectInput, customer_external_id
+    from models.erp import customer_external_id
     from models.opportunity_to_project import (
         OpportunityToProjectInput,
         OpportunityToProjectResult,
+        erp_customer_for,
+        erp_project_for,
         project_external_id,
+        psa_project_for,
     )
     from models.people import Rejection
     from models.policy import DealPolicy
-    from models.psa import PsaMilestoneInput, PsaProjectInput, RateCard
+    from models.psa import RateCard
     from models.status import FieldProblem, RunState, Step, StepState
     from workflows import search_attributes as sa
     from workflows.calls import call, read
@@ -132,17 +135,7 @@ class OpportunityToProject(FollowsDealChanges):
         upsert = await self.run_step(
             SagaStep(
                 CUSTOMER,
-                Call(
-                    ErpActivities.upsert_customer,
-                    ErpCustomerInput(
-                        external_id=customer_eid,
-                        company_name=deal.account.name,
-                        subsidiary_id=subsidiary,
-                        currency=deal.currency,
-                        terms=deal.billing_terms,
-                        origin=key,
-                    ),
-                ),
+                Call(ErpActivities.upsert_customer, erp_customer_for(deal, subsidiary, key)),
                 undo=Call(
                     ErpActivities.remove_customer,
                     CustomerRemoval(external_id=customer_eid, origin=key),
@@ -158,18 +151,7 @@ class OpportunityToProject(FollowsDealChanges):
         erp_project = await self.run_step(
             SagaStep(
                 ERP_PROJECT,
-                Call(
-                    ErpActivities.upsert_project,
-                    ErpProjectInput(
-                        external_id=project_eid,
-                        name=deal.name,
-                        customer_id=customer.id,
-                        subsidiary_id=subsidiary,
-                        currency=deal.currency,
-                        budget=deal.amount,
-                        billing_type=deal.billing_type,
-                    ),
-                ),
+                Call(ErpActivities.upsert_project, erp_project_for(deal, customer.id, subsidiary)),
                 undo=Call(ErpActivities.remove_project, project_eid),
                 key=project_eid,
                 undoes="delete the ERP project",
@@ -184,22 +166,7 @@ class OpportunityToProject(FollowsDealChanges):
                     PsaActivities.create_project,
                     ProjectCreation(
                         idempotency_key=f"{request_key}/psa-project",
-                        project=PsaProjectInput(
-                            external_id=project_eid,
-                            name=deal.name,
-                            customer_name=deal.account.name,
-                            erp_project_id=erp_project.id,
-                            currency=deal.currency,
-                            budget=deal.amount,
-                            billing_type=deal.billing_type,
-                            rate_card=deal.rate_card or "",
-                            start_date=start_date,
-                            milestones=[
-                                PsaMilestoneInput(name=m.name, due_date=m.due_date, amount=m.amount)
-                                for m in deal.milestones
-                            ],
-                            opportunity_id=deal.id,
-                        ),
+                        project=psa_project_for(deal, erp_project.id),
                     ),
                 ),
                 undo=Call(PsaActivities.archive_project, project_eid),
