@@ -24,13 +24,12 @@ from temporalio.worker import (
 )
 
 from connectors.errors import ConnectorError
-from models.retrying import Stall
+from models.retrying import STALL_SIGNAL, Stall
 
 UNNAMED = "store"  # failures that name no system: psflow's own store, or a defect
 # The attempt whose retryable failure makes a run show itself stalled (about 3 s of trouble:
-# one-off 429s and blips stay quiet); STALL_SIGNAL of workflows/interaction.py.
+# one-off 429s and blips stay quiet).
 STALLED_AT_ATTEMPT = 3
-STALL_SIGNAL = "stalled"
 log = logging.getLogger(__name__)
 
 

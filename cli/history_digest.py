@@ -61,6 +61,7 @@ class Trail:
     timers: dict[int, str] = field(default_factory=dict)  # started event -> duration
     updates: dict[int, tuple[str, str | None]] = field(default_factory=dict)  # name, user
     children: dict[int, str] = field(default_factory=dict)  # initiated event -> type
+    step: str | None = None  # the step last shown
 
 
 @dataclass
@@ -96,6 +97,9 @@ def digest(events: Iterable[HistoryEvent], all_events: bool = False) -> Digest:
     hidden: Counter[str] = Counter()
     for event in listed:
         row = blank_row(event)
+        step = history_workflow.step_row(trail, event, row)
+        if step is not None and not all_events:  # --all-events: one row per event
+            rows.append(step)
         handler = handlers.get(event.event_type)
         # Every event is read, folded or not: later ones refer back to it. A handler may
         # name a category to fold its event into.

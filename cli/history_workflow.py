@@ -203,7 +203,7 @@ def upsert(trail: Trail, event: HistoryEvent, row: HistoryRow) -> str | None:
         return "patch version tags"
     parts: list[tuple[str, str]] = []
     if values.get(sa.STEP.name):
-        row.name = str(values[sa.STEP.name])
+        row.name = trail.step = str(values[sa.STEP.name])
         parts.append(("step", row.name))
     if sa.WAITING_FOR.name in values:
         waiting = values[sa.WAITING_FOR.name]
@@ -218,6 +218,20 @@ def upsert(trail: Trail, event: HistoryEvent, row: HistoryRow) -> str | None:
     texts = [text if label == row.event else f"{label} {text}" for label, text in parts]
     row.detail = short("; ".join(texts))
     return None
+
+
+def step_row(trail: Trail, event: HistoryEvent, row: HistoryRow) -> HistoryRow | None:
+    """A `step` row before the first activity of a step, named by the activity's summary
+    (runs that no longer show every step as a search attribute); None within the same step."""
+    if event.event_type != E.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED:
+        return None
+    if not event.user_metadata.HasField("summary"):
+        return None
+    step = decode(event.user_metadata.summary)
+    if not isinstance(step, str) or step == trail.step:
+        return None
+    trail.step = step
+    return row.model_copy(update={"event": "step", "name": step, "detail": step})
 
 
 Handler = Callable[[Trail, HistoryEvent, HistoryRow], str | None]

@@ -35,6 +35,10 @@ class Retrying(BaseModel):
         return now - self.since
 
 
+STALL_SIGNAL = "stalled"
+"""The signal that carries a Stall to the run."""
+
+
 class Stall(BaseModel):
     """What the worker tells a run whose step keeps failing on a system, and again once the
     step is through (`recovered`): the run shows it as search attributes."""

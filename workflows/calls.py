@@ -6,6 +6,7 @@ a saga compensate. Every call heartbeats, and a cancelled call is waited for, so
 runs while the action it undoes is still in flight.
 """
 
+from contextvars import ContextVar
 from datetime import timedelta
 from typing import Any, TypeVar, overload
 
@@ -25,6 +26,15 @@ CALL_TIMEOUT = timedelta(seconds=30)
 HEARTBEAT_TIMEOUT = timedelta(seconds=10)
 # Runs that began before it replay as they ran: a cancel did not wait for the call in flight.
 CANCEL_PATCH = "cancel-is-an-outcome"
+
+
+STEP: ContextVar[str | None] = ContextVar("psflow_step", default=None)
+"""The step running now (set by Interactive.step): each activity's summary, which the Temporal
+UI shows beside it and `psflow history` reads its steps from. Not part of any command."""
+
+
+def step_summary() -> str | None:
+    return STEP.get()
 
 
 def cancellation_type() -> ActivityCancellationType:
@@ -66,6 +76,7 @@ async def call(
         heartbeat_timeout=HEARTBEAT_TIMEOUT,
         retry_policy=retry,
         cancellation_type=cancellation_type(),
+        summary=step_summary(),
     )
 
 
@@ -88,4 +99,5 @@ async def read(method: MethodAsyncNoParam[Any, R]) -> R:
         heartbeat_timeout=HEARTBEAT_TIMEOUT,
         retry_policy=SYSTEM_CALL_RETRY,
         cancellation_type=cancellation_type(),
+        summary=step_summary(),
     )

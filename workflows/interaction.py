@@ -20,7 +20,7 @@ with workflow.unsafe.imports_passed_through():
     from models.audit import AuditEntry
     from models.dead_letter import FailedRun
     from models.people import Correction, Rejection
-    from models.retrying import Stall
+    from models.retrying import STALL_SIGNAL, Stall
     from models.status import (
         FieldProblem,
         RunState,
@@ -32,7 +32,7 @@ with workflow.unsafe.imports_passed_through():
     )
     from telemetry.workflow import step_span
     from workflows import search_attributes as sa
-    from workflows.calls import CANCEL_PATCH
+    from workflows.calls import CANCEL_PATCH, STEP, step_summary
     from workflows.decisions import Decision, Decisions
     from workflows.saga import Saga, root_message, uninterrupted
     from workflows.steps import SagaStep
@@ -41,7 +41,6 @@ STORE_TIMEOUT = timedelta(seconds=30)
 # Runs started before it upserted PsflowStep at every step; since, only where the run stops
 # (waits for a person, stalls on a system) and where it ends.
 QUIET_STEPS_PATCH = "steps-shown-when-stopped"
-STALL_SIGNAL = "stalled"
 DEAD_LETTERS_PATCH = "dead-letters"
 # A store that stays down must not keep a failed run open for ever: its failure is in Temporal.
 DEAD_LETTER_RETRY = RetryPolicy(maximum_attempts=10, maximum_interval=timedelta(minutes=1))
@@ -92,7 +91,10 @@ class Interactive(Decisions):
             detail=detail,
         )
         await workflow.execute_activity_method(
-            StoreActivities.record_audit, entry, start_to_close_timeout=STORE_TIMEOUT
+            StoreActivities.record_audit,
+            entry,
+            start_to_close_timeout=STORE_TIMEOUT,
+            summary=step_summary(),
         )
 
     def _step(self, name: str) -> Step:
@@ -106,6 +108,8 @@ class Interactive(Decisions):
         step.started_at = workflow.now()
         if not workflow.patched(QUIET_STEPS_PATCH):
             workflow.upsert_search_attributes([sa.STEP.value_set(name)])
+        outer = STEP.get()
+        STEP.set(name)  # each activity's summary, shown beside it in the UI
         with step_span(name, self._status.customer, self._status.project):  # no command
             try:
                 yield step
@@ -118,6 +122,8 @@ class Interactive(Decisions):
                     step.detail = step.detail or root_message(exc)
                 step.ended_at = workflow.now()
                 raise
+            finally:
+                STEP.set(outer)
         if step.state in (StepState.RUNNING, StepState.WAITING):
             step.state = StepState.DONE
         step.ended_at = workflow.now()

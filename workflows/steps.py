@@ -27,6 +27,7 @@ with workflow.unsafe.imports_passed_through():
         HEARTBEAT_TIMEOUT,
         SYSTEM_CALL_RETRY,
         cancellation_type,
+        step_summary,
     )
 
 A = TypeVar("A")
@@ -56,6 +57,7 @@ class Call(Generic[R]):
             heartbeat_timeout=HEARTBEAT_TIMEOUT,
             retry_policy=retry,
             cancellation_type=cancellation_type(),
+            summary=step_summary(),
         )
         return result
 

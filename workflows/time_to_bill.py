@@ -206,7 +206,7 @@ class TimeToBill(FollowsTimeApprovals):
                 await uninterrupted(self.saga.compensate())  # a cancel now leaves no draft
                 return self._result(input, progress, Outcome.REJECTED, decision.reason)
             approved = self.audit("approved", decision.comment or "approved", decision.user)
-            if one_call := workflow.patched(LEAN_BILLING_PATCH):
+            if lean := workflow.patched(LEAN_BILLING_PATCH):
                 # The decision's audit row and the ERP's approval are independent: one task.
                 move = InvoiceStatusChange(external_id=invoice.external_id, status=APPROVED)
                 await asyncio.gather(approved, call(InvoicingActivities.move_invoice, move))
@@ -219,7 +219,7 @@ class TimeToBill(FollowsTimeApprovals):
         self._invoice = invoice = await self.run_step(
             SagaStep(
                 RELEASE,
-                lambda: self._release_moved(ready) if one_call else self._release(ready),
+                lambda: self._release_moved(ready) if lean else self._release(ready),
                 detail=lambda i: f"invoice {i.number} released",
             )
         )
@@ -227,7 +227,7 @@ class TimeToBill(FollowsTimeApprovals):
         self.saga.settle()
         self._released = True
         released = f"invoice {invoice.number}: {invoice.total} {invoice.currency}"
-        if not one_call or project.opportunity_id is None:
+        if not lean or project.opportunity_id is None:
             await self.audit("released", released)
 
         if project.opportunity_id is None:
@@ -245,7 +245,7 @@ class TimeToBill(FollowsTimeApprovals):
             await self.run_step(
                 SagaStep(
                     CRM_STATUS,
-                    lambda: self._status_and_audit(update, released if one_call else None),
+                    lambda: self._status_and_audit(update, released if lean else None),
                     detail=lambda _: f"opportunity {update.opportunity_id}: {update.status.value}",
                 )
             )
