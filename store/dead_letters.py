@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from google.protobuf.message import DecodeError
-from sqlalchemy import Engine
+from sqlalchemy import Engine, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 from temporalio.api.common.v1 import Payload
@@ -141,7 +141,12 @@ def _close(
 
 
 def _locked(session: Session, dead_letter_id: int) -> DeadLetterRecord:
-    # FOR UPDATE on PostgreSQL: two people closing the same letter take turns.
+    # FOR UPDATE on PostgreSQL: two people closing the same letter take turns. SQLite has no
+    # row locks: a write first takes its database's write lock, and the read then sees the
+    # other's commit (in WAL mode a plain read would see the letter as it was).
+    if session.get_bind().dialect.name == "sqlite":
+        same = col(DeadLetterRecord.id) == dead_letter_id
+        session.execute(update(DeadLetterRecord).where(same).values(id=DeadLetterRecord.id))
     query = select(DeadLetterRecord).where(DeadLetterRecord.id == dead_letter_id)
     record = session.exec(query.with_for_update()).first()
     if record is None:

@@ -22,6 +22,7 @@ from store.audit import add_link, append_audit, audit_entries, links_for
 from store.db import StoreError, UtcDateTime, engine_url, open_engine
 from store.dead_letters import (
     NotOpen,
+    claim_for_retry,
     get_dead_letter,
     list_dead_letters,
     mark_discarded,
@@ -291,3 +292,18 @@ def test_a_sqlite_store_keeps_a_write_ahead_log(tmp_path: Path) -> None:
             assert connection.exec_driver_sql("PRAGMA synchronous").scalar() == 1  # NORMAL
     finally:
         engine.dispose()
+
+
+def test_of_many_retries_claiming_one_letter_at_once_one_wins(engine: Engine) -> None:
+    """SQLite has no row locks: the claim takes the write lock before it reads the letter."""
+    record_dead_letter(engine, failed_run("run-claimed", T0))
+    [letter] = [d for d in list_dead_letters(engine) if d.run_id == "run-claimed"]
+
+    def claim() -> bool:
+        try:
+            claim_for_retry(engine, letter.id, "fatima")
+        except NotOpen:
+            return False
+        return True
+
+    assert sorted(at_once(8, claim)) == [False] * 7 + [True]
