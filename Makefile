@@ -36,7 +36,7 @@ test: $(STAMP) postgres
 	$(BIN)/mypy $(TYPED)
 	$(BIN)/pytest
 
-# Not part of `make test`: starts its own servers, about 18 minutes on 2 cores (bench/README.md).
+# Not part of `make test`: starts its own servers, about 15 minutes on 2 cores (bench/README.md).
 bench: $(STAMP)
 	$(BIN)/python -m bench $(BENCH_ARGS)
 
