@@ -346,7 +346,7 @@ class TimeToBill(FollowsTimeApprovals):
                         page_size=policy.page_size,
                         audit_as=name if lean else None,
                     )
-                    page = await self._post_page(request)
+                    page = await self._post_page(request, lean)
                     if phase is Phase.TIME:
                         progress.time = progress.time.add(page)
                     else:
@@ -364,10 +364,10 @@ class TimeToBill(FollowsTimeApprovals):
             progress.phase = Phase.EXPENSES if phase is Phase.TIME else Phase.INVOICE
 
     @staticmethod
-    async def _post_page(request: PageRequest) -> PostedPage:
+    async def _post_page(request: PageRequest, lean: bool) -> PostedPage:
         """One page, called as a step's action is: retry window, heartbeat, a cancel waited
         for. Runs that began before did not wait, and replay so."""
-        if workflow.patched(LEAN_BILLING_PATCH) or workflow.patched(PAGE_CANCEL_PATCH):
+        if lean or workflow.patched(PAGE_CANCEL_PATCH):
             return await Call(BillingActivities.post_page, request).run(
                 SYSTEM_CALL_RETRY, PAGE_TIMEOUT
             )
