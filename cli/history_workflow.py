@@ -22,6 +22,7 @@ from workflows import search_attributes as sa
 E = EventType
 PATCH_MARKER = "core_patch"  # what workflow.patched records, with {"id", "deprecated"}
 PATCH_DATA = "patch-data"
+LOCAL_ACTIVITY_MARKER = "core_local_activity"  # with "data" {"activity_type", ...}, "result"
 # The SDK tags a patched run with this search attribute; the marker already says it.
 CHANGE_VERSION = "TemporalChangeVersion"
 
@@ -191,6 +192,12 @@ def marker(trail: Trail, event: HistoryEvent, row: HistoryRow) -> None:
     if a.marker_name == PATCH_MARKER and isinstance(patch, dict) and patch.get("id"):
         row.event, row.detail = "patched", str(patch["id"])
         row.detail += " (deprecated)" if patch.get("deprecated") else ""
+    elif a.marker_name == LOCAL_ACTIVITY_MARKER and "data" in a.details:
+        data = first(a.details["data"])
+        kind = data.get("activity_type") if isinstance(data, dict) else None
+        row.event, row.name = "local activity", str(kind or "?")
+        result = summary(first(a.details["result"]), 60) if "result" in a.details else ""
+        row.detail = short(f"{row.name} → {result}" if result else row.name)
     else:
         row.event, row.detail = "marker", a.marker_name
 
@@ -221,9 +228,13 @@ def upsert(trail: Trail, event: HistoryEvent, row: HistoryRow) -> str | None:
 
 
 def step_row(trail: Trail, event: HistoryEvent, row: HistoryRow) -> HistoryRow | None:
-    """A `step` row before the first activity of a step, named by the activity's summary
+    """A `step` row before the first activity (or local one) of a step, named by its summary
     (runs that no longer show every step as a search attribute); None within the same step."""
-    if event.event_type != E.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED:
+    local = (
+        event.event_type == E.EVENT_TYPE_MARKER_RECORDED
+        and event.marker_recorded_event_attributes.marker_name == LOCAL_ACTIVITY_MARKER
+    )
+    if event.event_type != E.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED and not local:
         return None
     if not event.user_metadata.HasField("summary"):
         return None

@@ -184,6 +184,8 @@ async def test_history_names_the_activities_the_approver_and_the_completion(
     ]
     done = {r["name"]: r["attempt"] for r in rows if r["event"] == "activity completed"}
     assert done["erp.upsert_project"] == 1 and "psa.open_staffing_requests" in done
+    audited = [r["detail"] for r in rows if r["event"] == "local activity"]
+    assert audited and all(d.startswith("store.record_audit") for d in audited), audited
     steps = [r["name"] for r in rows if r["event"] == "step"]
     assert steps[:3] == ["read opportunity", "validate deal", "deal-desk approval"]
     timers = [r["event"] for r in rows if r["event"].startswith("timer")]

@@ -19,6 +19,9 @@ from temporalio.types import (
 )
 from temporalio.workflow import ActivityCancellationType
 
+with workflow.unsafe.imports_passed_through():
+    from workflows.patches import patched
+
 A = TypeVar("A")
 R = TypeVar("R")
 
@@ -39,7 +42,7 @@ def step_summary() -> str | None:
 
 def cancellation_type() -> ActivityCancellationType:
     """Wait for a cancelled call to end, so that its undo cannot overtake it."""
-    if workflow.patched(CANCEL_PATCH):
+    if patched(CANCEL_PATCH):
         return ActivityCancellationType.WAIT_CANCELLATION_COMPLETED
     return ActivityCancellationType.TRY_CANCEL
 

@@ -37,6 +37,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows.calls import call, read
     from workflows.change_rules import change_order_problems
     from workflows.interaction import Interactive
+    from workflows.patches import patched
     from workflows.steps import Call, SagaStep
 
 NAME = "change-order"
@@ -135,7 +136,7 @@ class ChangeOrderWorkflow(Interactive):
             request = LockRequest(project_id=order.project_id, requester=me)
             await call(ChangeOrderActivities.request_lock, request)
             step.detail = f"queued on {project_lock_id(order.project_id)}"
-            if workflow.patched(LOCK_REASK_PATCH):
+            if patched(LOCK_REASK_PATCH):
                 await self._until_granted(request)
             else:
                 await workflow.wait_condition(lambda: self._granted)

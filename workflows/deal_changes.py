@@ -24,6 +24,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows.deal_rules import corrections_made, needs_approval, require_closed_won
     from workflows.decisions import Decision
     from workflows.interaction import Interactive
+    from workflows.patches import patched
 
 DEAL_CHANGES_PATCH = "deal-changes"
 EVENT = "amount changed"
@@ -95,7 +96,7 @@ class FollowsDealChanges(Interactive):
 
     def _follows_changes(self) -> bool:
         if self._follows is None:
-            self._follows = workflow.patched(DEAL_CHANGES_PATCH)
+            self._follows = patched(DEAL_CHANGES_PATCH)
             if not self._follows:
                 self.note(
                     EVENT,

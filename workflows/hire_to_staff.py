@@ -20,6 +20,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows import search_attributes as sa
     from workflows.calls import call, read
     from workflows.interaction import Interactive
+    from workflows.patches import patched
     from workflows.staffing_rules import (
         CORRECTABLE_FIELDS,
         best_match,
@@ -92,7 +93,7 @@ class HireToStaff(Interactive):
         assert worker.role and worker.legal_entity and worker.cost_center and worker.department
         assert worker.cost_rate is not None
 
-        if workflow.patched(RESOURCE_ORIGIN_PATCH):
+        if patched(RESOURCE_ORIGIN_PATCH):
             undo_resource: Call[Any] = Call(StaffingActivities.deprovision_resource, external_id)
             undoes = "deactivate the PSA resource if this run made it active"
         else:

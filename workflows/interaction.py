@@ -34,6 +34,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows import search_attributes as sa
     from workflows.calls import CANCEL_PATCH, STEP, step_summary
     from workflows.decisions import Decision, Decisions
+    from workflows.patches import patched
     from workflows.saga import Saga, root_message, uninterrupted
     from workflows.steps import SagaStep
 
@@ -42,6 +43,9 @@ STORE_TIMEOUT = timedelta(seconds=30)
 # (waits for a person, stalls on a system) and where it ends.
 QUIET_STEPS_PATCH = "steps-shown-when-stopped"
 DEAD_LETTERS_PATCH = "dead-letters"
+# Runs started before it wrote audit rows in activities of their own; since, in local
+# activities: a row in psflow's own store is no task for the server to dispatch.
+LOCAL_AUDIT_PATCH = "audit-rows-local"
 # A store that stays down must not keep a failed run open for ever: its failure is in Temporal.
 DEAD_LETTER_RETRY = RetryPolicy(maximum_attempts=10, maximum_interval=timedelta(minutes=1))
 R = TypeVar("R")
@@ -90,6 +94,14 @@ class Interactive(Decisions):
             user=user,
             detail=detail,
         )
+        if patched(LOCAL_AUDIT_PATCH):
+            await workflow.execute_local_activity_method(
+                StoreActivities.record_audit,
+                entry,
+                start_to_close_timeout=STORE_TIMEOUT,
+                summary=step_summary(),
+            )
+            return
         await workflow.execute_activity_method(
             StoreActivities.record_audit,
             entry,
@@ -106,7 +118,7 @@ class Interactive(Decisions):
         step = self._step(name)
         step.state = StepState.RUNNING
         step.started_at = workflow.now()
-        if not workflow.patched(QUIET_STEPS_PATCH):
+        if not patched(QUIET_STEPS_PATCH):
             workflow.upsert_search_attributes([sa.STEP.value_set(name)])
         outer = STEP.get()
         STEP.set(name)  # each activity's summary, shown beside it in the UI
@@ -174,7 +186,7 @@ class Interactive(Decisions):
 
     def show_end(self) -> None:
         """PsflowStep: the step the run ended at (failed, cancelled, or its last one)."""
-        if not workflow.patched(QUIET_STEPS_PATCH):
+        if not patched(QUIET_STEPS_PATCH):
             return
         steps = self._status.steps
         ended = [s for s in steps if s.state in (StepState.FAILED, StepState.CANCELLED)] or [
@@ -220,7 +232,7 @@ class Interactive(Decisions):
         except (asyncio.CancelledError, ActivityError, ApplicationError) as exc:
             cancelled = is_cancelled_exception(exc) or workflow.cancellation_reason() is not None
             if cancelled and not isinstance(exc, asyncio.CancelledError):
-                cancelled = workflow.patched(CANCEL_PATCH)  # earlier runs failed instead
+                cancelled = patched(CANCEL_PATCH)  # earlier runs failed instead
             if not cancelled:
                 return await self._failed(exc)
             # Cancelled is an outcome, not a failure: no dead letter.
@@ -236,7 +248,7 @@ class Interactive(Decisions):
         await self._compensate()
         self.set_state(RunState.FAILED)
         self._status.error = root_message(exc)
-        if workflow.patched(DEAD_LETTERS_PATCH):
+        if patched(DEAD_LETTERS_PATCH):
             await self._dead_letter(failed[0] if failed else None, self._status.error)
         run = f"{self._status.workflow} for {self._status.business_key}"
         raise ApplicationError(
@@ -280,7 +292,7 @@ class Interactive(Decisions):
         self._status.waiting_for = waiting
         self._status.state = RunState.WAITING
         step.state = StepState.WAITING
-        shown = [sa.STEP.value_set(step.name)] if workflow.patched(QUIET_STEPS_PATCH) else []
+        shown = [sa.STEP.value_set(step.name)] if patched(QUIET_STEPS_PATCH) else []
         workflow.upsert_search_attributes(
             [
                 sa.WAITING_FOR.value_set(waiting.kind.value),
@@ -293,7 +305,7 @@ class Interactive(Decisions):
         self._status.waiting_for = None
         self._status.state = RunState.RUNNING
         step.state = StepState.RUNNING
-        shown = [sa.STEP.value_unset()] if workflow.patched(QUIET_STEPS_PATCH) else []
+        shown = [sa.STEP.value_unset()] if patched(QUIET_STEPS_PATCH) else []
         workflow.upsert_search_attributes(
             [sa.WAITING_FOR.value_unset(), sa.WAITING_SINCE.value_unset(), *shown]
         )
@@ -391,5 +403,5 @@ class Interactive(Decisions):
 
 def _stop_if_cancelled(cause: BaseException | None = None) -> None:
     """Raise the cancellation a finished (or failed) activity kept from the workflow."""
-    if workflow.cancellation_reason() is not None and workflow.patched(CANCEL_PATCH):
+    if workflow.cancellation_reason() is not None and patched(CANCEL_PATCH):
         raise asyncio.CancelledError() from cause

@@ -36,6 +36,7 @@ with workflow.unsafe.imports_passed_through():
         needs_approval,
         require_closed_won,
     )
+    from workflows.patches import patched
     from workflows.steps import Call, SagaStep
 
 NAME = "opportunity-to-project"
@@ -194,7 +195,7 @@ class OpportunityToProject(FollowsDealChanges):
                 detail=lambda opened: f"{len(opened)} staffing requests",
             )
         )
-        if workflow.patched(BASELINE_FORECAST_PATCH):
+        if patched(BASELINE_FORECAST_PATCH):
             forecast = ForecastChange(
                 project_id=psa_project.id,
                 change_order_id=BASELINE,

@@ -53,6 +53,7 @@ with workflow.unsafe.imports_passed_through():
     )
     from workflows import search_attributes as sa
     from workflows.calls import HEARTBEAT_TIMEOUT, SYSTEM_CALL_RETRY, call, read
+    from workflows.patches import patched
     from workflows.saga import root_message, uninterrupted
     from workflows.steps import Call, SagaStep
     from workflows.time_approvals import FollowsTimeApprovals, time_detail
@@ -90,7 +91,7 @@ def history_is_long(limit: int) -> bool:
 
 def stop_if_cancelled() -> None:
     """An activity that finished although the run was cancelled returns normally: stop here."""
-    if workflow.cancellation_reason() is not None and workflow.patched(CANCEL_PATCH):
+    if workflow.cancellation_reason() is not None and patched(CANCEL_PATCH):
         raise asyncio.CancelledError()
 
 
@@ -127,7 +128,7 @@ class TimeToBill(FollowsTimeApprovals):
             )
             if not is_cancelled_exception(exc):
                 await self._tell_parent(failed)
-            elif workflow.info().parent is not None and workflow.patched(CANCEL_PATCH):
+            elif workflow.info().parent is not None and patched(CANCEL_PATCH):
                 if not self._invoice_stands():
                     await self._tell_parent(self._cancelled(input))
             elif isinstance(exc, FailureError):  # as runs cancelled before CANCEL_PATCH did
@@ -206,7 +207,7 @@ class TimeToBill(FollowsTimeApprovals):
                 await uninterrupted(self.saga.compensate())  # a cancel now leaves no draft
                 return self._result(input, progress, Outcome.REJECTED, decision.reason)
             approved = self.audit("approved", decision.comment or "approved", decision.user)
-            if lean := workflow.patched(LEAN_BILLING_PATCH):
+            if lean := patched(LEAN_BILLING_PATCH):
                 # The decision's audit row and the ERP's approval are independent: one task.
                 move = InvoiceStatusChange(external_id=invoice.external_id, status=APPROVED)
                 await asyncio.gather(approved, call(InvoicingActivities.move_invoice, move))
@@ -255,7 +256,7 @@ class TimeToBill(FollowsTimeApprovals):
         """The project, the billing policy and the project's rate card, or a refusal."""
         policy: BillingPolicy | None
         card: RateCard | None
-        if workflow.patched(LEAN_BILLING_PATCH):
+        if patched(LEAN_BILLING_PATCH):
             setup = await call(BillingActivities.setup, project_id)
             project, policy, card = setup.project, setup.policy, setup.rate_card
         else:
@@ -336,7 +337,7 @@ class TimeToBill(FollowsTimeApprovals):
             ):
                 self._step(name).detail = self._totals(progress, phase)
                 continue
-            lean = workflow.patched(LEAN_BILLING_PATCH)  # each page audits itself
+            lean = patched(LEAN_BILLING_PATCH)  # each page audits itself
             async with self.step(name) as step:
                 while True:
                     request = PageRequest(
@@ -359,7 +360,7 @@ class TimeToBill(FollowsTimeApprovals):
                     if history_is_long(policy.history_limit):
                         await workflow.wait_condition(workflow.all_handlers_finished)
                         workflow.continue_as_new(input.model_copy(update={"progress": progress}))
-            if not lean and workflow.patched(AUDIT_POSTINGS_PATCH):
+            if not lean and patched(AUDIT_POSTINGS_PATCH):
                 await self.audit_log("posted", f"{name}: {self._totals(progress, phase)}")
             progress.phase = Phase.EXPENSES if phase is Phase.TIME else Phase.INVOICE
 
@@ -367,7 +368,7 @@ class TimeToBill(FollowsTimeApprovals):
     async def _post_page(request: PageRequest, lean: bool) -> PostedPage:
         """One page, called as a step's action is: retry window, heartbeat, a cancel waited
         for. Runs that began before did not wait, and replay so."""
-        if lean or workflow.patched(PAGE_CANCEL_PATCH):
+        if lean or patched(PAGE_CANCEL_PATCH):
             return await Call(BillingActivities.post_page, request).run(
                 SYSTEM_CALL_RETRY, PAGE_TIMEOUT
             )
