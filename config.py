@@ -52,11 +52,40 @@ class IngressSettings(BaseModel):
 
     host: str = "127.0.0.1"
     port: int = 8710
+    secrets: dict[str, SecretStr] = Field(default_factory=dict)
+    """Per sending system (crm, hcm, psa): the secret only that system signs its events with,
+    so a secret that leaks from one system cannot forge another's events."""
     secret: SecretStr | None = None
-    """Shared with the systems that send events; `psflow ingress` refuses to start without one
-    (`psflow dev` and `demo` make a random one for the run)."""
+    """For a system without its own secret in `secrets`. `psflow ingress` refuses to start
+    while a system has neither (`psflow dev` and `demo` make a random one per system)."""
+
+    def secret_for(self, system: str) -> str | None:
+        own = self.secrets.get(system) or self.secret
+        return own.get_secret_value() if own and own.get_secret_value() else None
+
     tolerance_seconds: int = 300
     """How old a signature's timestamp may be (and how long a seen signature is remembered)."""
+
+
+class OidcSettings(BaseModel):
+    """`[auth.oidc]`: the provider psflow trusts to say who people are."""
+
+    issuer: str
+    """The provider's issuer URL, e.g. https://login.example.com/realms/firm."""
+    client_id: str
+    """The public (native) client registered for the CLI, with the device grant allowed."""
+    scopes: str = "openid profile"
+    user_claim: str = "preferred_username"
+    """The claim holding the psflow user name (as the policy's users name them)."""
+    groups_claim: str = "groups"
+    group_roles: dict[str, str] = Field(default_factory=dict)
+    """Provider group -> psflow role, e.g. {"Finance Approvers" = "finance"}."""
+
+
+class AuthSettings(BaseModel):
+    """How people prove who they are: local accounts always; `[auth.oidc]` adds a provider."""
+
+    oidc: OidcSettings | None = None
 
 
 class SandboxSettings(BaseModel):
@@ -214,6 +243,7 @@ class Settings(BaseModel):
     )
     sandbox: SandboxSettings = SandboxSettings()
     ingress: IngressSettings = IngressSettings()
+    auth: AuthSettings = AuthSettings()
     worker: WorkerSettings = WorkerSettings()
     codec: CodecSettings = CodecSettings()
     data_dir: Path = Path(".psflow")
@@ -343,6 +373,9 @@ ENV_KEYS: dict[str, tuple[str, ...]] = {
     "PSFLOW_INGRESS_HOST": ("ingress", "host"),
     "PSFLOW_INGRESS_PORT": ("ingress", "port"),
     "PSFLOW_INGRESS_SECRET": ("ingress", "secret"),
+    "PSFLOW_INGRESS_CRM_SECRET": ("ingress", "secrets", "crm"),
+    "PSFLOW_INGRESS_HCM_SECRET": ("ingress", "secrets", "hcm"),
+    "PSFLOW_INGRESS_PSA_SECRET": ("ingress", "secrets", "psa"),
     "PSFLOW_INGRESS_TOLERANCE_SECONDS": ("ingress", "tolerance_seconds"),
     "PSFLOW_SERVICE_NAME": ("telemetry", "service_name"),
     "PSFLOW_TRACES": ("telemetry", "traces"),

@@ -7,6 +7,7 @@ import sys
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import AsyncExitStack
+from functools import partial
 from typing import Any, TypeVar
 
 from sqlalchemy import Engine
@@ -35,6 +36,7 @@ from connectors.erp import ErpConnector
 from connectors.hcm import HcmConnector
 from connectors.psa import PsaConnector
 from security.codec import codec_from, data_converter, plaintext_problem
+from security.issuer import public_keys
 from store.db import StoreError, open_engine
 from workflows.catalog import ALL_WORKFLOWS
 
@@ -62,10 +64,22 @@ def worker_options(tuning: WorkerSettings) -> dict[str, Any]:
         "max_cached_workflows": tuning.max_cached_workflows,
         "disable_eager_activity_execution": not tuning.eager_activities,
     }
-    if tuning.sandbox_passthrough:
-        restrictions = SandboxRestrictions.default.with_passthrough_all_modules()
-        options["workflow_runner"] = SandboxedWorkflowRunner(restrictions=restrictions)
+    options["workflow_runner"] = sandbox_runner(tuning.sandbox_passthrough)
     return options
+
+
+# Checking decision proofs in workflows calls into these; they import parts of themselves
+# (and the Rust and C extensions behind them) on first use, which a sandbox cannot import anew.
+PROOF_MODULES = ("jwt", "cryptography", "_cffi_backend")
+
+
+def sandbox_runner(passthrough_all: bool = False) -> SandboxedWorkflowRunner:
+    """Temporal's workflow sandbox, with the proof libraries passed through (all modules
+    with `[worker] sandbox_passthrough`)."""
+    restrictions = SandboxRestrictions.default.with_passthrough_modules(*PROOF_MODULES)
+    if passthrough_all:
+        restrictions = restrictions.with_passthrough_all_modules()
+    return SandboxedWorkflowRunner(restrictions=restrictions)
 
 
 async def connect(settings: Settings) -> Client:
@@ -108,7 +122,11 @@ def build_activities(
         StaffingActivities(psa),
         EmployeeActivities(erp),
         PolicyActivities(
-            settings.policy, settings.staffing, settings.billing, settings.change_orders
+            settings.policy,
+            settings.staffing,
+            settings.billing,
+            settings.change_orders,
+            partial(public_keys, engine),
         ),
         StoreActivities(engine, codec_from(settings.codec)),
         BillingActivities(psa, erp, engine, settings.billing),

@@ -35,6 +35,7 @@ from models.hire_to_staff import resource_external_id
 from models.policy import BillingPolicy
 from models.psa import RateCard
 from models.time_to_bill import BillingContext, PageRequest, PostedPage, PostingTotals
+from security.issuer import public_keys
 from store.audit import append_audit
 from store.exceptions import record_problems, resolve
 
@@ -84,7 +85,9 @@ class BillingActivities:
         and policy.billing_policy in one activity)."""
         project = await self._psa.billing_project(project_id)
         card = await self._psa.get_rate_card(project.rate_card) if project else None
-        return BillingSetup(project=project, rate_card=card, policy=self._policy)
+        keys = await asyncio.to_thread(public_keys, self._engine)
+        policy = self._policy.model_copy(update={"proof_keys": keys})
+        return BillingSetup(project=project, rate_card=card, policy=policy)
 
     @activity.defn(name="billing.post_page")
     async def post_page(self, request: PageRequest) -> PostedPage:

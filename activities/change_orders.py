@@ -21,6 +21,7 @@ from models.change_state import (
     StaffingRevision,
 )
 from models.psa import StaffingRequestInput
+from models.run_metadata import start_metadata
 from models.status import CompensationOutcome
 
 LOCK_WORKFLOW = "project-changes"
@@ -155,13 +156,17 @@ class ChangeOrderActivities:
     @activity.defn(name="changes.request_lock")
     async def request_lock(self, request: LockRequest) -> None:
         """Queue for the project's lock, starting the lock workflow if none runs."""
+        lock = LockInput(project_id=request.project_id)
+        about = start_metadata(lock)
         await self._client.start_workflow(
             LOCK_WORKFLOW,
-            LockInput(project_id=request.project_id),
+            lock,
             id=project_lock_id(request.project_id),
             task_queue=activity.info().task_queue,
             start_signal="acquire",
             start_signal_args=[request.requester],
+            static_summary=about.summary,
+            static_details=about.details,
         )
 
     @activity.defn(name="changes.is_open")

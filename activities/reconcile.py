@@ -8,6 +8,7 @@ import asyncio
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
+from pydantic import BaseModel
 from sqlalchemy import Engine
 from temporalio import activity
 from temporalio.client import Client, WorkflowExecutionStatus
@@ -51,6 +52,7 @@ from models.reconcile import (
     RepairRequest,
     RepairTarget,
 )
+from models.run_metadata import start_metadata
 from models.time_to_bill import TimeToBillInput
 from store.exceptions import list_exceptions
 from store.findings import record_findings, set_repair
@@ -182,7 +184,7 @@ class ReconcileActivities:
         target = request.target
         if target.kind == FindingKind.MISSING_PROJECT:
             name, id = "opportunity-to-project", workflow_id(target.business_key)
-            arg: object = OpportunityToProjectInput(
+            arg: BaseModel = OpportunityToProjectInput(
                 opportunity_id=target.business_key, requested_by=request.requested_by
             )
             reuse = WorkflowIDReusePolicy.REJECT_DUPLICATE
@@ -196,6 +198,7 @@ class ReconcileActivities:
         if target.kind == FindingKind.MISSING_PROJECT and status is not None and not running:
             return f"not started: {id} ended {status.name.lower()}; {NO_REPAIR}", False
         try:
+            about = start_metadata(arg)
             handle = await self._client.start_workflow(
                 name,
                 arg,
@@ -203,6 +206,8 @@ class ReconcileActivities:
                 task_queue=activity.info().task_queue,
                 id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
                 id_reuse_policy=reuse,
+                static_summary=about.summary,
+                static_details=about.details,
             )
         except WorkflowAlreadyStartedError:  # it ended between the look and the start
             return f"not started: {id} has ended; {NO_REPAIR}", False

@@ -5,7 +5,13 @@ import asyncio
 import math
 from dataclasses import dataclass, field
 
-from bench.month_end import approve_and_wait, run_month_end, seed_volume, waiting_for_finance
+from bench.month_end import (
+    approve_and_wait,
+    issuer_store,
+    run_month_end,
+    seed_volume,
+    waiting_for_finance,
+)
 from bench.scale import Scale
 from bench.stack import Stack, rss_mib
 from sandbox.volume import Volume
@@ -40,5 +46,8 @@ async def measure_memory(stack: Stack, scale: Scale) -> MemoryFigures:
         raise RuntimeError(f"only {len(ids)} of {projects} projects wait for finance")
     await asyncio.sleep(scale.settle_seconds)
     loaded = rss_mib(stack.worker_pid)
-    latencies = [await approve_and_wait(stack.client, i) for i in ids[: scale.one_by_one]]
+    with issuer_store(stack) as engine:
+        latencies = [
+            await approve_and_wait(stack.client, engine, i) for i in ids[: scale.one_by_one]
+        ]
     return MemoryFigures(idle, len(ids), loaded, latencies)

@@ -3,18 +3,23 @@ approve every invoice as a finance user who approved no time, and wait for each 
 
 import asyncio
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import httpx
+from sqlalchemy import Engine
 from temporalio.client import Client, WorkflowHandle
 
 from bench.counters import Calls, arm_counters, cpu_used, read_counters
 from bench.stack import Stack
 from models.billing import month_end_id
+from models.identity import Identity
 from models.people import Approval
 from models.time_to_bill import MonthEndInput, MonthEndTotals, Outcome, TimeToBillResult
 from sandbox.volume import Volume
+from security.issuer import LOCAL_ISSUER, issue_proof
+from store.db import open_engine
 from workflows import search_attributes as sa
 from workflows.month_end import MonthEnd
 from workflows.time_to_bill import NAME as TIME_TO_BILL
@@ -107,13 +112,32 @@ async def waiting_for_finance(client: Client, period: str, expected: int) -> lis
         await asyncio.sleep(0.2)
 
 
-async def approve_and_wait(client: Client, workflow_id: str) -> float:
-    """Approve as finance; seconds from the update's answer to the released result."""
+@contextmanager
+def issuer_store(stack: Stack) -> Iterator[Engine]:
+    """The stack's store, whose issuer proves finance's approvals (its keys are the ones the
+    worker gives runs); disposed at the end."""
+    engine = open_engine(stack.settings.resolved_store_url)
+    try:
+        yield engine
+    finally:
+        engine.dispose()
+
+
+def finance_approval(engine: Engine, workflow_id: str, comment: str) -> Approval:
+    """APPROVER's approval of the run, with a proof from the issuer of `engine`'s store."""
+    who = Identity(user=APPROVER, subject=f"bench-{APPROVER}", issuer=LOCAL_ISSUER)
+    proof = issue_proof(engine, who, workflow_id, "approve")
+    return Approval(user=APPROVER, comment=comment, proof=proof)
+
+
+async def approve_and_wait(client: Client, engine: Engine, workflow_id: str) -> float:
+    """Approve as finance (proven by `engine`'s issuer); seconds from the update's answer to
+    the released result."""
     # Declared: mypy's inference against the SDK's union-of-protocols parameter is unreliable.
     handle: WorkflowHandle[TimeToBill, TimeToBillResult] = client.get_workflow_handle_for(
         TimeToBill.run, workflow_id
     )
-    await handle.execute_update(TimeToBill.approve, Approval(user=APPROVER, comment="bench"))
+    await handle.execute_update(TimeToBill.approve, finance_approval(engine, workflow_id, "bench"))
     approved = time.perf_counter()
     result = await handle.result()
     latency = time.perf_counter() - approved
@@ -122,13 +146,15 @@ async def approve_and_wait(client: Client, workflow_id: str) -> float:
     return latency
 
 
-async def release_all(client: Client, ids: Sequence[str], at_once: int) -> list[float]:
+async def release_all(
+    client: Client, engine: Engine, ids: Sequence[str], at_once: int
+) -> list[float]:
     """Approve every run, `at_once` in flight; each one's approval-to-released latency."""
     limit = asyncio.Semaphore(at_once)
 
     async def one(workflow_id: str) -> float:
         async with limit:
-            return await approve_and_wait(client, workflow_id)
+            return await approve_and_wait(client, engine, workflow_id)
 
     return list(await asyncio.gather(*(one(i) for i in ids)))
 
@@ -144,14 +170,15 @@ async def _release(
 ) -> tuple[list[float], Calls]:
     """Release every run; with `count`, the ERP's and CRM's requests meanwhile (nothing else
     calls them then: month-end has drafted every invoice before its result)."""
-    if not count:
-        return await release_all(stack.client, ids, at_once), {}
-    async with httpx.AsyncClient(timeout=30) as http:
-        await arm_counters(http, stack, RELEASE_SYSTEMS)
-        try:
-            latencies = await release_all(stack.client, ids, at_once)
-        finally:
-            calls = await read_counters(http, stack, RELEASE_SYSTEMS)
+    with issuer_store(stack) as engine:
+        if not count:
+            return await release_all(stack.client, engine, ids, at_once), {}
+        async with httpx.AsyncClient(timeout=30) as http:
+            await arm_counters(http, stack, RELEASE_SYSTEMS)
+            try:
+                latencies = await release_all(stack.client, engine, ids, at_once)
+            finally:
+                calls = await read_counters(http, stack, RELEASE_SYSTEMS)
     return latencies, calls
 
 

@@ -6,15 +6,15 @@ import time
 from dataclasses import dataclass, field
 from datetime import timedelta
 
+from sqlalchemy import Engine
 from temporalio.client import Client, WorkflowHandle, WorkflowUpdateFailedError
 from temporalio.client import WorkflowUpdateRPCTimeoutOrCancelledError as UpdateTimedOut
 from temporalio.service import RPCError
 
-from bench.month_end import APPROVER
+from bench.month_end import finance_approval, issuer_store
 from bench.stack import Stack
 from chaos.patience import sleep_until, start_once
 from models.billing import month_end_id
-from models.people import Approval
 from models.time_to_bill import MonthEndInput, TimeToBillResult
 from workflows import search_attributes as sa
 from workflows.month_end import NAME as MONTH_END
@@ -61,14 +61,14 @@ async def _running(client: Client, period: str, waiting: bool) -> set[str]:
     return {e.id async for e in found if _of_period(e.id, period)}
 
 
-async def _approve(client: Client, workflow_id: str, desk: FinanceDesk) -> None:
+async def _approve(client: Client, engine: Engine, workflow_id: str, desk: FinanceDesk) -> None:
     handle: WorkflowHandle[TimeToBill, TimeToBillResult] = client.get_workflow_handle_for(
         TimeToBill.run, workflow_id
     )
     try:
         await handle.execute_update(
             TimeToBill.approve,
-            Approval(user=APPROVER, comment="chaos"),
+            finance_approval(engine, workflow_id, "chaos"),
             rpc_timeout=UPDATE_TIMEOUT,
         )
     except WorkflowUpdateFailedError as exc:
@@ -86,17 +86,25 @@ async def _month_end_open(client: Client, period: str) -> bool:
 async def approve_as_finance(stack: Stack, period: str, desk: FinanceDesk, until: float) -> None:
     """Approve each run of the period that waits for finance, until month-end has closed and
     none of its runs is left running, or until the monotonic moment `until`."""
+    with issuer_store(stack) as engine:
+        await _approve_until(stack.client, engine, period, desk, until)
+
+
+async def _approve_until(
+    client: Client, engine: Engine, period: str, desk: FinanceDesk, until: float
+) -> None:
     asking: dict[str, asyncio.Task[None]] = {}
     while time.monotonic() < until:
         await asyncio.sleep(LOOK_EVERY)
         asking = {k: t for k, t in asking.items() if not t.done()}
         try:
-            waiting = await _running(stack.client, period, waiting=True)
+            waiting = await _running(client, period, waiting=True)
             for workflow_id in waiting - desk.approved - desk.refused.keys() - asking.keys():
-                asking[workflow_id] = asyncio.create_task(_approve(stack.client, workflow_id, desk))
-            if asking or await _month_end_open(stack.client, period):
+                approving = _approve(client, engine, workflow_id, desk)
+                asking[workflow_id] = asyncio.create_task(approving)
+            if asking or await _month_end_open(client, period):
                 continue
-            if not await _running(stack.client, period, waiting=False):
+            if not await _running(client, period, waiting=False):
                 return
         except RPCError:
             continue  # not started yet, or the server is down

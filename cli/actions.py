@@ -31,6 +31,8 @@ from cli.output import CliError
 from cli.retrying import with_retrying
 from config import Settings
 from models.hcm import WorkerEvent, WorkerEventKind
+from models.identity import REFRESH_KEYS, UNKNOWN_KEY
+from models.run_metadata import start_metadata
 from models.status import RunState, WorkflowStatus
 
 if TYPE_CHECKING:
@@ -105,6 +107,7 @@ async def start(
         if await execution_status(existing) == WorkflowExecutionStatus.RUNNING:
             before = (await existing.describe()).run_id
         try:
+            about = start_metadata(arguments)
             handle = await client.start_workflow(
                 kind.workflow.run,
                 arguments,
@@ -116,6 +119,8 @@ async def start(
                     if kind.rerunnable
                     else WorkflowIDReusePolicy.ALLOW_DUPLICATE_FAILED_ONLY
                 ),
+                static_summary=about.summary,
+                static_details=about.details,
             )
         except WorkflowAlreadyStartedError:
             state = closed_state(await execution_status(existing))
@@ -142,12 +147,15 @@ async def start_for_event(
     from workflows.worker_change import WorkerChange
 
     with temporal_errors(settings):
+        about = start_metadata(event)
         return await client.start_workflow(
             WorkerChange.run,
             event,
             id=change_workflow_id(event),
             task_queue=settings.temporal.task_queue,
             id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+            static_summary=about.summary,
+            static_details=about.details,
         )
 
 
@@ -168,9 +176,18 @@ async def update(
     await require_worker(client, settings, task_queue)
     handle = client.get_workflow_handle(workflow_id)
     try:
-        result = await handle.execute_update(
-            name, argument, result_type=str, rpc_timeout=WORKER_TIMEOUT
-        )
+        try:
+            result = await handle.execute_update(
+                name, argument, result_type=str, rpc_timeout=WORKER_TIMEOUT
+            )
+        except WorkflowUpdateFailedError as exc:
+            if getattr(exc.cause, "type", None) != UNKNOWN_KEY:
+                raise
+            # Signed with a key newer than the run's policy: the run reloads them, once.
+            await handle.execute_update(REFRESH_KEYS, rpc_timeout=WORKER_TIMEOUT)
+            result = await handle.execute_update(
+                name, argument, result_type=str, rpc_timeout=WORKER_TIMEOUT
+            )
     except WorkflowUpdateFailedError as exc:
         cause = exc.cause
         reason = getattr(cause, "message", None) or str(cause)

@@ -57,8 +57,10 @@ def audit(
         print_json([e.model_dump(mode="json") for e in found])
         return
     table = Table(title=f"{len(found)} audit entries", box=SIMPLE_HEAD)
-    for column in ("when", "workflow", "kind", "who", "what"):
+    for column in ("when", "workflow", "kind", "who", "verified by", "what"):
         table.add_column(column, no_wrap=column in ("when", "kind", "who"), overflow="fold")
     for e in found:
-        table.add_row(*cells(when(e.at), e.workflow_id, e.kind, e.user or "psflow", e.detail))
+        verified = f"{e.issuer} ({e.subject})" if e.issuer else "-"
+        who = e.user or "psflow"
+        table.add_row(*cells(when(e.at), e.workflow_id, e.kind, who, verified, e.detail))
     console.print(table)

@@ -19,6 +19,7 @@ from temporalio.api.common.v1 import Payloads
 from cli.output import CliError, console, fail
 from cli.state import settings_of
 from config import ConfigError, Settings
+from security.bodies import TooLarge, capped_body
 from security.codec import CodecError, EncryptionCodec, codec_from
 
 app = typer.Typer()
@@ -34,6 +35,10 @@ def ui_origins(ui_url: str) -> list[str]:
         port = f":{parsed.port}" if parsed.port else ""
         return [origin, f"{parsed.scheme}://{twins[parsed.hostname]}{port}"]
     return [origin]
+
+
+# Temporal's own limit on a gRPC message: no page of payloads the UI sends is larger.
+MAX_BODY_BYTES = 4 * 1024 * 1024
 
 
 def codec_app(codec: EncryptionCodec, token: str, origins: list[str]) -> FastAPI:
@@ -60,15 +65,19 @@ def codec_app(codec: EncryptionCodec, token: str, origins: list[str]) -> FastAPI
                 headers={"WWW-Authenticate": "Bearer"},
             )
         try:
-            payloads = json_format.Parse(await request.body(), Payloads())
+            body = await capped_body(request, MAX_BODY_BYTES)
+        except TooLarge:
+            return JSONResponse({"error": f"body: over {MAX_BODY_BYTES} bytes"}, 413)
+        try:
+            payloads = json_format.Parse(body, Payloads())
         except (json_format.ParseError, ValueError) as exc:  # ValueError: not UTF-8
             return JSONResponse({"error": f"body is not {{'payloads': [...]}}: {exc}"}, 400)
         try:
             done = [codec.encrypt(p) if encode else codec.decrypt(p) for p in payloads.payloads]
         except CodecError as exc:
             return JSONResponse({"error": str(exc)}, 422)
-        body = json_format.MessageToDict(Payloads(payloads=done))
-        return JSONResponse({"payloads": body.get("payloads", [])})
+        answer = json_format.MessageToDict(Payloads(payloads=done))
+        return JSONResponse({"payloads": answer.get("payloads", [])})
 
     async def encode(request: Request) -> JSONResponse:
         """Encrypt payloads with the current key."""

@@ -1,14 +1,16 @@
 """The demo journey, told as a story over a Temporal client and the sandbox systems."""
 
+import secrets
 from collections.abc import Collection
 from dataclasses import dataclass, field
 from urllib.parse import quote
 
-from pydantic import BaseModel
 from rich.rule import Rule
+from sqlalchemy import Engine
 from temporalio.client import Client
 
 from cli import actions, listing, sandbox_admin
+from cli.accounts import proof_from_session, session_for
 from cli.bench import bench_of, bench_table
 from cli.demo_billing import month_end_close
 from cli.demo_unattended import systems_speak_first
@@ -20,12 +22,16 @@ from connectors.hcm import HcmConnector
 from connectors.psa import PsaConnector
 from models.hire_to_staff import HireToStaffResult
 from models.opportunity_to_project import OpportunityToProjectResult
-from models.people import Approval, Correction
+from models.people import Approval, Correction, Rejection
 from models.psa import StaffingRequest
 from models.status import RunState, WaitKind, WorkflowStatus
 from sandbox.crm.seed import DEMO_OPPORTUNITIES, SPARE_CLOSED_WON
 from sandbox.hcm.seed import DEMO_WORKERS, SPARE_PREHIRES
+from store.accounts import AccountError, add_account
+from store.db import open_engine
 from workflows.staffing_rules import best_match
+
+Decided = Approval | Rejection | Correction
 
 WORKFLOW = "opportunity-to-project"
 HIRE_WORKFLOW = "hire-to-staff"
@@ -45,6 +51,9 @@ class Demo:
     settings: Settings
     deals: list[str] = field(default_factory=list)
     """The opportunity-to-project workflows the demo started."""
+    sessions: dict[str, str] = field(default_factory=dict)
+    """The demo's people, signed in with local accounts it made for them."""
+    _engine: Engine | None = None
 
     def chapter(self, title: str, story: str) -> None:
         console.print()
@@ -79,10 +88,35 @@ class Demo:
             raise CliError(f"demo: {workflow_id} ended {state}, expected {', '.join(states)}")
         return status
 
-    async def send(self, workflow_id: str, name: str, argument: BaseModel) -> str:
-        return await actions.update(self.client, self.settings, workflow_id, name, argument)
+    async def send(self, workflow_id: str, name: str, argument: Decided) -> str:
+        """Send a decision with a proof from its user's session, as `psflow approve` does."""
+        session = self.sessions.get(argument.user) or self.sign_in(argument.user)
+        engine = self.store()
+        proof = proof_from_session(engine, session, argument.user, workflow_id, name)
+        proven = argument.model_copy(update={"proof": proof})
+        return await actions.update(self.client, self.settings, workflow_id, name, proven)
 
-    async def refused(self, workflow_id: str, name: str, argument: BaseModel) -> str:
+    def close(self) -> None:
+        if self._engine is not None:
+            self._engine.dispose()
+
+    def store(self) -> Engine:
+        if self._engine is None:
+            self._engine = open_engine(self.settings.resolved_store_url)
+        return self._engine
+
+    def sign_in(self, user: str) -> str:
+        """Give `user` a local account with a password only this run knows, and sign in."""
+        password = secrets.token_urlsafe(18)
+        try:
+            add_account(self.store(), user, password, [])
+        except AccountError as exc:
+            raise CliError(f"demo: {exc}; run the demo on a store of its own") from None
+        self.say(f"$ psflow users add {user} && psflow login {user}")
+        self.sessions[user] = session_for(self.store(), user, password)
+        return self.sessions[user]
+
+    async def refused(self, workflow_id: str, name: str, argument: Decided) -> str:
         """Send an update that must be refused; return the reason."""
         try:
             answer = await self.send(workflow_id, name, argument)
@@ -281,13 +315,16 @@ async def everything_at_a_glance(demo: Demo) -> None:
 async def run_journey(client: Client, settings: Settings) -> None:
     """The whole story, chapter by chapter; a chapter that goes wrong raises CliError."""
     demo = Demo(client, settings)
-    await closed_won_becomes_project(demo)
-    await large_deal_needs_approval(demo)
-    await bad_data_waits_for_correction(demo)
-    await erp_outage_is_retried(demo)
-    await staffing_the_new_projects(demo)
-    await month_end_close(demo, 6)
-    await systems_speak_first(demo, 7)
-    await everything_at_a_glance(demo)
+    try:
+        await closed_won_becomes_project(demo)
+        await large_deal_needs_approval(demo)
+        await bad_data_waits_for_correction(demo)
+        await erp_outage_is_retried(demo)
+        await staffing_the_new_projects(demo)
+        await month_end_close(demo, 6)
+        await systems_speak_first(demo, 7)
+        await everything_at_a_glance(demo)
+    finally:
+        demo.close()
     console.print()
     console.print("[bold green]demo complete[/bold green]")

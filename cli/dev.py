@@ -24,7 +24,7 @@ def stack_panel(settings: Settings, *, persist: bool = True, given_secret: bool 
 
     urls = sandbox_urls(settings)
     temporal = settings.temporal
-    secret = "\\[ingress] secret" if given_secret else "random, for this run"
+    secret = "from [ingress]" if given_secret else "random per system, for this run"
     ingress = events_url(settings)
     sent_to = settings.sandbox.event_webhook_url
     lines = [

@@ -21,6 +21,7 @@ from cli.state import run, settings_of, store_of
 from config import ConfigError, Settings
 from models.dead_letter import DeadLetter, DeadLetterState
 from models.hcm import WorkerEvent
+from models.run_metadata import start_metadata
 from security.codec import EncryptionCodec, codec_from
 from store.dead_letters import (
     NotOpen,
@@ -244,6 +245,7 @@ async def _start(
     """A new run of the letter's workflow id; never the running one (that refuses the retry)."""
     with actions.temporal_errors(settings):
         try:
+            about = start_metadata(arguments)
             return await client.start_workflow(
                 workflow_run,
                 arguments,
@@ -251,6 +253,8 @@ async def _start(
                 task_queue=settings.temporal.task_queue,
                 id_conflict_policy=WorkflowIDConflictPolicy.FAIL,
                 id_reuse_policy=reuse,
+                static_summary=about.summary,
+                static_details=about.details,
             )
         except WorkflowAlreadyStartedError:
             status = await execution_status(client.get_workflow_handle(letter.workflow_id))

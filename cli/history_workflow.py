@@ -18,6 +18,7 @@ from cli.history_text import (
     words,
 )
 from workflows import search_attributes as sa
+from workflows.calls import step_of
 
 E = EventType
 PATCH_MARKER = "core_patch"  # what workflow.patched records, with {"id", "deprecated"}
@@ -215,9 +216,11 @@ def upsert(trail: Trail, event: HistoryEvent, row: HistoryRow) -> str | None:
     if sa.WAITING_FOR.name in values:
         waiting = values[sa.WAITING_FOR.name]
         parts.append(("waiting", f"for {waiting}" if waiting else "ended"))
-    if values.get(sa.CUSTOMER.name):
-        parts.append(("customer", str(values[sa.CUSTOMER.name])))
-    known = {sa.STEP.name, sa.WAITING_FOR.name, sa.WAITING_SINCE.name, sa.CUSTOMER.name}
+    subjects = {k.name for k in sa.SUBJECTS}
+    about = [str(values[name]) for name in subjects if values.get(name)]
+    if about:
+        parts.append(("about", ", ".join(sorted(about))))
+    known = {sa.STEP.name, sa.WAITING_FOR.name, sa.WAITING_SINCE.name} | subjects
     others = {k: v for k, v in values.items() if k not in known | {CHANGE_VERSION}}
     if others:
         parts.append(("search attributes", summary(others)))
@@ -238,9 +241,10 @@ def step_row(trail: Trail, event: HistoryEvent, row: HistoryRow) -> HistoryRow |
         return None
     if not event.user_metadata.HasField("summary"):
         return None
-    step = decode(event.user_metadata.summary)
-    if not isinstance(step, str) or step == trail.step:
+    summary = decode(event.user_metadata.summary)
+    if not isinstance(summary, str) or step_of(summary) == trail.step:
         return None
+    step = step_of(summary)
     trail.step = step
     return row.model_copy(update={"event": "step", "name": step, "detail": step})
 

@@ -67,7 +67,7 @@ def from_execution(execution: WorkflowExecution) -> Row:
         workflow=execution.workflow_type,
         state=state,
         business_key=execution.id.partition("/")[2] or execution.id,
-        customer=attrs.get(sa.CUSTOMER),
+        customer=next((attrs.get(key) for key in sa.SUBJECTS if attrs.get(key)), None),
         steps=[],
         waiting_for=waiting,
         error=error,

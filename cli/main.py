@@ -6,6 +6,7 @@ from typing import Annotated
 import typer
 
 from cli import (
+    accounts,
     audit,
     bench,
     codec_server,
@@ -64,7 +65,15 @@ def root(
     ctx.obj = State(config_file=config, address=address, namespace=namespace)
 
 
-for commands in (workflows.app, history.app, people.app, listing.app, bench.app, dev.app):
+for commands in (
+    workflows.app,
+    history.app,
+    people.app,
+    accounts.app,
+    listing.app,
+    bench.app,
+    dev.app,
+):
     app.add_typer(commands)
 app.add_typer(sandbox.app, name="sandbox")
 app.add_typer(exceptions.app, name="exceptions")

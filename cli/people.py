@@ -3,9 +3,9 @@
 from typing import Annotated
 
 import typer
-from pydantic import BaseModel
 
 from cli import actions
+from cli.accounts import proof_for
 from cli.client import connect
 from cli.options import AsOption, WorkflowIdArg, resolve_user
 from cli.output import CliError, console, fail
@@ -14,18 +14,22 @@ from config import Settings
 from models.people import Approval, Correction, Rejection
 
 app = typer.Typer()
+Decided = Approval | Rejection | Correction
 
 
-def _send(ctx: typer.Context, workflow_id: str, name: str, argument: BaseModel) -> None:
+def _send(ctx: typer.Context, workflow_id: str, name: str, argument: Decided) -> None:
+    """Send the decision with a proof from the user's session (`psflow login`)."""
     settings = settings_of(ctx)
     answer = run(_update(settings, workflow_id, name, argument))
     console.print(f"{workflow_id}: {answer}", soft_wrap=True)
     console.print(f"follow it: psflow watch {workflow_id}", style="dim", soft_wrap=True)
 
 
-async def _update(settings: Settings, workflow_id: str, name: str, argument: BaseModel) -> str:
+async def _update(settings: Settings, workflow_id: str, name: str, argument: Decided) -> str:
     client = await connect(settings)
-    return await actions.update(client, settings, workflow_id, name, argument)
+    proof = proof_for(settings, argument.user, workflow_id, name)
+    proven = argument.model_copy(update={"proof": proof})
+    return await actions.update(client, settings, workflow_id, name, proven)
 
 
 @app.command()

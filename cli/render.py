@@ -175,7 +175,8 @@ def _events(status: WorkflowStatus) -> Table:
 
 
 def list_table(rows: Sequence[tuple[WorkflowStatus, str | None]], width: int = 160) -> Table:
-    """One line per (status, current step): id, type, state, step, waiting for, since, customer.
+    """One line per (status, current step): id, type, state, step, waiting for, since, and
+    what the run is about (a customer, project or worker id; a name for runs from before).
 
     A run whose step Temporal is retrying shows as retrying, waiting for the failing system.
 
@@ -190,7 +191,7 @@ def list_table(rows: Sequence[tuple[WorkflowStatus, str | None]], width: int = 1
     table.add_column("step", overflow="fold")
     table.add_column("waiting for", overflow="fold")
     table.add_column("since", no_wrap=True)
-    table.add_column("customer", overflow="fold")
+    table.add_column("about", overflow="fold")
     for status, step in rows:
         waiting_for, waiting_since = _waits_on(status)
         workflow_id, workflow, step_name, waiting, since, customer = cells(

@@ -120,21 +120,22 @@ def sandbox_urls(settings: Settings) -> dict[str, str]:
 
 
 def has_secret(settings: Settings) -> bool:
-    """Whether [ingress] secret is set."""
-    secret = settings.ingress.secret
-    return secret is not None and bool(secret.get_secret_value())
+    """Whether [ingress] has a secret for every system that sends events."""
+    from ingress.app import SENDERS
+
+    return all(settings.ingress.secret_for(system) for system in SENDERS)
 
 
 def with_local_ingress(settings: Settings) -> Settings:
-    """The settings with the local ingress wired in: a secret (a fresh random one for this run
-    when [ingress] secret is not set) and the sandbox delivering to it (unless
+    """The settings with the local ingress wired in: a secret per system (a fresh random one
+    for this run for each system [ingress] has none for) and the sandbox delivering to it (unless
     [sandbox] event_webhook_url names another receiver)."""
-    from ingress.app import config_problem
+    from ingress.app import SENDERS, config_problem
     from ingress.server import events_url
 
     ingress, box = settings.ingress, settings.sandbox
-    if not has_secret(settings):
-        ingress = ingress.model_copy(update={"secret": SecretStr(secrets.token_hex(32))})
+    made = {s: SecretStr(secrets.token_hex(32)) for s in SENDERS if not ingress.secret_for(s)}
+    ingress = ingress.model_copy(update={"secrets": ingress.secrets | made})
     settings = settings.model_copy(update={"ingress": ingress})
     if box.event_webhook_url is None:
         box = box.model_copy(update={"event_webhook_url": events_url(settings)})

@@ -19,6 +19,7 @@ from ingress.dispatch import Dispatcher, Refused, Temporal, log, log_answer
 from ingress.events import Answer, CrmEvent, PsaEvent
 from ingress.signing import SIGNATURE_HEADER, ReplayGuard, SignatureRefused, verify
 from models.hcm import WorkerEvent
+from security.bodies import TooLarge, capped_body
 from telemetry import entry_span
 from telemetry.attributes import workflow_attributes
 
@@ -26,6 +27,7 @@ E = TypeVar("E", bound=BaseModel)
 RETRY_AFTER_SECONDS = 5
 # An event is well under 2 KB; anything near this is not one, and is not read to the end.
 MAX_BODY_BYTES = 64 * 1024
+SENDERS = ("crm", "hcm", "psa")
 
 DESCRIPTION = f"""
 Webhooks from the CRM, HCM and PSA. Sign each request with the shared secret
@@ -59,30 +61,21 @@ def _invalid(exc: ValidationError) -> str:
     return "; ".join(problems)
 
 
-class TooLarge(Exception):
-    """The body is over MAX_BODY_BYTES."""
-
-
 async def _body(request: Request) -> bytes:
     """The raw body, read no further than MAX_BODY_BYTES."""
-    declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > MAX_BODY_BYTES:
-        raise TooLarge
-    body = bytearray()
-    async for chunk in request.stream():
-        body += chunk
-        if len(body) > MAX_BODY_BYTES:
-            raise TooLarge
-    return bytes(body)
+    return await capped_body(request, MAX_BODY_BYTES)
 
 
 def config_problem(settings: Settings) -> str | None:
     """Why ingress cannot serve with these settings, as one line with the fix."""
     config = settings.ingress
-    if config.secret is None or not config.secret.get_secret_value():
+    missing = [system for system in SENDERS if config.secret_for(system) is None]
+    if missing:
+        first = missing[0]
         return (
-            'ingress.secret is not set: put `secret = "..."` under [ingress] in the config '
-            "file or set PSFLOW_INGRESS_SECRET (the senders sign with the same secret)"
+            f'ingress has no secret for {", ".join(missing)}: put `{first} = "..."` under '
+            f"[ingress.secrets] in the config file or set PSFLOW_INGRESS_{first.upper()}_SECRET "
+            "(each system signs its events with its own)"
         )
     if config.tolerance_seconds <= 0:
         return "ingress.tolerance_seconds must be a positive number of seconds, e.g. 300"
@@ -97,8 +90,6 @@ def create_app(
     if problem:
         raise ValueError(problem)
     config = settings.ingress
-    assert config.secret is not None
-    secret = config.secret.get_secret_value()
     guard = ReplayGuard(config.tolerance_seconds)
     dispatcher = Dispatcher(settings, Temporal(settings, client))
     app = FastAPI(
@@ -119,6 +110,8 @@ def create_app(
             return _error(413, f"body: over {MAX_BODY_BYTES} bytes, which no event is", system)
         now = clock()
         try:
+            secret = config.secret_for(system)
+            assert secret is not None  # config_problem checked every sender
             stamp, signature = verify(
                 request.headers.get(SIGNATURE_HEADER), body, secret, config.tolerance_seconds, now
             )

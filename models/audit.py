@@ -16,6 +16,10 @@ class AuditEntry(BaseModel):
     """One of AUDIT_KINDS."""
     user: str | None
     detail: str
+    subject: str | None = None
+    """The verified subject of a proven decision (its issuer's id for the person)."""
+    issuer: str | None = None
+    """Who verified the subject: psflow's local issuer or the firm's identity provider."""
 
 
 class RecordLink(BaseModel):

@@ -8,15 +8,20 @@ from typing import TypeVar
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from pydantic_core import ErrorDetails
 
+PROOF_FIELD = Field(default=None, repr=False)
+"""A signed proof that `user` decided (security/proofs.py); decisions without one are refused."""
+
 
 class Approval(BaseModel):
     user: str = Field(min_length=1)
     comment: str = ""
+    proof: str | None = PROOF_FIELD
 
 
 class Rejection(BaseModel):
     user: str = Field(min_length=1)
     reason: str = ""
+    proof: str | None = PROOF_FIELD
 
 
 # Fields whose values stay out of audit rows and status events (they are pay data).
@@ -30,6 +35,7 @@ class Correction(BaseModel):
     user: str = Field(min_length=1)
     fields: dict[str, str] = Field(min_length=1)
     comment: str = ""
+    proof: str | None = PROOF_FIELD
 
     def summary(self) -> str:
         """What changed, for the audit log: confidential values are not repeated."""

@@ -5,6 +5,8 @@ from decimal import Decimal
 
 from pydantic import BaseModel
 
+from models.identity import ProofKeys
+
 
 class User(BaseModel):
     name: str
@@ -28,6 +30,8 @@ class PeoplePolicy(BaseModel):
 
     approval: ApprovalPolicy
     users: list[User]
+    proof_keys: ProofKeys | None = None
+    """The issuer whose decision proofs the run takes, with its public keys (from the store)."""
 
     def user(self, name: str) -> User | None:
         return next((u for u in self.users if u.name == name), None)

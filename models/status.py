@@ -88,6 +88,8 @@ class WorkflowStatus(BaseModel):
     state: RunState
     business_key: str
     customer: str | None = None
+    customer_id: str | None = None
+    """The customer's id in the CRM, where the run knows it (spans carry it, not the name)."""
     project: str | None = None
     """The PSA project the run works on, once it is known."""
     steps: list[Step]

@@ -25,14 +25,14 @@ def build_apps(settings: Settings) -> dict[str, tuple[FastAPI, int]]:
     """Each system's app and port; data under <data_dir>/sandbox/<system>.db, seeded when new."""
     folder = Path(settings.data_dir) / "sandbox"
     box = settings.sandbox
-    secret = settings.ingress.secret.get_secret_value() if settings.ingress.secret else None
 
     def webhook(system: str) -> Webhook:
-        """Where a system delivers its events: <event_webhook_url>/<system>, signed."""
+        """Where a system delivers its events: <event_webhook_url>/<system>, signed with the
+        secret ingress holds for that system."""
         base = box.event_webhook_url
         return {
             "webhook_url": f"{base.rstrip('/')}/{system}" if base else None,
-            "webhook_secret": secret,
+            "webhook_secret": settings.ingress.secret_for(system),
         }
 
     return {

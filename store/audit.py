@@ -25,7 +25,8 @@ def add_audit(session: Session, entry: AuditEntry) -> None:
     The database decides, by the unique index on the entry's key: concurrent writers of the
     same entry leave one row.
     """
-    values = entry.model_dump() | {"entry_key": entry_key(**entry.model_dump())}
+    key = entry_key(entry.at, entry.workflow_id, entry.kind, entry.user, entry.detail)
+    values = entry.model_dump() | {"entry_key": key}
     dialect = session.get_bind().dialect.name
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
     statement = (

@@ -49,3 +49,11 @@ def add_audit_identity(connection: Connection, table: Table, index_name: str) ->
     if removed:
         log.warning("audit log: removed %d duplicate entries before indexing them", removed)
     next(i for i in table.indexes if i.name == index_name).create(connection)
+
+
+def add_columns(connection: Connection, table: Table, names: tuple[str, ...]) -> None:
+    """Add the text columns `names` a table made by an earlier psflow lacks (nullable)."""
+    present = {c["name"] for c in inspect(connection).get_columns(table.name)}
+    for name in names:
+        if name not in present:
+            connection.execute(text(f"ALTER TABLE {table.name} ADD COLUMN {name} VARCHAR"))

@@ -21,7 +21,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, InterfaceError, OperationalError
 from sqlmodel import Field, SQLModel, create_engine
 
-from store.audit_identity import add_audit_identity
+from store.audit_identity import add_audit_identity, add_columns
 
 
 class UtcDateTime(TypeDecorator[datetime]):
@@ -45,6 +45,8 @@ class UtcDateTime(TypeDecorator[datetime]):
 
 AUDIT_LOG = "audit_log"
 AUDIT_IDENTITY_INDEX = "uq_audit_log_entry_key"
+VERIFIED_COLUMNS = ("subject", "issuer")
+"""Added to audit logs made before decisions were proven."""
 
 
 class AuditRecord(SQLModel, table=True):
@@ -60,6 +62,8 @@ class AuditRecord(SQLModel, table=True):
     detail: str
     entry_key: str | None = Field(default=None, max_length=64)
     """Nullable only so that a log migrated in place has the same shape as a new one."""
+    subject: str | None = None
+    issuer: str | None = None
 
 
 class LinkRecord(SQLModel, table=True):
@@ -94,6 +98,30 @@ class ExceptionRecord(SQLModel, table=True):
     first_seen: datetime = Field(sa_type=UtcDateTime)
     last_seen: datetime = Field(sa_type=UtcDateTime)
     resolved_at: datetime | None = Field(default=None, sa_type=UtcDateTime)
+
+
+class AccountRecord(SQLModel, table=True):
+    """A local account (store.accounts): a person who signs in without an identity provider."""
+
+    __tablename__ = "accounts"
+
+    name: str = Field(primary_key=True)
+    subject: str = Field(unique=True)
+    password_hash: str
+    roles: list[str] = Field(default_factory=list, sa_type=JSON)
+    created_at: datetime = Field(sa_type=UtcDateTime)
+
+
+class IssuerKeyRecord(SQLModel, table=True):
+    """A key psflow's issuer signs proofs with (security.issuer); the newest unretired signs."""
+
+    __tablename__ = "issuer_keys"
+
+    kid: str = Field(primary_key=True)
+    private_pem: str
+    public_jwk: dict[str, str] = Field(sa_type=JSON)
+    created_at: datetime = Field(index=True, sa_type=UtcDateTime)
+    retired_at: datetime | None = Field(default=None, sa_type=UtcDateTime)
 
 
 def audit_table() -> Table:
@@ -164,6 +192,7 @@ def open_engine(url: str) -> Engine:
                 connection.exec_driver_sql("BEGIN IMMEDIATE")
             SQLModel.metadata.create_all(connection)
             add_audit_identity(connection, audit_table(), AUDIT_IDENTITY_INDEX)
+            add_columns(connection, audit_table(), VERIFIED_COLUMNS)
             connection.commit()
     except (OperationalError, InterfaceError) as exc:
         engine.dispose()

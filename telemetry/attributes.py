@@ -1,6 +1,7 @@
 """Business attributes on the workflow and activity spans: which process, which deal, which step.
 
-A workflow's step, customer and project reach its activities as OpenTelemetry baggage, set by
+Ids, never names (spans leave psflow for a tracing backend unencrypted). A workflow's step,
+customer id and project reach its activities as OpenTelemetry baggage, set by
 `telemetry.workflow.step_span` and carried in the Temporal headers with the trace context.
 """
 
@@ -20,7 +21,7 @@ from temporalio.worker import (
 WORKFLOW_TYPE = "psflow.workflow.type"
 WORKFLOW_ID = "psflow.workflow.id"
 BUSINESS_KEY = "psflow.business_key"
-CUSTOMER = "psflow.customer"
+CUSTOMER = "psflow.customer_id"
 PROJECT = "psflow.project"
 STEP = "psflow.step"
 ACTIVITY = "psflow.activity"

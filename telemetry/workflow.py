@@ -22,13 +22,13 @@ _tracer = trace.get_tracer("psflow.workflow")
 
 
 @contextmanager
-def step_span(step: str, customer: str | None, project: str | None = None) -> Iterator[None]:
+def step_span(step: str, customer_id: str | None, project: str | None = None) -> Iterator[None]:
     """`Step:<step>` around the step's activities; the step, customer and project (when
     known) go to them as baggage."""
     if not active():
         yield
         return
-    known = {STEP: step, CUSTOMER: customer, PROJECT: project}
+    known = {STEP: step, CUSTOMER: customer_id, PROJECT: project}
     business = {key: value for key, value in known.items() if value}
     carried: Context | None = None  # None: the current context
     for key, value in business.items():

@@ -18,7 +18,7 @@ from models.psa import StaffingRequestInput
 from models.status import RunState, WaitKind, WorkflowStatus
 from sandbox.catalog import COST_CENTERS
 from tests.saga_support import fresh_deals
-from tests.support import Sandbox, Systems
+from tests.support import Sandbox, Systems, proven
 from tests.test_opportunity_to_project import start, status_when, waiting_for
 from workflows.hire_to_staff import HireToStaff
 from workflows.staffing_rules import worker_problems
@@ -93,14 +93,16 @@ async def hire(client: Client, settings: Settings, worker_id: str) -> HireHandle
     )
 
 
-async def approved(handle: HireHandle, within: float = 90) -> None:
-    """Wait for the resource-manager approval and give it."""
+async def approved(settings: Settings, handle: HireHandle, within: float = 90) -> None:
+    """Wait for the resource-manager approval and give it (`settings`: the worker's)."""
     await status_when(handle, waiting_for(WaitKind.APPROVAL), within=within)
-    await handle.execute_update(HireToStaff.approve, Approval(user=RESOURCE_MANAGER))
+    approval = proven(settings, handle.id, "approve", Approval(user=RESOURCE_MANAGER))
+    await handle.execute_update(HireToStaff.approve, approval)
 
 
-async def on_the_bench(handle: HireHandle) -> HireToStaffResult:
-    """Let the hire finish provisioned but unassigned (a proposed match is rejected)."""
+async def on_the_bench(settings: Settings, handle: HireHandle) -> HireToStaffResult:
+    """Let the hire finish provisioned but unassigned (a proposed match is rejected by
+    `settings`' worker's resource manager)."""
 
     def settled(status: WorkflowStatus) -> bool:
         return status.state == RunState.COMPLETED or waiting_for(WaitKind.APPROVAL)(status)
@@ -108,7 +110,9 @@ async def on_the_bench(handle: HireHandle) -> HireToStaffResult:
     status = await status_when(handle, settled, within=60)
     if status.state != RunState.COMPLETED:
         rejection = Rejection(user=RESOURCE_MANAGER, reason="staffed elsewhere")
-        await handle.execute_update(HireToStaff.reject, rejection)
+        await handle.execute_update(
+            HireToStaff.reject, proven(settings, handle.id, "reject", rejection)
+        )
     result = await handle.result()
     assert result.outcome == "on bench", result
     return result

@@ -10,13 +10,20 @@ import tomllib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
+from sqlalchemy import Engine
 from temporalio.client import Client
 from temporalio.converter import DataConverter
 
 from config import Settings, load_settings
+from models.identity import Identity
+from models.people import Approval, Correction, Rejection
+from security.issuer import LOCAL_ISSUER, issue_proof
+from store.db import open_engine
+
+D = TypeVar("D", Approval, Rejection, Correction)
 
 BIN = Path(sys.executable).parent
 TEMPORAL = str(BIN / "temporal")
@@ -178,10 +185,32 @@ def encrypting_converter() -> DataConverter:
 
 
 def env_for(config: Path, **extra: str) -> dict[str, str]:
+    """The CLI's environment for the estate of `config`; its sign-ins are cached beside it."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("PSFLOW_")}
     env["PSFLOW_CONFIG"] = str(config)
+    env["XDG_CACHE_HOME"] = str(config.parent / "cache")
     env.update(extra)
     return env
+
+
+PASSWORD = "test password, long enough"
+
+
+def sign_in(env: dict[str, str], *users: str) -> None:
+    """Give each user a local account (unless they have one) and sign them in, through the CLI
+    as a person would (`psflow users add`, `psflow login`)."""
+    from typer.testing import CliRunner
+
+    from cli.main import app
+
+    runner = CliRunner()
+    for user in users:
+        added = runner.invoke(
+            app, ["users", "add", user, "--password-stdin"], f"{PASSWORD}\n", env=env
+        )
+        assert added.exit_code == 0 or "exists" in added.output, added.output
+        login = runner.invoke(app, ["login", user, "--password-stdin"], f"{PASSWORD}\n", env=env)
+        assert login.exit_code == 0, login.output
 
 
 class Systems:
@@ -209,3 +238,29 @@ class Systems:
     async def aclose(self) -> None:
         for connector in (self.crm, self.erp, self.psa, self.hcm):
             await connector.aclose()
+
+
+# ---- decision proofs: the tests act as psflow's issuer, whose keys are in the estate's store --
+
+_ENGINES: dict[str, Engine] = {}
+
+
+def _store(settings: Settings) -> Engine:
+    url = settings.resolved_store_url
+    if url not in _ENGINES:
+        _ENGINES[url] = open_engine(url)
+    return _ENGINES[url]
+
+
+def proof(
+    settings: Settings, workflow_id: str, decision: str, user: str, roles: list[str] | None = None
+) -> str:
+    """A proof, from the issuer of `settings`' store, that `user` sends `decision` (approve,
+    reject, correct) to `workflow_id`; roles None: the policy's users say."""
+    identity = Identity(user=user, subject=f"test-{user}", issuer=LOCAL_ISSUER, roles=roles)
+    return issue_proof(_store(settings), identity, workflow_id, decision)
+
+
+def proven(settings: Settings, workflow_id: str, decision: str, sent: D) -> D:
+    """`sent` (an Approval, Rejection or Correction) with a proof that its user sends it."""
+    return sent.model_copy(update={"proof": proof(settings, workflow_id, decision, sent.user)})

@@ -35,7 +35,7 @@ from store.dead_letters import (
     record_dead_letter,
     reopen,
 )
-from tests.support import Sandbox, Systems, env_for, running_worker
+from tests.support import Sandbox, Systems, env_for, proven, running_worker
 from tests.test_dlq import new_deal
 from tests.test_opportunity_to_project import start, status_when, waiting_for
 from tests.test_store import T0, engine, failed_run, store_url
@@ -141,14 +141,18 @@ async def test_approvals_rejections_corrections_and_escalations_are_audited_once
 
         await status_when(first, waiting_for(WaitKind.CORRECTION))
         fix = Correction(user="dana", fields={"legal_entity": entity}, comment="typo")
-        await first.execute_update(OpportunityToProject.correct, fix)
-        await status_when(first, waiting_for(WaitKind.APPROVAL))
         await first.execute_update(
-            OpportunityToProject.approve, Approval(user="morgan", comment="within policy")
+            OpportunityToProject.correct, proven(used, first.id, "correct", fix)
+        )
+        await status_when(first, waiting_for(WaitKind.APPROVAL))
+        within = Approval(user="morgan", comment="within policy")
+        await first.execute_update(
+            OpportunityToProject.approve, proven(used, first.id, "approve", within)
         )
         await status_when(second, waiting_for(WaitKind.APPROVAL))
+        rejection = Rejection(user="dana", reason="margin too thin")
         await second.execute_update(
-            OpportunityToProject.reject, Rejection(user="dana", reason="margin too thin")
+            OpportunityToProject.reject, proven(used, second.id, "reject", rejection)
         )
         outcomes = [(await h.result()).outcome for h in handles]
     assert outcomes == ["completed", "rejected", "rejected"]

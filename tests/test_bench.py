@@ -11,7 +11,7 @@ from bench.report import render
 from bench.run import measure, parse_overrides
 from bench.scale import TINY
 from config import WorkerSettings, load_settings
-from worker import worker_options
+from worker import PROOF_MODULES, worker_options
 
 ROWS = [
     "machine",
@@ -101,5 +101,9 @@ def test_worker_tuning_comes_from_the_worker_section_and_the_environment(tmp_pat
     assert options["max_concurrent_activities"] == 40
     assert options["disable_eager_activity_execution"] is True
     assert options["workflow_task_poller_behavior"].maximum == 3
-    assert "workflow_runner" not in options, "the default sandbox stays unless asked"
-    assert "workflow_runner" in worker_options(WorkerSettings(sandbox_passthrough=True))
+    # the sandbox checks psflow's workflow code; only the proof libraries pass through it
+    default = options["workflow_runner"].restrictions
+    assert not default.passthrough_all_modules
+    assert set(PROOF_MODULES) <= default.passthrough_modules
+    asked = worker_options(WorkerSettings(sandbox_passthrough=True))["workflow_runner"]
+    assert asked.restrictions.passthrough_all_modules

@@ -32,7 +32,7 @@ from models.status import CompensationOutcome, RunState, Step, StepState, Workfl
 from sandbox.volume import Volume, volume_projects
 from tests.billing_support import awaiting_finance as awaiting_approval
 from tests.billing_support import seed_volume
-from tests.support import Sandbox, Systems, env_for
+from tests.support import Sandbox, Systems, env_for, proven, sign_in
 from tests.test_opportunity_to_project import status_when
 from tests.test_time_to_bill import cli
 from workflows.change_order import ChangeOrderWorkflow
@@ -110,9 +110,14 @@ async def start(client: Client, settings: Settings, co: ChangeOrder) -> Handle:
     )
 
 
-async def approve(handle: Handle, user: str) -> None:
+def approval(settings: Settings, handle: Handle, user: str) -> Approval:
+    """`user`'s approval of the run, proven by `settings`' (the worker's) issuer."""
+    return proven(settings, handle.id, "approve", Approval(user=user))
+
+
+async def approve(settings: Settings, handle: Handle, user: str) -> None:
     await awaiting_approval(handle)
-    await handle.execute_update(ChangeOrderWorkflow.approve, Approval(user=user))
+    await handle.execute_update(ChangeOrderWorkflow.approve, approval(settings, handle, user))
 
 
 async def assert_unchanged(systems: Systems, was: Before) -> None:
@@ -137,7 +142,7 @@ async def test_each_tier_needs_its_levels_then_moves_every_system(
     co = order(len(approvers), change)
     handle = await start(client, worker, co)
     for user in approvers:
-        await approve(handle, user)
+        await approve(worker, handle, user)
     result = await handle.result()
 
     assert result.outcome == "applied" and result.approvals == approvers
@@ -164,11 +169,12 @@ async def test_a_rejection_at_any_level_changes_nothing(
     was = await before(systems)
     handle = await start(client, worker, order(10 + level, "150000"))
     for user in ["victor", "fatima", "dana"][:level]:
-        await approve(handle, user)
+        await approve(worker, handle, user)
     await awaiting_approval(handle)
     deciders = ["victor", "fatima", "dana"]
+    rejection = Rejection(user=deciders[level], reason="not in the SOW")
     await handle.execute_update(
-        ChangeOrderWorkflow.reject, Rejection(user=deciders[level], reason="not in the SOW")
+        ChangeOrderWorkflow.reject, proven(worker, handle.id, "reject", rejection)
     )
     result = await handle.result()
     assert result.outcome == "rejected" and result.reason == "not in the SOW"
@@ -184,17 +190,17 @@ async def test_approvers_are_refused_for_role_requester_and_a_second_level(
     refusals = {}
     for user in ("victor", "fatima", "nobody"):
         with pytest.raises(WorkflowUpdateFailedError) as refused:
-            await handle.execute_update(ChangeOrderWorkflow.approve, Approval(user=user))
+            await handle.execute_update(ChangeOrderWorkflow.approve, approval(worker, handle, user))
         refusals[user] = str(refused.value.cause)
     assert "raised this change order" in refusals["victor"]
     assert "does not have the project-manager role" in refusals["fatima"]
     assert "unknown user 'nobody'" in refusals["nobody"]
-    await approve(handle, "paula")
+    await approve(worker, handle, "paula")
     await awaiting_approval(handle)
     with pytest.raises(WorkflowUpdateFailedError) as again:
-        await handle.execute_update(ChangeOrderWorkflow.approve, Approval(user="paula"))
+        await handle.execute_update(ChangeOrderWorkflow.approve, approval(worker, handle, "paula"))
     assert "does not have the finance role" in str(again.value.cause)
-    await approve(handle, "greta")
+    await approve(worker, handle, "greta")
     assert (await handle.result()).approvals == ["paula", "greta"]
 
 
@@ -218,7 +224,7 @@ async def test_a_fault_at_each_later_step_restores_every_system_exactly(
     )
     await awaiting_approval(handle)
     sandbox.fault(system, path=path, method=method, status=400, count=1)
-    await handle.execute_update(ChangeOrderWorkflow.approve, Approval(user="victor"))
+    await handle.execute_update(ChangeOrderWorkflow.approve, approval(worker, handle, "victor"))
     with pytest.raises(WorkflowFailureError):
         await handle.result()
     sandbox.clear_faults()
@@ -256,7 +262,7 @@ async def test_a_request_opened_before_a_later_role_fails_for_good_is_cancelled(
     await awaiting_approval(handle)
     # Role 2's request is held a moment in the PSA, long enough to arm a refusal for role 3's.
     sandbox.fault("psa", path=STAFFING_POST, method="POST", status=None, latency_ms=2000)
-    await handle.execute_update(ChangeOrderWorkflow.approve, Approval(user="victor"))
+    await handle.execute_update(ChangeOrderWorkflow.approve, approval(worker, handle, "victor"))
     for _ in range(400):
         if not any(f["remaining"] for f in sandbox.armed_faults("psa")):
             break
@@ -289,8 +295,8 @@ async def test_two_change_orders_on_one_project_apply_one_after_the_other(
     )
     assert _step(queued, "wait for the project").state == StepState.RUNNING
     assert _step(queued, "validate change order").state == StepState.PENDING
-    await approve(first, "victor")
-    await approve(second, "paula")
+    await approve(worker, first, "victor")
+    await approve(worker, second, "paula")
     results = await asyncio.gather(first.result(), second.result())
     assert [r.outcome for r in results] == ["applied", "applied"]
     now = await before(systems)
@@ -331,6 +337,7 @@ async def test_the_cli_refuses_a_change_order_the_live_project_cannot_take(
         ChangeOrderWorkflow.run, change_order_workflow_id(good.id)
     )
     await awaiting_approval(handle)
+    await asyncio.to_thread(sign_in, env, "victor")
     approved = await cli(env, "approve", handle.id, "--as", "victor")
     assert approved.exit_code == 0, approved.output
     assert (await handle.result()).outcome == "applied"

@@ -16,7 +16,6 @@ from temporalio.service import RPCError
 
 from config import Settings
 from models.change_order import ChangeOrder, RoleChange, project_lock_id
-from models.people import Approval
 from models.psa import StaffingRequestInput
 from models.status import CompensationOutcome, RunState, StepState, WorkflowStatus
 from sandbox.volume import volume_projects
@@ -31,6 +30,7 @@ from tests.test_change_order import (
     VOLUME,
     Before,
     _step,
+    approval,
     approve,
     before,
     order,
@@ -130,7 +130,7 @@ async def test_a_cancel_while_a_change_is_in_flight_puts_every_system_back(
     handle = await start(client, worker, co)
     await awaiting_approval(handle)
     sandbox.fault(system, path=path, method=method, status=None, latency_ms=3000, count=1)
-    await handle.execute_update(ChangeOrderWorkflow.approve, Approval(user="victor"))
+    await handle.execute_update(ChangeOrderWorkflow.approve, approval(worker, handle, "victor"))
     await when_running(handle, step)
     await when_in_flight(handle, activity)
 
@@ -158,7 +158,7 @@ async def test_a_cancel_while_marking_applied_is_too_late_and_the_order_complete
     # Held long enough that the cancel reaches the activity (heartbeats go out every 8 s).
     path = f"/api/v1/change-orders/{co.id}/status"
     sandbox.fault("psa", path=path, method="POST", status=None, latency_ms=10_000, count=1)
-    await handle.execute_update(ChangeOrderWorkflow.approve, Approval(user="victor"))
+    await handle.execute_update(ChangeOrderWorkflow.approve, approval(worker, handle, "victor"))
     await when_running(handle, OUTCOME)
     await when_in_flight(handle, "changes.set_status")
 
@@ -183,7 +183,7 @@ async def test_a_cancel_while_waiting_for_an_approval_changes_nothing(
     was = await before(systems)
     co = order(218, "50000")
     handle = await start(client, worker, co)
-    await approve(handle, "victor")
+    await approve(worker, handle, "victor")
     await awaiting_approval(handle)  # the finance level
 
     status = await cancelled(handle)
@@ -210,7 +210,7 @@ async def test_erp_psa_and_crm_outages_longer_than_five_attempts_are_waited_out(
     orders = [order(220, "10000"), order(221, "10000", project_id=OTHER_PROJECT.psa_id)]
     handles = [await start(client, worker, co) for co in orders]
     for handle in handles:
-        await approve(handle, "victor")
+        await approve(worker, handle, "victor")
 
     for handle, co in zip(handles, orders, strict=True):
         result = await asyncio.wait_for(handle.result(), 120)
@@ -251,7 +251,7 @@ async def test_a_malformed_lock_grant_is_refused_and_the_order_keeps_its_place(
     events = [e.event_type async for e in second.fetch_history_events()]
     assert_no_task_failed(events)
 
-    await approve(first, "victor")
+    await approve(worker, first, "victor")
     assert (await first.result()).outcome == "applied"
-    await approve(second, "paula")
+    await approve(worker, second, "paula")
     assert (await second.result()).outcome == "applied"

@@ -57,7 +57,7 @@ from models.opportunity_to_project import (
 from models.people import Rejection
 from models.status import WaitKind
 from sandbox.crm.seed import DEMO_OPPORTUNITIES, SPARE_CLOSED_WON
-from tests.support import Sandbox, env_for, write_settings
+from tests.support import Sandbox, env_for, sign_in, write_settings
 from workflows.opportunity_to_project import OpportunityToProject
 
 runner = CliRunner()
@@ -98,7 +98,9 @@ def isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
 @pytest.fixture
 def cli_env(sandbox: Sandbox, worker: Settings) -> dict[str, str]:
     """The CLI pointed at this module's estate and the worker's task queue, 200 columns wide."""
-    return env_for(sandbox.config, PSFLOW_TASK_QUEUE=worker.temporal.task_queue, COLUMNS="200")
+    env = env_for(sandbox.config, PSFLOW_TASK_QUEUE=worker.temporal.task_queue, COLUMNS="200")
+    sign_in(env, "dana")
+    return env
 
 
 async def psflow(env: dict[str, str], *args: str) -> Result:

@@ -15,7 +15,7 @@ from typing import Any
 import httpx
 import pytest
 from click.testing import Result
-from temporalio.client import Client
+from temporalio.client import Client, WorkflowUpdateFailedError
 from temporalio.service import RPCError, RPCStatusCode
 from temporalio.testing import WorkflowEnvironment
 from typer.testing import CliRunner
@@ -32,6 +32,7 @@ from tests.support import (
     encrypting_converter,
     free_port,
     running_worker,
+    sign_in,
     write_settings,
 )
 from workflows.search_attributes import ALL as SEARCH_ATTRIBUTES
@@ -92,8 +93,11 @@ async def cli_env(
 ) -> AsyncIterator[dict[str, str]]:
     """A worker on its own task queue; yields the environment that points the CLI at it."""
     queue = f"psflow-cli-{uuid.uuid4()}"
+    env = {"PSFLOW_CONFIG": str(cli_config), "PSFLOW_TASK_QUEUE": queue,
+           "XDG_CACHE_HOME": str(cli_config.parent / "cache")}  # fmt: skip
+    sign_in(env, "sam", "dana", "rita", "omar", "morgan")
     async with running_worker(cli_temporal.client, load_settings(cli_config), queue):
-        yield {"PSFLOW_CONFIG": str(cli_config), "PSFLOW_TASK_QUEUE": queue}
+        yield env
 
 
 @pytest.fixture(autouse=True)
@@ -185,6 +189,32 @@ async def test_large_deal_approval_journey(cli_env: dict[str, str], client: Clie
 
     late = one_line_error(await psflow(cli_env, "approve", workflow_id, "--as", "dana"))
     assert late == f"error: workflow {workflow_id} is not running (state: completed)"
+
+
+async def test_a_decision_through_the_plain_temporal_cli_carries_a_token_psflow_prints(
+    cli_env: dict[str, str], client: Client
+) -> None:
+    workflow_id = wid("large_owned_by_dana")
+    key = DEMO_OPPORTUNITIES["large_owned_by_dana"]
+    assert (await psflow(cli_env, "start", O2P, key)).exit_code == 0
+    await until_state(cli_env, workflow_id, "waiting")
+    handle = client.get_workflow_handle(workflow_id)
+    claimed = {"user": "morgan", "comment": "ok"}  # what `temporal workflow update` sent before
+    with pytest.raises(WorkflowUpdateFailedError) as refused:
+        await handle.execute_update("approve", claimed)
+    assert "psflow token --for approve" in str(refused.value.cause)
+
+    printed = await psflow(cli_env, "token", "--for", "approve", workflow_id, "--as", "morgan")
+    assert printed.exit_code == 0, printed.output
+    given = json.loads(printed.stdout)
+    assert given["user"] == "morgan" and given["proof"].count(".") == 2
+    assert await handle.execute_update("approve", given, result_type=str) == "approved by morgan"
+    wrong = one_line_error(await psflow(cli_env, "token", "--for", "release", workflow_id))
+    assert wrong == "error: --for 'release': use one of approve, reject, correct"
+    nobody = one_line_error(
+        await psflow(cli_env, "token", "--for", "approve", workflow_id, "--as", "priya")
+    )
+    assert nobody == "error: priya is not signed in: `psflow login priya`"
 
 
 async def test_correction_journey(cli_env: dict[str, str]) -> None:

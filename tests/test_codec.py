@@ -26,7 +26,7 @@ from temporalio.exceptions import ApplicationError
 from temporalio.testing import WorkflowEnvironment
 from typer.testing import CliRunner
 
-from cli.codec_server import codec_app, ui_origins
+from cli.codec_server import MAX_BODY_BYTES, codec_app, ui_origins
 from cli.main import app
 from config import CodecSettings, ConfigError, Settings, load_settings
 from models.hire_to_staff import HireToStaffInput, hire_workflow_id
@@ -45,6 +45,7 @@ from tests.support import (
     Systems,
     env_for,
     free_port,
+    proven,
     running_worker,
     write_settings,
 )
@@ -129,8 +130,12 @@ def revealed(history: WorkflowHistory, settings: Settings) -> str:
     return "\n".join(text)
 
 
-async def hire_and_assign(client: Client, queue: str, systems: Systems, worker_id: str) -> None:
-    """A closed-won deal gives a project with one open request for the worker's role; hire."""
+async def hire_and_assign(
+    client: Client, settings: Settings, systems: Systems, worker_id: str
+) -> None:
+    """A closed-won deal gives a project with one open request for the worker's role; hire
+    (on the task queue of `settings`, the worker's)."""
+    queue = settings.temporal.task_queue
     opportunity = SPARE_CLOSED_WON[0]
     deal = await client.execute_workflow(
         OpportunityToProject.run,
@@ -145,7 +150,8 @@ async def hire_and_assign(client: Client, queue: str, systems: Systems, worker_i
         task_queue=queue,
     )  # fmt: skip
     await status_when(handle, waiting_for(WaitKind.APPROVAL), within=60)  # type: ignore[arg-type]
-    await handle.execute_update(HireToStaff.approve, Approval(user="rita"))
+    approval = proven(settings, handle.id, "approve", Approval(user="rita"))
+    await handle.execute_update(HireToStaff.approve, approval)
     assert (await handle.result()).outcome == "assigned"
 
 
@@ -227,7 +233,7 @@ async def test_hire_history_holds_no_cost_rate_in_clear_and_codec_server_needs_t
     assert person.cost_rate is not None
     rate = str(person.cost_rate).encode()
     async with running_worker(client, settings, f"codec-{uuid.uuid4()}") as used:
-        await hire_and_assign(client, used.temporal.task_queue, estate.systems, worker_id)
+        await hire_and_assign(client, used, estate.systems, worker_id)
 
     # Read with a client that has no codec: what the server, and anyone reading it, holds.
     plain = estate.client(pydantic_data_converter)
@@ -265,7 +271,8 @@ async def test_run_started_in_clear_goes_on_encrypted_through_a_key_rotation(
     client = estate.client(data_converter(old))
     async with running_worker(client, old, queue):
         handle = client.get_workflow_handle(hire_workflow_id(worker_id))
-        await handle.signal(HireToStaff.approve_signal, Approval(user="dana"))
+        dana = proven(old, handle.id, "approve", Approval(user="dana"))
+        await handle.signal(HireToStaff.approve_signal, dana)
         status = await status_when(handle, lambda s: bool(s.events))  # type: ignore[arg-type]
         assert status.waiting_for is not None and status.events[-1].kind == "refused"
 
@@ -275,16 +282,18 @@ async def test_run_started_in_clear_goes_on_encrypted_through_a_key_rotation(
     center = next(c for c, (entity, _) in COST_CENTERS.items() if entity == person.legal_entity)
     async with running_worker(client, rotated, queue):
         handle = client.get_workflow_handle(hire_workflow_id(worker_id))
-        await handle.execute_update(
-            HireToStaff.correct, Correction(user="rita", fields={"cost_center": center})
-        )
+        fix = Correction(user="rita", fields={"cost_center": center})
+        await handle.execute_update(HireToStaff.correct, proven(rotated, handle.id, "correct", fix))
         status = await status_when(
             handle,  # type: ignore[arg-type]
             lambda s: s.state == RunState.COMPLETED or waiting_for(WaitKind.APPROVAL)(s),
             within=60,
         )
         if status.state != RunState.COMPLETED:
-            await handle.execute_update(HireToStaff.reject, Rejection(user="rita", reason="later"))
+            rejection = Rejection(user="rita", reason="later")
+            await handle.execute_update(
+                HireToStaff.reject, proven(rotated, handle.id, "reject", rejection)
+            )
         await handle.result()
 
     history = await handle.fetch_history()
@@ -402,3 +411,6 @@ async def test_codec_server_answers_bad_requests_in_words_and_only_the_ui_origin
         whole = json_format.MessageToDict(Payloads(payloads=[sealed]))
         assert (await decode(whole, f"bearer {TOKEN}")).status_code == 200
         assert (await decode(whole, f"Bearer {TOKEN.upper()}")).status_code == 401
+        huge = {"payloads": [{"data": "A" * MAX_BODY_BYTES}]}
+        too_big = await decode(huge, bearer)
+        assert too_big.status_code == 413 and "over" in too_big.json()["error"]

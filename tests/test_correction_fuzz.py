@@ -25,7 +25,7 @@ from models.people import Correction, shown
 from models.status import WaitKind, WorkflowStatus
 from sandbox.hcm.seed import DEMO_WORKERS
 from tests.saga_support import fresh_deals, fresh_prehire
-from tests.support import Sandbox, Systems
+from tests.support import Sandbox, Systems, proven
 from tests.test_correction_refusals import (
     answered,
     finish_hire,
@@ -98,7 +98,7 @@ class Surface:
     start: Callable[[Client, Settings, Sandbox], Awaitable[Handle]]
     fix: Callable[[Handle, Systems], Awaitable[dict[str, str]]]
     """A correction that makes the subject valid again, whatever the fuzz left in it."""
-    finish: Callable[[Handle, Systems], Awaitable[None]]
+    finish: Callable[[Handle, Settings, Systems], Awaitable[None]]
     accepts: Callable[[str, str], bool] = lambda field, value: False
     """Whether the rules take this value for this field (then it names no problem)."""
 
@@ -131,8 +131,8 @@ async def fix_hire(handle: Handle, systems: Systems) -> dict[str, str]:
     }
 
 
-async def finish_hire_run(handle: Handle, systems: Systems) -> None:
-    assert await finish_hire(handle) in ("assigned", "on bench")
+async def finish_hire_run(handle: Handle, settings: Settings, systems: Systems) -> None:
+    assert await finish_hire(settings, handle) in ("assigned", "on bench")
     resource = await systems.psa.find_resource(resource_external_id(business_key(handle)))
     assert resource is not None and resource.cost_center == "CC-1200"
     assert resource.cost_rate == Decimal("120.00")
@@ -167,7 +167,7 @@ async def fix_deal(handle: Handle, systems: Systems) -> dict[str, str]:
     }
 
 
-async def finish_deal(handle: Handle, systems: Systems) -> None:
+async def finish_deal(handle: Handle, settings: Settings, systems: Systems) -> None:
     result = await result_of(handle)
     assert result.outcome == "completed"
     deal = await systems.crm.get_opportunity(business_key(handle))
@@ -244,12 +244,22 @@ async def waits_again_naming(
     return status
 
 
+def correction(
+    settings: Settings, handle: Handle, surface: Surface, fields: dict[str, str]
+) -> Correction:
+    """The surface user's correction, proven by `settings`' (the worker's) issuer."""
+    return proven(settings, handle.id, "correct", Correction(user=surface.user, fields=fields))
+
+
 async def send_update(
-    handle: Handle, surface: Surface, fields: dict[str, str], before: WorkflowStatus
+    handle: Handle,
+    settings: Settings,
+    surface: Surface,
+    fields: dict[str, str],
+    before: WorkflowStatus,
 ) -> WorkflowStatus:
-    correction = Correction(user=surface.user, fields=fields)
     try:
-        await answered(handle, "correct", correction)
+        await answered(handle, "correct", correction(settings, handle, surface, fields))
     except WorkflowUpdateFailedError as refused:
         cause = refused.cause
         message = cause.message if isinstance(cause, FailureError) else str(cause)
@@ -259,10 +269,14 @@ async def send_update(
 
 
 async def send_signal(
-    handle: Handle, surface: Surface, fields: dict[str, str], before: WorkflowStatus
+    handle: Handle,
+    settings: Settings,
+    surface: Surface,
+    fields: dict[str, str],
+    before: WorkflowStatus,
 ) -> WorkflowStatus:
     refused, taken = len(events(before, "refused")), len(events(before, "corrected"))
-    await handle.signal("correct", Correction(user=surface.user, fields=fields))
+    await handle.signal("correct", correction(settings, handle, surface, fields))
     status = await when(
         handle,
         lambda s: len(events(s, "refused")) > refused or len(events(s, "corrected")) > taken,
@@ -285,13 +299,12 @@ async def test_no_correction_wedges_the_run(
 
     plan = fuzz_plan(rng, surface.fields)
     for fields in plan["update"]:
-        status = await send_update(handle, surface, fields, status)
+        status = await send_update(handle, worker, surface, fields, status)
     for fields in plan["signal"]:
-        status = await send_signal(handle, surface, fields, status)
+        status = await send_signal(handle, worker, surface, fields, status)
     assert await task_failures(handle) == []
 
-    await handle.execute_update(
-        "correct", Correction(user=surface.user, fields=await surface.fix(handle, systems))
-    )
-    await surface.finish(handle, systems)
+    fix = await surface.fix(handle, systems)
+    await handle.execute_update("correct", correction(worker, handle, surface, fix))
+    await surface.finish(handle, worker, systems)
     assert await task_failures(handle) == []

@@ -7,13 +7,16 @@ there as well as at the refusal.
 
 import asyncio
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import date
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import pytest
+from pydantic import BaseModel
+from sqlalchemy import Engine
 from temporalio import activity, workflow
 from temporalio.api.enums.v1 import EventType
 from temporalio.client import (
@@ -31,11 +34,15 @@ from config import Settings
 from models.audit import AuditEntry
 from models.hcm import Worker
 from models.hire_to_staff import resource_external_id
+from models.identity import Identity
 from models.people import Approval, Correction
+from models.policy import PeoplePolicy
 from models.status import FieldProblem, RunState, WaitKind, WorkflowStatus
 from sandbox.hcm.seed import DEMO_WORKERS
+from security.issuer import LOCAL_ISSUER, issue_proof, public_keys
+from store.db import open_engine
 from tests.saga_support import fresh_deals, fresh_prehire
-from tests.support import Sandbox, Systems, encrypting_converter
+from tests.support import Sandbox, Systems, encrypting_converter, proof, proven
 from tests.test_hire_to_staff import hcm_event, hire
 from tests.test_opportunity_to_project import start, waiting_for
 from workflows.hire_to_staff import HireToStaff
@@ -102,6 +109,11 @@ async def when(
             await asyncio.sleep(0.02)
 
 
+def proved(settings: Settings, handle: WorkflowHandle[Any, Any], decision: str) -> dict[str, str]:
+    """The `proof` field of dana's `decision` on the run, as a raw client sends it."""
+    return {"proof": proof(settings, handle.id, decision, "dana")}
+
+
 def refusals(status: WorkflowStatus) -> list[str]:
     return [e.detail for e in status.events if e.kind == "refused"]
 
@@ -110,13 +122,15 @@ def refused_more_than(count: int) -> Callable[[WorkflowStatus], bool]:
     return lambda s: len(refusals(s)) > count
 
 
-async def finish_hire(handle: WorkflowHandle[Any, Any]) -> str:
-    """Approve the proposed assignment if there is one; the outcome."""
+async def finish_hire(settings: Settings, handle: WorkflowHandle[Any, Any]) -> str:
+    """Approve the proposed assignment if there is one (proven by `settings`, the worker's);
+    the outcome."""
     status = await when(
         handle, lambda s: s.state == RunState.COMPLETED or waiting_for(WaitKind.APPROVAL)(s)
     )
     if status.waiting_for is not None:
-        await handle.execute_update(HireToStaff.approve, Approval(user="rita"))
+        approval = proven(settings, handle.id, "approve", Approval(user="rita"))
+        await handle.execute_update(HireToStaff.approve, approval)
     result = await result_of(handle)
     return str(result.outcome)
 
@@ -133,11 +147,11 @@ async def test_a_cost_rate_that_is_not_a_number_is_refused_and_the_run_goes_on(
     await when(handle, waiting_for(WaitKind.CORRECTION))
 
     bad = Correction(user="rita", fields={"cost_center": "CC-1100", "cost_rate": "abc"})
-    message = await update_refusal(handle, "correct", bad)
+    message = await update_refusal(handle, "correct", proven(worker, handle.id, "correct", bad))
     assert message == "cost_rate: 'abc' is not a decimal number: give an amount such as 95.00"
 
     # By signal: refused in the status events (without repeating the pay field's value).
-    await handle.signal(HireToStaff.correct_signal, bad)
+    await handle.signal(HireToStaff.correct_signal, proven(worker, handle.id, "correct", bad))
     status = await when(handle, refused_more_than(0))
     assert refusals(status) == [
         "correct refused: cost_rate: the value given is not a decimal number: "
@@ -149,8 +163,9 @@ async def test_a_cost_rate_that_is_not_a_number_is_refused_and_the_run_goes_on(
     # As the plain `temporal` CLI sends it: JSON, the amount a number.
     raw = Client(client.service_client, namespace=client.namespace)
     good = {"user": "rita", "fields": {"cost_center": "CC-1100", "cost_rate": 101.5}}
+    good["proof"] = proof(worker, handle.id, "correct", "rita")
     await answered(raw.get_workflow_handle(handle.id), "correct", good)
-    assert await finish_hire(handle) in ("assigned", "on bench")
+    assert await finish_hire(worker, handle) in ("assigned", "on bench")
     resource = await systems.psa.find_resource(resource_external_id(worker_id))
     assert resource is not None and resource.cost_rate == Decimal("101.5")
     assert await task_failures(handle) == []
@@ -214,8 +229,10 @@ async def test_malformed_decisions_from_a_raw_client_are_refused_and_never_fail_
         for args in BAD_DECISIONS:
             await raw_approving.signal(name, args=args)
     # Signals are handled in order: these good ones come after every bad one.
-    await raw_correcting.signal("correct", {"user": "dana", "fields": {"legal_entity": "US01"}})
-    await raw_approving.signal("reject", {"user": "dana", "reason": "not this quarter"})
+    fix = {"user": "dana", "fields": {"legal_entity": "US01"}}
+    await raw_correcting.signal("correct", fix | proved(worker, correcting, "correct"))
+    no = {"user": "dana", "reason": "not this quarter"}
+    await raw_approving.signal("reject", no | proved(worker, approving, "reject"))
 
     fixed = await result_of(correcting)
     rejected = await result_of(approving)
@@ -229,7 +246,7 @@ async def test_malformed_decisions_from_a_raw_client_are_refused_and_never_fail_
     assert len(corrections) == len(BAD_CORRECTIONS)
     assert corrections[0] == (
         "correct refused: 0 arguments given, one expected: "
-        'send {"user": "dana", "fields": {"legal_entity": "US01"}}'
+        'send {"user": "dana", "fields": {"legal_entity": "US01"}, "proof": "..."}'
     )
     assert corrections[4].startswith("correct refused: fields: Input should be a valid dict")
     status = await approving.query(OpportunityToProject.status)
@@ -252,7 +269,8 @@ async def test_a_malformed_deal_change_is_refused_and_the_run_goes_on(
     status = await when(approving, refused_more_than(2))
     assert refusals(status)[1].startswith("deal_changed refused: amount: ")
     assert status.waiting_for is not None and status.waiting_for.kind == WaitKind.APPROVAL
-    await raw_handle.signal("reject", {"user": "dana", "reason": "not this quarter"})
+    no = {"user": "dana", "reason": "not this quarter"}
+    await raw_handle.signal("reject", no | proved(worker, approving, "reject"))
     assert (await result_of(approving)).outcome == "rejected"
     assert await task_failures(approving) == []
 
@@ -265,20 +283,27 @@ def record_audit(entry: AuditEntry) -> None:
     """The audit log, left out: this test is about the workflow alone."""
 
 
+class LaxInput(BaseModel):
+    worker: Worker
+    policy: PeoplePolicy
+    """Whose decision proofs the run takes: the keys of the test's own issuer."""
+
+
 @workflow.defn(name="lax-correction-test")
 class LaxValidator(Interactive):
     """Waits for a cost rate like hire-to-staff, with validators that let anything past, as a
     worker without the model check (or a validator bug) would."""
 
     @workflow.init
-    def __init__(self, worker: Worker) -> None:
-        self.init_status("lax-correction-test", worker.id, ["validate worker"])
+    def __init__(self, lax: LaxInput) -> None:
+        self.init_status("lax-correction-test", lax.worker.id, ["validate worker"])
         self.correctable = ("cost_rate",)
+        self.policy = lax.policy
 
     @workflow.run
-    async def run(self, worker: Worker) -> Worker:
+    async def run(self, lax: LaxInput) -> Worker:
         async with self.step("validate worker") as step:
-            checked = await self.correct_until_valid(worker, step, self._problems)
+            checked = await self.correct_until_valid(lax.worker, step, self._problems)
         assert isinstance(checked, Worker)
         return checked
 
@@ -293,12 +318,28 @@ class LaxValidator(Interactive):
         return None
 
 
+def proven_by(engine: Engine, workflow_id: str, correction: Correction) -> Correction:
+    """`correction` with a proof from the issuer whose keys are in `engine`'s store."""
+    who = Identity(user=correction.user, subject=f"test-{correction.user}", issuer=LOCAL_ISSUER)
+    return correction.model_copy(update={"proof": issue_proof(engine, who, workflow_id, "correct")})
+
+
+@pytest.fixture
+def own_issuer(tmp_path: Path) -> Iterator[Engine]:
+    """A store of the test's own, whose issuer signs the proofs a test workflow takes."""
+    engine = open_engine(f"sqlite:///{tmp_path}/s.db")
+    yield engine
+    engine.dispose()
+
+
 async def test_a_value_that_got_past_the_validator_is_refused_not_a_task_failure(
-    client: Client,
+    client: Client, own_issuer: Engine
 ) -> None:
     queue = f"lax-{uuid.uuid4()}"
     person = Worker(id="lax-1", wid="0" * 32, first_name="Ada", last_name="Lax",
                     hire_date=date(2026, 12, 1))  # fmt: skip
+    policy = Settings().staffing.model_copy(update={"proof_keys": public_keys(own_issuer)})
+    workflow_id = f"lax-correction/{queue}"
     async with TemporalWorker(
         client,
         task_queue=queue,
@@ -308,19 +349,20 @@ async def test_a_value_that_got_past_the_validator_is_refused_not_a_task_failure
         workflow_runner=UnsandboxedWorkflowRunner(),
     ):
         handle = await client.start_workflow(
-            LaxValidator.run, person, id=f"lax-correction/{queue}", task_queue=queue
-        )
+            LaxValidator.run, LaxInput(worker=person, policy=policy), id=workflow_id,
+            task_queue=queue,
+        )  # fmt: skip
         await when(handle, waiting_for(WaitKind.CORRECTION))
-        await answered(handle, "correct", Correction(user="rita", fields={"cost_rate": "abc"}))
+        bad = Correction(user="rita", fields={"cost_rate": "abc"})
+        await answered(handle, "correct", proven_by(own_issuer, workflow_id, bad))
         status = await when(handle, refused_more_than(0))
         assert refusals(status) == [
             "correct refused: cost_rate: the value given is not a decimal number: "
             "give an amount such as 95.00"
         ]
         await when(handle, waiting_for(WaitKind.CORRECTION))
-        await handle.execute_update(
-            LaxValidator.correct, Correction(user="rita", fields={"cost_rate": "95.00"})
-        )
+        good = Correction(user="rita", fields={"cost_rate": "95.00"})
+        await handle.execute_update(LaxValidator.correct, proven_by(own_issuer, workflow_id, good))
         fixed = await result_of(handle)
     assert fixed.cost_rate == Decimal("95.00")
     assert await task_failures(handle) == []

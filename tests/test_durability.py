@@ -13,9 +13,10 @@ from temporalio.client import Client
 from cli.codec_server import codec_app, server_parts
 from config import Settings
 from models.opportunity_to_project import project_external_id
+from models.people import Approval
 from models.status import StepState, WaitKind
 from sandbox.crm.seed import DEMO_OPPORTUNITIES, SPARE_CLOSED_WON
-from tests.support import TEMPORAL, Sandbox, Systems, env_for, free_port, running_worker
+from tests.support import TEMPORAL, Sandbox, Systems, env_for, free_port, proven, running_worker
 from tests.test_opportunity_to_project import start, status_when, unique_queue, waiting_for
 
 ROOT = Path(__file__).parent.parent
@@ -102,7 +103,8 @@ async def test_plain_temporal_cli_reads_status_and_sends_approve(
             status = answer["queryResult"][0]
             assert status["state"] == "waiting"
             assert status["waiting_for"]["kind"] == "approval"
-            await temporal("signal", "--name", "approve", "--input", json.dumps({"user": "morgan"}))
+            approval = proven(used, handle.id, "approve", Approval(user="morgan"))
+            await temporal("signal", "--name", "approve", "--input", approval.model_dump_json())
             result = await handle.result()
         finally:
             codec_server.should_exit = True

@@ -76,7 +76,7 @@ async def test_a_cancel_while_a_hire_step_is_in_flight_leaves_no_trace_in_any_sy
     if after_approval:
         await status_when(handle, waiting_for(WaitKind.APPROVAL))
         sandbox.fault(system, **fault)
-        await approved(handle)
+        await approved(worker, handle)
     await when_in_flight(handle, activity)
 
     status = await asyncio.wait_for(cancelled(handle), 60)
@@ -87,7 +87,7 @@ async def test_a_cancel_while_a_hire_step_is_in_flight_leaves_no_trace_in_any_sy
 
 async def staffed(handle: HireHandle, systems: Systems, settings: Settings) -> None:
     """Approve the match; the hire ends assigned, nothing undone, no dead letter."""
-    await approved(handle, within=120)
+    await approved(settings, handle, within=120)
     result = await handle.result()
     assert result.outcome == "assigned", result
     status = await status_of(handle)

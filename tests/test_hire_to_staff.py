@@ -25,7 +25,7 @@ from sandbox.hcm.seed import DEMO_WORKERS
 from store.audit import audit_entries
 from store.db import open_engine
 from tests.saga_support import worker_with_windows
-from tests.support import Sandbox, Systems
+from tests.support import Sandbox, Systems, proven
 from tests.test_opportunity_to_project import status_when, waiting_for
 from workflows.hire_to_staff import HireToStaff
 from workflows.opportunity_to_project import OpportunityToProject
@@ -93,10 +93,12 @@ async def test_hire_is_provisioned_matched_approved_assigned_then_transferred_an
     assert status.waiting_for.role == "resource-manager"
     assert request_id in {s.name: s for s in status.steps}["match staffing request"].detail
     with pytest.raises(WorkflowUpdateFailedError) as refused:
-        await handle.execute_update(HireToStaff.approve, Approval(user="dana"))
+        approval = proven(worker, handle.id, "approve", Approval(user="dana"))
+        await handle.execute_update(HireToStaff.approve, approval)
     assert "does not have the resource-manager role" in str(refused.value.cause)
 
-    await handle.execute_update(HireToStaff.approve, Approval(user="rita"))
+    approval = proven(worker, handle.id, "approve", Approval(user="rita"))
+    await handle.execute_update(HireToStaff.approve, approval)
     result = await handle.result()
 
     external_id = resource_external_id(worker_id)
@@ -154,7 +156,7 @@ async def test_missing_cost_center_waits_for_correction_naming_it(
 
     center = next(c for c, (entity, _) in COST_CENTERS.items() if entity == person.legal_entity)
     fix = Correction(user="rita", fields={"cost_center": center, "cost_rate": "137.25"})
-    await handle.execute_update(HireToStaff.correct, fix)
+    await handle.execute_update(HireToStaff.correct, proven(worker, handle.id, "correct", fix))
     # After the correction it either finds nobody to staff, or proposes a match.
     status = await status_when(
         handle,
@@ -166,7 +168,8 @@ async def test_missing_cost_center_waits_for_correction_naming_it(
     noted = [e.detail for e in status.events if e.kind == "corrected"]
     assert corrected == noted == [f"cost_center={center}, cost_rate=(changed)"]
     if status.waiting_for is not None:
-        await handle.execute_update(HireToStaff.reject, Rejection(user="rita", reason="later"))
+        rejection = proven(worker, handle.id, "reject", Rejection(user="rita", reason="later"))
+        await handle.execute_update(HireToStaff.reject, rejection)
     result = await handle.result()
     assert result.outcome in ("assigned", "on bench")
     resource = await systems.psa.find_resource(resource_external_id(worker_id))

@@ -5,6 +5,7 @@ under its bound, and a month-end run stays under its limit plus one page of proj
 
 import uuid
 from datetime import timedelta
+from typing import Any
 
 from temporalio.client import Client, WorkflowHandle
 from temporalio.testing import WorkflowEnvironment
@@ -12,12 +13,15 @@ from temporalio.testing import WorkflowEnvironment
 from config import Settings
 from models.billing import month_end_id, time_to_bill_id
 from models.hire_to_staff import HireToStaffInput, hire_workflow_id
+from models.identity import Identity
 from models.opportunity_to_project import OpportunityToProjectInput, workflow_id
 from models.people import Approval
 from models.status import WaitKind, WorkflowStatus
 from models.time_to_bill import MonthEndInput, Outcome, TimeToBillInput
 from sandbox.hcm.seed import DEMO_WORKERS
 from sandbox.volume import Volume
+from security.issuer import LOCAL_ISSUER, issue_proof
+from store.db import open_engine
 from tests.billing_support import pick_project, seed_volume
 from tests.saga_support import fresh_deals, fresh_prehire
 from tests.support import Sandbox, Systems, running_worker
@@ -44,14 +48,33 @@ async def events_in(handle: WorkflowHandle) -> int:
     return len((await handle.fetch_history()).events)
 
 
+async def proven_approval(
+    env: WorkflowEnvironment, settings: Settings, handle: WorkflowHandle[Any, Any], user: str
+) -> Approval:
+    """`user`'s approval with a proof from `settings`' issuer, issued at the test server's
+    time (ahead of the clock by the time it skipped), which is when the run checks it."""
+    identity = Identity(user=user, subject=f"test-{user}", issuer=LOCAL_ISSUER)
+    engine = open_engine(settings.resolved_store_url)
+    try:
+        now = await env.get_current_time(handle)
+        proof = issue_proof(engine, identity, handle.id, "approve", now)
+    finally:
+        engine.dispose()
+    return Approval(user=user, proof=proof)
+
+
 async def approve_after_escalation(
-    env: WorkflowEnvironment, handle: WorkflowHandle, deadline: timedelta, user: str
+    env: WorkflowEnvironment,
+    settings: Settings,
+    handle: WorkflowHandle,
+    deadline: timedelta,
+    user: str,
 ) -> None:
     """Approve only once the deadline has passed and the wait was escalated: the longest
-    wait that still goes on to do everything after it."""
+    wait that still goes on to do everything after it (`settings`: the worker's)."""
     await status_when(handle, waiting_for(WaitKind.APPROVAL))
     await env.sleep(deadline + timedelta(hours=1))
-    await handle.execute_update("approve", Approval(user=user))
+    await handle.execute_update("approve", await proven_approval(env, settings, handle, user))
 
 
 def escalations(status: WorkflowStatus) -> int:
@@ -71,7 +94,7 @@ async def test_a_deal_approved_after_escalation_stays_under_its_bound(
             task_queue=used.temporal.task_queue,
         )
         await approve_after_escalation(
-            skipping_env, handle, settings.policy.approval.deadline, "dana"
+            skipping_env, used, handle, settings.policy.approval.deadline, "dana"
         )
         result = await handle.result()
         status = await handle.query(OpportunityToProject.status)
@@ -103,7 +126,7 @@ async def test_a_hire_approved_after_escalation_stays_under_its_bound(
             task_queue=used.temporal.task_queue,
         )
         await approve_after_escalation(
-            skipping_env, handle, settings.staffing.approval.deadline, "rita"
+            skipping_env, used, handle, settings.staffing.approval.deadline, "rita"
         )
         result = await handle.result()
         status = await handle.query(HireToStaff.status)
@@ -129,7 +152,7 @@ async def test_an_invoice_released_after_escalation_stays_under_its_bound(
             task_queue=used.temporal.task_queue,
         )
         await approve_after_escalation(
-            skipping_env, handle, settings.billing.approval.deadline, "fatima"
+            skipping_env, used, handle, settings.billing.approval.deadline, "fatima"
         )
         result = await handle.result()
         status = await handle.query(TimeToBill.status)

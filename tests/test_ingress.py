@@ -47,6 +47,8 @@ from tests.support import (
 )
 
 SECRET = "ingress-test-secret"
+HCM_SECRET = "ingress-test-secret-of-the-hcm"
+"""The HCM signs with its own secret; the CRM and PSA with SECRET."""
 OPEN_DEAL = DEMO_OPPORTUNITIES["open"]
 VOLUME = Volume(projects=4, entries=120, period="2026-01", seed=51)
 USD_PROJECT = next(
@@ -79,7 +81,8 @@ async def estate(
     text = config.read_text().replace(
         "[sandbox]\n", f'[sandbox]\nevent_webhook_url = "http://127.0.0.1:{port}/events"\n', 1
     )
-    config.write_text(text.replace("[ingress]\n", f'[ingress]\nsecret = "{SECRET}"\n', 1))
+    own = f'secret = "{SECRET}"\nsecrets = {{ hcm = "{HCM_SECRET}" }}\n'
+    config.write_text(text.replace("[ingress]\n", f"[ingress]\n{own}", 1))
     box = Sandbox(config)
     box.start()
     client = await client_in(temporal_env, NAMESPACE)
@@ -425,7 +428,8 @@ async def test_a_body_ingress_cannot_use_is_422_naming_the_field_and_starts_noth
 ) -> None:
     before = await runs_on_queue(estate)
     stamp = int(time.time())
-    digest = hmac.new(SECRET.encode(), f"{stamp}.".encode() + body, hashlib.sha256).hexdigest()
+    secret = HCM_SECRET if system == "hcm" else SECRET
+    digest = hmac.new(secret.encode(), f"{stamp}.".encode() + body, hashlib.sha256).hexdigest()
     headers = {"Content-Type": "application/json", "Psflow-Signature": f"t={stamp},v1={digest}"}
     answer = await post(estate, system, {"content": body, "headers": headers})
 
@@ -514,8 +518,20 @@ def test_ingress_without_a_secret_refuses_to_start(config_file: Path) -> None:
     result = CliRunner().invoke(cli_app, ["ingress"], env=env_for(config_file))
 
     assert result.exit_code == 1
-    assert "ingress.secret is not set" in result.output
-    assert "PSFLOW_INGRESS_SECRET" in result.output
+    assert "ingress has no secret for crm, hcm, psa" in result.output
+    assert "PSFLOW_INGRESS_CRM_SECRET" in result.output
+    only_two = env_for(config_file, PSFLOW_INGRESS_CRM_SECRET="a", PSFLOW_INGRESS_PSA_SECRET="b")
+    result = CliRunner().invoke(cli_app, ["ingress"], env=only_two)
+    assert result.exit_code == 1 and "ingress has no secret for hcm:" in result.output
+
+
+async def test_one_systems_secret_cannot_sign_another_systems_event(estate: Estate) -> None:
+    before = await runs_on_queue(estate)
+    termination = WORKER_EVENT | {"event_id": "EVT-FORGED-1", "kind": "termination"}
+    forged = await post(estate, "hcm", signed(termination))  # with the CRM's secret
+    assert forged.status_code == 401
+    assert forged.json()["error"] == "signature does not match the body: check the shared secret"
+    assert await runs_on_queue(estate) == before
 
 
 # ---- the local stack (`psflow dev`, `psflow demo`) serves ingress and delivers to it
@@ -553,14 +569,16 @@ def test_the_local_stack_keeps_a_configured_secret_and_receiver() -> None:
     settings = load_settings(None, env={})
     given = settings.model_copy(deep=True)
     given.ingress.secret = SecretStr(SECRET)
+    given.ingress.secrets = {"hcm": SecretStr(HCM_SECRET)}
     given.sandbox.event_webhook_url = "https://hooks.example.com/events"
-    generated = [with_local_ingress(settings).ingress.secret for _ in range(2)]
+    made = [with_local_ingress(settings).ingress for _ in range(2)]
 
-    wired = with_local_ingress(given)
-    assert wired.ingress.secret == SecretStr(SECRET)
-    assert wired.sandbox.event_webhook_url == "https://hooks.example.com/events"
-    assert all(s is not None and len(s.get_secret_value()) == 64 for s in generated)
-    assert generated[0] != generated[1]
+    wired = with_local_ingress(given).ingress
+    assert [wired.secret_for(s) for s in ("crm", "hcm", "psa")] == [SECRET, HCM_SECRET, SECRET]
+    assert with_local_ingress(given).sandbox.event_webhook_url == "https://hooks.example.com/events"
+    secrets = [[m.secret_for(s) for s in ("crm", "hcm", "psa")] for m in made]
+    assert all(s is not None and len(s) == 64 for run in secrets for s in run)
+    assert len({s for run in secrets for s in run}) == 6  # one per system, new each run
 
 
 def test_the_local_stack_refuses_a_taken_ingress_port_before_starting(tmp_path: Path) -> None:

@@ -14,7 +14,7 @@ from models.status import RunState, StepState, WaitKind, WorkflowStatus
 from models.time_to_bill import TimeToBillResult
 from sandbox.crm.seed import DEMO_OPPORTUNITIES, SPARE_CLOSED_WON
 from tests.billing_support import awaiting_finance
-from tests.support import Systems
+from tests.support import Systems, proven
 from tests.test_ingress import (  # noqa: F401
     USD_PROJECT,
     VOLUME,
@@ -49,6 +49,11 @@ def events(status: WorkflowStatus, kind: str) -> list[str]:
 
 def step(status: WorkflowStatus, name: str) -> Any:
     return next(s for s in status.steps if s.name == name)
+
+
+def approved_by(estate: Estate, handle: WorkflowHandle[Any, Any], user: str) -> Approval:
+    """`user`'s approval of the run, proven by the estate's issuer."""
+    return proven(estate.settings, handle.id, "approve", Approval(user=user))
 
 
 async def waiting_deal(estate: Estate, opportunity_id: str) -> WorkflowHandle[Any, Any]:
@@ -104,7 +109,7 @@ async def test_an_amount_raised_while_waiting_for_approval_is_the_amount_approve
     ]
     assert step(status, APPROVE).detail == f"for {shown} USD"
 
-    await handle.execute_update(O2P.approve, Approval(user="morgan"))
+    await handle.execute_update(O2P.approve, approved_by(estate, handle, "morgan"))
     result = await handle.result()
 
     assert result.outcome == "completed"
@@ -154,7 +159,7 @@ async def test_an_amount_raised_while_waiting_for_correction_keeps_the_correctio
     assert event["delivery"]["last_status"] == 202
     await status_when(handle, lambda s: bool(events(s, "amount changed")))
     fix = Correction(user="dana", fields={"legal_entity": "US01"})
-    await handle.execute_update(O2P.correct, fix)
+    await handle.execute_update(O2P.correct, proven(estate.settings, handle.id, "correct", fix))
     # Read again with the correction kept, valid, and now over the threshold: approval.
     status = await status_when(handle, waiting_for(WaitKind.APPROVAL))
     shown = (await systems.crm.get_opportunity(deal_id)).amount
@@ -163,7 +168,7 @@ async def test_an_amount_raised_while_waiting_for_correction_keeps_the_correctio
     assert changed.endswith("the deal is read again before approval is decided")
     assert step(status, "validate deal").detail == "valid"
     assert step(status, APPROVE).detail == f"for {shown} USD"
-    await handle.execute_update(O2P.approve, Approval(user="morgan"))
+    await handle.execute_update(O2P.approve, approved_by(estate, handle, "morgan"))
     assert (await handle.result()).outcome == "completed"
     deal = await systems.crm.get_opportunity(deal_id)
     erp_project = await systems.erp.get_project(project_external_id(deal_id))
@@ -257,7 +262,7 @@ async def test_time_approved_while_the_invoice_waits_for_finance_is_a_late_entry
         "; 1 approved after posting, not billed by this run (see events)"
     )
 
-    await handle.execute_update(TimeToBill.approve, Approval(user="fatima"))
+    await handle.execute_update(TimeToBill.approve, approved_by(estate, handle, "fatima"))
     result: TimeToBillResult = await handle.result()
 
     assert result.late_time_entries == 1

@@ -12,7 +12,7 @@ from models.time_to_bill import MonthEndInput, Outcome, TimeToBillInput, TimeToB
 from sandbox.volume import Volume, volume_entries, volume_projects
 from tests.billing_support import awaiting_finance, expected, posted_entry_ids, seed_volume
 from tests.saga_support import cancelled
-from tests.support import Sandbox, Systems, running_worker
+from tests.support import Sandbox, Systems, proven, running_worker
 from tests.test_opportunity_to_project import status_when
 from workflows.month_end import MonthEnd
 from workflows.time_to_bill import TimeToBill
@@ -58,7 +58,8 @@ async def test_month_end_posts_every_valid_entry_once_and_drafts_one_invoice_per
     child = client.get_workflow_handle_for(
         TimeToBill.run, time_to_bill_id(month.project.psa_id, volume.period)
     )
-    await child.execute_update(TimeToBill.approve, Approval(user="fatima"))
+    approval = proven(worker, child.id, "approve", Approval(user="fatima"))
+    await child.execute_update(TimeToBill.approve, approval)
     released = await child.result()
     assert released.outcome is Outcome.RELEASED
     assert released.invoice.total == month.invoice_total
@@ -104,7 +105,8 @@ async def test_a_long_period_continues_as_new_and_still_posts_everything_once(
         description = await handle.describe()
         assert description.run_id != handle.first_execution_run_id
         assert await history_length(client.get_workflow_handle(handle.id)) < 100
-        await handle.execute_update(TimeToBill.approve, Approval(user="fatima"))
+        approval = proven(used, handle.id, "approve", Approval(user="fatima"))
+        await handle.execute_update(TimeToBill.approve, approval)
         result = await handle.result()
     assert result.time.created == len(month.valid)
     assert result.invoice.total == month.invoice_total

@@ -26,7 +26,7 @@ from models.opportunity_to_project import (
 from models.people import Approval, Correction, Rejection
 from models.status import RunState, StepState, WaitKind, WorkflowStatus
 from sandbox.crm.seed import DEMO_OPPORTUNITIES, SPARE_CLOSED_WON
-from tests.support import Sandbox, Systems
+from tests.support import Sandbox, Systems, proven
 from workflows.opportunity_to_project import OpportunityToProject
 
 Handle = WorkflowHandle[OpportunityToProject, OpportunityToProjectResult]
@@ -122,13 +122,15 @@ async def test_large_deal_waits_for_a_deal_desk_approver_who_does_not_own_it(
     }
     for user, reason in refusals.items():
         with pytest.raises(WorkflowUpdateFailedError) as refused:
-            await handle.execute_update(OpportunityToProject.approve, Approval(user=user))
+            approval = proven(worker, handle.id, "approve", Approval(user=user))
+            await handle.execute_update(OpportunityToProject.approve, approval)
         assert reason in str(refused.value.cause)
     still = await handle.query(OpportunityToProject.status)
     assert still.waiting_for is not None and still.waiting_for.kind == WaitKind.APPROVAL
 
+    approval = Approval(user="morgan", comment="within policy")
     await handle.execute_update(
-        OpportunityToProject.approve, Approval(user="morgan", comment="within policy")
+        OpportunityToProject.approve, proven(worker, handle.id, "approve", approval)
     )
     result = await handle.result()
     assert result.outcome == "completed"
@@ -144,8 +146,9 @@ async def test_rejected_deal_creates_nothing(
     handle = await start(client, worker, opportunity_id)
     await status_when(handle, waiting_for(WaitKind.APPROVAL))
 
+    rejection = Rejection(user="dana", reason="margin too thin")
     await handle.execute_update(
-        OpportunityToProject.reject, Rejection(user="dana", reason="margin too thin")
+        OpportunityToProject.reject, proven(worker, handle.id, "reject", rejection)
     )
     result = await handle.result()
 
@@ -165,13 +168,15 @@ async def test_invalid_legal_entity_waits_for_correction_then_completes(
     assert "XX99" in status.waiting_for.problems[0].message
 
     with pytest.raises(WorkflowUpdateFailedError) as refused:
+        wrong = Correction(user="dana", fields={"stage": "won"})
         await handle.execute_update(
-            OpportunityToProject.correct, Correction(user="dana", fields={"stage": "won"})
+            OpportunityToProject.correct, proven(worker, handle.id, "correct", wrong)
         )
     assert "cannot correct stage" in str(refused.value.cause)
 
+    fix = Correction(user="dana", fields={"legal_entity": "US01"})
     await handle.execute_update(
-        OpportunityToProject.correct, Correction(user="dana", fields={"legal_entity": "US01"})
+        OpportunityToProject.correct, proven(worker, handle.id, "correct", fix)
     )
     result = await handle.result()
     assert result.outcome == "completed"

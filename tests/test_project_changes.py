@@ -19,11 +19,10 @@ from activities.change_orders import ChangeOrderActivities
 from config import Settings
 from models.change_order import ChangeOrderResult, change_order_workflow_id, project_lock_id
 from models.change_state import ChangeOrderInput, LockInput
-from models.people import Approval
-from tests.billing_support import awaiting_finance as awaiting_approval
 from tests.billing_support import seed_volume
 from tests.support import Sandbox, running_worker
 from tests.test_change_order import USD_PROJECT, VOLUME, order
+from tests.test_history_bounds import approve_after_escalation
 from workflows.change_order import ChangeOrderWorkflow
 from workflows.project_changes import GRANTED_SIGNAL, HISTORY_BOUND, ProjectChanges
 
@@ -115,9 +114,7 @@ async def test_an_order_approved_at_each_level_only_after_escalation_stays_under
         )
         levels = settings.change_orders.levels
         for level, user in zip(levels, ["victor", "fatima", "dana"], strict=True):
-            await awaiting_approval(handle)
-            await skipping_env.sleep(level.deadline + timedelta(hours=1))  # escalated
-            await handle.execute_update(ChangeOrderWorkflow.approve, Approval(user=user))
+            await approve_after_escalation(skipping_env, used, handle, level.deadline, user)
         result = await handle.result()
         status = await handle.query(ChangeOrderWorkflow.status)
         events = len((await handle.fetch_history()).events)

@@ -15,6 +15,7 @@ from temporalio.worker import Replayer
 
 from activities.policy import PolicyActivities
 from models.opportunity_to_project import OpportunityToProjectInput, OpportunityToProjectResult
+from worker import sandbox_runner
 from workflows.calls import read
 from workflows.catalog import ALL_WORKFLOWS
 from workflows.opportunity_to_project import OpportunityToProject
@@ -42,7 +43,11 @@ def defined_name(cls: type) -> str:
 
 @pytest.fixture(scope="module")
 def replayer() -> Replayer:
-    return Replayer(workflows=ALL_WORKFLOWS, data_converter=pydantic_data_converter)
+    return Replayer(
+        workflows=ALL_WORKFLOWS,
+        data_converter=pydantic_data_converter,
+        workflow_runner=sandbox_runner(),
+    )
 
 
 @pytest.mark.parametrize("path", FILES, ids=[p.name for p in FILES])
@@ -87,7 +92,9 @@ class NewFirstStepPatched(OpportunityToProject):
 
 
 async def replay_with(cls: type, name: str) -> Exception | None:
-    changed = Replayer(workflows=[cls], data_converter=pydantic_data_converter)
+    changed = Replayer(
+        workflows=[cls], data_converter=pydantic_data_converter, workflow_runner=sandbox_runner()
+    )
     result = await changed.replay_workflow(load(HISTORIES / name), raise_on_replay_failure=False)
     return result.replay_failure
 

@@ -26,7 +26,7 @@ from sandbox.volume import Volume, volume_projects
 from store.audit import audit_entries
 from store.db import open_engine
 from tests.billing_support import Expected, awaiting_finance, expected, volume_estate
-from tests.support import Systems, client_in, env_for, running_worker
+from tests.support import Systems, client_in, env_for, proven, running_worker
 from tests.test_opportunity_to_project import start as start_deal
 from tests.test_reconcile import cli
 from tests.test_time_to_bill import release
@@ -104,12 +104,13 @@ async def test_report_figures_come_from_a_known_small_run(
     activated = await deal.describe()
 
     released_run = await start_billing(client, own_worker, released.project.psa_id, VOLUME.period)
-    assert (await release(released_run)).outcome is Outcome.RELEASED
+    assert (await release(own_worker, released_run)).outcome is Outcome.RELEASED
 
     rejected_run = await start_billing(client, own_worker, rejected.project.psa_id, VOLUME.period)
     await awaiting_finance(rejected_run)
+    rejection = Rejection(user="fatima", reason="hold until the client signs")
     await rejected_run.execute_update(
-        TimeToBill.reject, Rejection(user="fatima", reason="hold until the client signs")
+        TimeToBill.reject, proven(own_worker, rejected_run.id, "reject", rejection)
     )
     assert (await rejected_run.result()).outcome is Outcome.REJECTED
 
@@ -223,7 +224,7 @@ async def test_an_entry_billed_on_a_second_invoice_of_the_period_counts_once(
     before = (await report(estate, own_worker))["time_to_invoice"]
 
     run = await start_billing(client, own_worker, month.project.psa_id, VOLUME.period)
-    assert (await release(run)).outcome is Outcome.RELEASED
+    assert (await release(own_worker, run)).outcome is Outcome.RELEASED
     systems = Systems(own_worker)
     try:
         await systems.psa.update_time_entry(unrated.id, {"role": month.valid[0].role})
@@ -231,7 +232,7 @@ async def test_an_entry_billed_on_a_second_invoice_of_the_period_counts_once(
     finally:
         await systems.aclose()
     again = await start_billing(client, own_worker, month.project.psa_id, VOLUME.period)
-    assert (await release(again, "greta")).outcome is Outcome.RELEASED
+    assert (await release(own_worker, again, "greta")).outcome is Outcome.RELEASED
 
     after = (await report(estate, own_worker))["time_to_invoice"]
     billed = sum(1 for e in month.valid if e.billable) + 1

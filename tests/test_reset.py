@@ -92,7 +92,7 @@ async def test_a_reset_hire_to_before_its_assignment_makes_one_of_each_record(
     person = await fresh_worker(systems, worker, "Senior Consultant")
     await only_request(systems, project, "Senior Consultant")
     handle = await hire(client, worker, person.id)
-    await approved(handle)
+    await approved(worker, handle)
     first = await handle.result()
     assert first.outcome == "assigned"
 

@@ -28,7 +28,7 @@ async def test_a_page_posted_by_an_attempt_that_never_returned_is_counted_as_bil
         sandbox.fault("erp", path=path, method="POST", status=504, after=True)
 
     handle = await start(client, worker, month.project.psa_id, volume.period)
-    result = await release(handle)
+    result = await release(worker, handle)
 
     assert sandbox.armed_faults("erp") == []  # both answers were lost, both pages retried
     assert result.outcome is Outcome.RELEASED

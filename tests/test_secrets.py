@@ -1,4 +1,5 @@
-"""No credential appears in any history, log line, printed line or span of a full demo run.
+"""No credential appears in any history, log line, printed line or span of a full demo run,
+and no customer's or worker's name outside the encrypted payloads.
 
 The demo journey runs in this process on a stack of its own (Temporal dev server, sandbox,
 worker, as `psflow demo` runs it) with logging at DEBUG, the connectors' client secrets unique
@@ -26,6 +27,9 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from cli.demo import run_journey
 from cli.stack import local_stack
 from config import TelemetrySettings, load_settings
+from ingress.app import SENDERS
+from sandbox.catalog import ACCOUNTS
+from sandbox.hcm.seed import _NAMED
 from security.codec import codec_from, reveal
 from telemetry import tracing
 from tests.support import CODEC_KEYS, free_port, write_settings
@@ -105,8 +109,9 @@ async def test_no_credential_in_any_history_log_line_or_span_of_the_demo(
     revealed: list[bytes] = []  # and decrypted, as the worker and the codec server see it
     codec = codec_from(settings.codec)
     async with local_stack(settings, persist=False) as stack:
-        assert stack.settings.ingress.secret is not None  # the stack's own, for signing events
-        ingress_secret = stack.settings.ingress.secret.get_secret_value()
+        # the stack's own, one per system, for signing events
+        ingress_secrets = [stack.settings.ingress.secret_for(s) or "" for s in SENDERS]
+        assert all(ingress_secrets)
         journey = asyncio.create_task(run_journey(stack.client, stack.settings))
         watchdog = asyncio.create_task(stack.wait_failure())  # a worker or sandbox that stops
         await asyncio.wait([journey, watchdog], return_when=asyncio.FIRST_COMPLETED)
@@ -120,7 +125,9 @@ async def test_no_credential_in_any_history_log_line_or_span_of_the_demo(
             namespace=settings.temporal.namespace,
             data_converter=pydantic_data_converter,  # no codec: what the server holds
         )
+        visible: list[str] = []  # the search attributes the server's visibility store holds
         async for execution in plain.list_workflows():
+            visible.append(repr(execution.search_attributes))
             handle = plain.get_workflow_handle(execution.id, run_id=execution.run_id)
             history = await handle.fetch_history()
             for event in history.events:
@@ -135,7 +142,7 @@ async def test_no_credential_in_any_history_log_line_or_span_of_the_demo(
     assert len(stored) > 500 and issued_tokens  # the journey ran, and tokens were issued
     assert any(b"json/plain" in event for event in revealed)  # decrypted for the search
 
-    needles = [*client_secrets.values(), *issued_tokens, *CODEC_KEYS.values(), ingress_secret]
+    needles = [*client_secrets.values(), *issued_tokens, *CODEC_KEYS.values(), *ingress_secrets]
     haystacks = {
         "history (raw)": b"\n".join(stored).decode(errors="replace"),
         "history (decrypted)": b"\n".join(revealed).decode(errors="replace"),
@@ -150,3 +157,16 @@ async def test_no_credential_in_any_history_log_line_or_span_of_the_demo(
     for where, text in haystacks.items():
         leaked = [n[:6] + "..." for n in needles if n in text]
         assert not leaked, f"credentials in {where}: {leaked}"
+
+    # Names of customers and workers stay in the encrypted payloads: search attributes (which
+    # the server keeps in clear), spans and baggage hold ids.
+    names = [name for name, _, _ in ACCOUNTS] + [f"{w.first_name} {w.last_name}" for w in _NAMED]
+    outside_the_codec = {
+        "history (raw)": haystacks["history (raw)"],
+        "search attributes": "\n".join(visible),
+        "spans": haystacks["spans"],
+    }
+    assert any(name in haystacks["history (decrypted)"] for name in names)  # they were there
+    for where, text in outside_the_codec.items():
+        found = [name for name in names if name in text]
+        assert not found, f"names in {where}: {found[:5]}"

@@ -51,7 +51,7 @@ ALLOWED_KEYS = {
     "psflow.workflow.type",
     "psflow.workflow.id",
     "psflow.business_key",
-    "psflow.customer",
+    "psflow.customer_id",
     "psflow.project",
     "psflow.step",
     "psflow.activity",
@@ -161,7 +161,7 @@ async def test_a_run_is_one_trace_from_the_cli_through_workflow_activities_and_h
     steps = {s.context.span_id: s for s in children(run, trace) if s.name.startswith("Step:")}
     done = [step.name for step in status.steps if step.state == StepState.DONE]
     assert sorted(s.name.removeprefix("Step:") for s in steps.values()) == sorted(done)
-    customer = (await systems.crm.get_opportunity(opportunity_id)).account.name
+    account = (await systems.crm.get_opportunity(opportunity_id)).account
     for activity_run in runs:
         (start,) = [s for s in starts if s.context.span_id == activity_run.parent.span_id]
         assert start.parent.span_id in steps or start.parent.span_id == run.context.span_id
@@ -171,7 +171,8 @@ async def test_a_run_is_one_trace_from_the_cli_through_workflow_activities_and_h
             step = attributes(steps[start.parent.span_id])["psflow.step"]
             assert attributes(activity_run)["psflow.step"] == step
             if step != "read opportunity":  # the customer is known once the deal is read
-                assert attributes(activity_run)["psflow.customer"] == customer
+                assert attributes(activity_run)["psflow.customer_id"] == account.id
+                assert account.name not in str(attributes(activity_run))  # ids, not names
             # The project is known once the PSA has it: every later step's activities carry it.
             later = step in ("open staffing requests", "publish baseline forecast")
             later = later or step == "write ids back to CRM"

@@ -28,7 +28,7 @@ from sandbox.volume import Volume
 from store.db import open_engine
 from store.exceptions import list_exceptions
 from tests.billing_support import awaiting_finance, pick_project, posted_entry_ids, seed_volume
-from tests.support import Sandbox, Systems, env_for
+from tests.support import Sandbox, Systems, env_for, proven
 from workflows.time_to_bill import TimeToBill
 
 TM = "Time and Materials"
@@ -51,11 +51,23 @@ async def start(
     )
 
 
+async def approve(
+    settings: Settings,
+    handle: WorkflowHandle[TimeToBill, TimeToBillResult],
+    approver: str = "fatima",
+) -> None:
+    """Approve the waiting invoice as `approver`, proven by `settings`' (the worker's) issuer."""
+    approval = proven(settings, handle.id, "approve", Approval(user=approver))
+    await handle.execute_update(TimeToBill.approve, approval)
+
+
 async def release(
-    handle: WorkflowHandle[TimeToBill, TimeToBillResult], approver: str = "fatima"
+    settings: Settings,
+    handle: WorkflowHandle[TimeToBill, TimeToBillResult],
+    approver: str = "fatima",
 ) -> TimeToBillResult:
     await awaiting_finance(handle)
-    await handle.execute_update(TimeToBill.approve, Approval(user=approver))
+    await approve(settings, handle, approver)
     return await handle.result()
 
 
@@ -67,7 +79,7 @@ async def test_a_projects_month_is_posted_priced_invoiced_and_released(
     month = pick_project(volume, billing_type=TM, with_invalid=True)
 
     handle = await start(client, worker, month.project.psa_id, volume.period)
-    result = await release(handle)
+    result = await release(worker, handle)
 
     assert result.outcome is Outcome.RELEASED
     posted = await posted_entry_ids(systems, month, volume.period)
@@ -118,14 +130,16 @@ async def test_a_finance_approver_who_approved_time_on_the_invoice_is_refused(
     handle = await start(client, worker, month.project.psa_id, volume.period)
     await awaiting_finance(handle)
     with pytest.raises(WorkflowUpdateFailedError) as refused:
-        await handle.execute_update(TimeToBill.approve, Approval(user="finn"))
+        finn = proven(worker, handle.id, "approve", Approval(user="finn"))
+        await handle.execute_update(TimeToBill.approve, finn)
     assert "segregation of duties" in str(refused.value.cause)
     with pytest.raises(WorkflowUpdateFailedError) as not_finance:
-        await handle.execute_update(TimeToBill.approve, Approval(user="paula"))
+        paula = proven(worker, handle.id, "approve", Approval(user="paula"))
+        await handle.execute_update(TimeToBill.approve, paula)
     assert "finance" in str(not_finance.value.cause)
     assert (await handle.query(TimeToBill.status)).state is RunState.WAITING
 
-    result = await release(handle, "fatima")
+    result = await release(worker, handle, "fatima")
     assert result.outcome is Outcome.RELEASED
 
 
@@ -138,13 +152,14 @@ async def test_a_rejected_invoice_is_voided_and_a_rerun_invoices_the_same_time(
 
     handle = await start(client, worker, month.project.psa_id, volume.period)
     await awaiting_finance(handle)
-    await handle.execute_update(TimeToBill.reject, Rejection(user="fatima", reason="wrong PO"))
+    rejection = Rejection(user="fatima", reason="wrong PO")
+    await handle.execute_update(TimeToBill.reject, proven(worker, handle.id, "reject", rejection))
     rejected = await handle.result()
     assert rejected.outcome is Outcome.REJECTED
     voided = await systems.erp.get_invoice(rejected.invoice.external_id)
     assert voided is not None and voided.status is InvoiceStatus.VOIDED
 
-    again = await release(await start(client, worker, month.project.psa_id, volume.period))
+    again = await release(worker, await start(client, worker, month.project.psa_id, volume.period))
     assert again.outcome is Outcome.RELEASED
     assert again.invoice.total == month.invoice_total
     assert await posted_entry_ids(systems, month, volume.period) == Counter(
@@ -162,7 +177,7 @@ async def test_a_failed_release_voids_the_draft_so_a_rerun_invoices_the_postings
     handle = await start(client, worker, month.project.psa_id, volume.period)
     await awaiting_finance(handle)
     sandbox.fault("erp", path="*/record/v1/invoice/*", method="PATCH", status=400, count=1)
-    await handle.execute_update(TimeToBill.approve, Approval(user="fatima"))
+    await approve(worker, handle)
     with pytest.raises(WorkflowFailureError) as failed:
         await handle.result()
     assert "invoice" in str(failed.value.cause)
@@ -172,7 +187,7 @@ async def test_a_failed_release_voids_the_draft_so_a_rerun_invoices_the_postings
     assert [i.status for i in drafted] == [InvoiceStatus.VOIDED]
 
     sandbox.clear_faults()
-    again = await release(await start(client, worker, month.project.psa_id, volume.period))
+    again = await release(worker, await start(client, worker, month.project.psa_id, volume.period))
     assert again.invoice.total == month.invoice_total
 
 
@@ -184,7 +199,7 @@ async def test_an_exception_fixed_in_the_psa_and_resubmitted_lands_on_the_next_i
     month = pick_project(
         volume, billing_type=TM, with_invalid=True, billable_invalid="no rate for role"
     )
-    first = await release(await start(client, worker, month.project.psa_id, volume.period))
+    first = await release(worker, await start(client, worker, month.project.psa_id, volume.period))
 
     engine = open_engine(worker.resolved_store_url)
     unrated = [
@@ -206,7 +221,7 @@ async def test_an_exception_fixed_in_the_psa_and_resubmitted_lands_on_the_next_i
     handle = client.get_workflow_handle_for(
         TimeToBill.run, time_to_bill_id(month.project.psa_id, volume.period)
     )
-    second = await release(handle, "greta")
+    second = await release(worker, handle, "greta")
 
     assert second.invoice.number != first.invoice.number
     invoice = await systems.erp.get_invoice(second.invoice.external_id)

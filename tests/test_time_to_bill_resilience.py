@@ -11,7 +11,6 @@ from temporalio.client import Client, WorkflowFailureError, WorkflowHandle
 
 from config import Settings
 from models.billing import InvoiceStatus
-from models.people import Approval
 from models.status import CompensationOutcome, RunState, StepState
 from models.time_to_bill import Outcome, TimeToBillResult
 from sandbox.volume import Volume
@@ -30,7 +29,7 @@ from tests.saga_support import (
     worker_with_windows,
 )
 from tests.support import Sandbox, Systems
-from tests.test_time_to_bill import TM, release, start
+from tests.test_time_to_bill import TM, approve, release, start
 from workflows.time_to_bill import (
     APPROVE,
     CRM_STATUS,
@@ -91,7 +90,7 @@ async def assert_a_rerun_bills_it_once(
     """No invoice of the cancelled run is left open, and a rerun invoices all its postings."""
     invoices = await systems.erp.invoices_for_project(month.project.erp_job_id)
     assert all(i.status is InvoiceStatus.VOIDED for i in invoices), invoices
-    again = await release(await start(client, worker, month.project.psa_id, period))
+    again = await release(worker, await start(client, worker, month.project.psa_id, period))
     assert again.outcome is Outcome.RELEASED
     assert again.invoice is not None and again.invoice.total == month.invoice_total
     posted = await posted_entry_ids(systems, month, period)
@@ -106,7 +105,7 @@ async def test_an_erp_outage_at_the_draft_is_waited_out(
     # ERP asks for a retry every second (Retry-After: 1), which is honoured.
     sandbox.fault("erp", path=INVOICES, status=503, down_for_seconds=8, retry_after=1)
     handle = await start(client, worker, month.project.psa_id, "2025-03")
-    result = await release(handle)
+    result = await release(worker, handle)
 
     assert result.outcome is Outcome.RELEASED
     assert result.invoice is not None and result.invoice.total == month.invoice_total
@@ -124,7 +123,7 @@ async def test_a_psa_outage_while_posting_is_waited_out(
     entries = "/api/v1/time-entries*"
     sandbox.fault("psa", path=entries, method="GET", status=503, count=5, retry_after=1)
     handle = await start(client, worker, month.project.psa_id, "2025-02")
-    result = await release(handle)
+    result = await release(worker, handle)
 
     assert result.outcome is Outcome.RELEASED
     assert result.invoice is not None and result.invoice.total == month.invoice_total
@@ -141,7 +140,7 @@ async def test_a_crm_down_past_its_window_fails_the_run_with_the_invoice_release
     async with worker_with_windows(client, settings, crm=timedelta(seconds=4)) as used:
         handle = await start(client, used, month.project.psa_id, "2025-04")
         await awaiting_finance(handle)
-        await handle.execute_update(TimeToBill.approve, Approval(user="fatima"))
+        await approve(used, handle)
         with pytest.raises(WorkflowFailureError):
             await handle.result()
         status = await status_of(handle)
@@ -185,7 +184,7 @@ async def test_a_cancel_before_release_voids_the_draft_and_frees_the_postings(
     if step == APPROVE:
         await awaiting_finance(handle)
     if step == APPROVE and slow:
-        await handle.execute_update(TimeToBill.approve, Approval(user="fatima"))
+        await approve(worker, handle)
     if slow:
         await when_started(handle, step, slow[3])
 
@@ -207,7 +206,7 @@ async def test_a_cancel_after_release_undoes_nothing(
     sandbox.fault("crm", path=OPPORTUNITY, method="PATCH", status=None, latency_ms=3000)
     handle = await start(client, worker, month.project.psa_id, "2025-09")
     await awaiting_finance(handle)
-    await handle.execute_update(TimeToBill.approve, Approval(user="fatima"))
+    await approve(worker, handle)
     await when_started(handle, CRM_STATUS, "crm.set_invoice_status")
 
     status = await cancelled(handle)

@@ -44,7 +44,7 @@ async def test_a_cancel_while_a_transfer_step_is_in_flight_restores_the_previous
     method: str,
 ) -> None:
     person = await fresh_worker(systems, worker, "Consultant")
-    await on_the_bench(await hire(client, worker, person.id))
+    await on_the_bench(worker, await hire(client, worker, person.id))
     external_id = eid(person.id)
     resource = await systems.psa.find_resource(external_id)
     employee = await systems.erp.get_employee(external_id)

@@ -6,6 +6,7 @@ a saga compensate. Every call heartbeats, and a cancelled call is waited for, so
 runs while the action it undoes is still in flight.
 """
 
+from collections.abc import Callable
 from contextvars import ContextVar
 from datetime import timedelta
 from typing import Any, TypeVar, overload
@@ -36,8 +37,25 @@ STEP: ContextVar[str | None] = ContextVar("psflow_step", default=None)
 UI shows beside it and `psflow history` reads its steps from. Not part of any command."""
 
 
-def step_summary() -> str | None:
-    return STEP.get()
+SYSTEMS = {"erp": "ERP", "crm": "CRM", "psa": "PSA", "hcm": "HCM"}
+SEPARATOR = " · "
+
+
+def step_summary(method: Callable[..., Any] | None = None) -> str | None:
+    """The running step, and the system the activity calls when it calls one: "upsert ERP
+    customer · ERP"."""
+    step = STEP.get()
+    if step is None:
+        return None
+    definition = getattr(method, "__temporal_activity_definition", None)
+    prefix = str(getattr(definition, "name", "")).partition(".")[0]
+    system = SYSTEMS.get(prefix)
+    return f"{step}{SEPARATOR}{system}" if system else step
+
+
+def step_of(summary: str) -> str:
+    """The step an activity summary names."""
+    return summary.partition(SEPARATOR)[0]
 
 
 def cancellation_type() -> ActivityCancellationType:
@@ -79,7 +97,7 @@ async def call(
         heartbeat_timeout=HEARTBEAT_TIMEOUT,
         retry_policy=retry,
         cancellation_type=cancellation_type(),
-        summary=step_summary(),
+        summary=step_summary(method),
     )
 
 
@@ -102,5 +120,5 @@ async def read(method: MethodAsyncNoParam[Any, R]) -> R:
         heartbeat_timeout=HEARTBEAT_TIMEOUT,
         retry_policy=SYSTEM_CALL_RETRY,
         cancellation_type=cancellation_type(),
-        summary=step_summary(),
+        summary=step_summary(method),
     )

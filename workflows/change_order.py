@@ -99,7 +99,7 @@ class ChangeOrderWorkflow(Interactive):
         policy, level = self.policy, self._level
         if policy is None or level is None:
             return "the change order is not waiting for an approval"
-        person = policy.user(user)
+        person = self.person(user)
         if person is None:
             return (
                 f"unknown user {user!r}: known users are {', '.join(u.name for u in policy.users)}"
@@ -156,7 +156,7 @@ class ChangeOrderWorkflow(Interactive):
                 )
             assert state.project is not None and state.erp_budget is not None
             self._status.customer = state.project.customer_name
-            workflow.upsert_search_attributes([sa.CUSTOMER.value_set(state.project.customer_name)])
+            workflow.upsert_search_attributes([sa.PROJECT_ID.value_set(state.project.id)])
             step.detail = f"budget {state.erp_budget} -> {state.erp_budget + order.budget_change}"
 
         levels = policy.levels_for(order.currency, order.budget_change)

@@ -6,6 +6,8 @@ signals of the same names for fire-and-forget clients such as the plain `tempora
 person types can fail a workflow task.
 """
 
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import TypeVar
 
 from pydantic import BaseModel, ValidationError
@@ -13,6 +15,8 @@ from temporalio import workflow
 from temporalio.exceptions import ApplicationError
 
 with workflow.unsafe.imports_passed_through():
+    from activities.policy import PolicyActivities
+    from models.identity import REFRESH_KEYS, UNKNOWN_KEY, Identity, ProofKeys
     from models.people import (
         MAX_SHOWN_CHARS,
         Approval,
@@ -23,17 +27,20 @@ with workflow.unsafe.imports_passed_through():
         malformed,
         shown,
     )
-    from models.policy import PeoplePolicy
+    from models.policy import PeoplePolicy, User
     from models.status import Event, WaitKind, WorkflowStatus
+    from security.proofs import ProofRefused, proof_claims, verify
+    from workflows.calls import read
     from workflows.saga import Saga
 
 Decision = Approval | Rejection
 M = TypeVar("M", bound=BaseModel)
 D = TypeVar("D", bound=BaseModel)
+Rule = Callable[[], str | None]
 SIGNAL_EXAMPLES = {
-    "approve": '{"user": "dana", "comment": "ok"}',
-    "reject": '{"user": "dana", "reason": "why"}',
-    "correct": '{"user": "dana", "fields": {"legal_entity": "US01"}}',
+    "approve": '{"user": "dana", "comment": "ok", "proof": "..."}',
+    "reject": '{"user": "dana", "reason": "why", "proof": "..."}',
+    "correct": '{"user": "dana", "fields": {"legal_entity": "US01"}, "proof": "..."}',
     "deal_changed": '{"event_id": "evt-1", "amount": "480000.00", "stage": "Closed Won"}',
     "lock_granted": '"PRJ-V00001"',
 }
@@ -42,8 +49,8 @@ SIGNAL_EXAMPLES = {
 class Refused(ApplicationError):
     """An approval, rejection or correction the workflow will not take; it keeps waiting."""
 
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason, type="Refused", non_retryable=True)
+    def __init__(self, reason: str, kind: str = "Refused") -> None:
+        super().__init__(reason, type=kind, non_retryable=True)
 
 
 class Decisions:
@@ -60,11 +67,28 @@ class Decisions:
     correctable: tuple[str, ...] = ()
     # What a correction applies to, kept while one is awaited, so the validator can check it.
     correcting: BaseModel | None = None
+    # Proofs: whether signals need them (runs started before proofs did not), the ids of those
+    # taken (each decides once), keys reloaded since the policy, and who decided last.
+    proven_signals = False
+    _used_proofs: set[str]
+    _reloaded_keys: ProofKeys | None = None
+    decided_by: Identity | None = None
+    # The proven identity while a decision is checked: its roles count over the policy's.
+    _deciding: Identity | None = None
+
+    def person(self, user: str) -> User | None:
+        """The policy's user, with the roles a proof carries while its decision is checked."""
+        found = self.policy.user(user) if self.policy else None
+        who = self._deciding
+        if who is None or who.user != user or who.roles is None:
+            return found
+        owner = found.crm_user_id if found else None
+        return User(name=user, roles=who.roles, crm_user_id=owner)
 
     def rejection_refusal(self, user: str) -> str | None:
         if self.policy is None:
             return "the policy is not loaded yet: try again in a moment"
-        person = self.policy.user(user)
+        person = self.person(user)
         if person is None:
             known = ", ".join(u.name for u in self.policy.users)
             return f"unknown user {shown(user)}: known users are {known}"
@@ -77,7 +101,7 @@ class Decisions:
         return self.rejection_refusal(user)
 
     def correction_refusal(self, correction: Correction) -> str | None:
-        if self.policy is None or self.policy.user(correction.user) is None:
+        if self.policy is None or self.person(correction.user) is None:
             return f"unknown user {shown(correction.user)}: corrections need a known user"
         unknown = sorted(set(correction.fields) - set(self.correctable))
         if unknown:
@@ -119,34 +143,47 @@ class Decisions:
 
     @workflow.update
     async def approve(self, approval: Approval) -> str:
-        """Approve the waiting step as `approval.user`."""
+        """Approve the waiting step as `approval.user` (with a proof that they decided)."""
+        self._take_proof(approval.proof)
         self._decision = approval
         return f"approved by {approval.user}"
 
     @approve.validator
     def _check_approve(self, approval: Approval) -> None:
-        self._raise_if(self._approval_problem(approval.user))
+        with self._proven("approve", approval.user, approval.proof):
+            self._raise_if(self._approval_problem(approval.user))
 
     @workflow.update
     async def reject(self, rejection: Rejection) -> str:
         """Reject: the workflow undoes what it did and ends as rejected."""
+        self._take_proof(rejection.proof)
         self._decision = rejection
         return f"rejected by {rejection.user}"
 
     @reject.validator
     def _check_reject(self, rejection: Rejection) -> None:
-        self._raise_if(self._rejection_problem(rejection.user))
+        with self._proven("reject", rejection.user, rejection.proof):
+            self._raise_if(self._rejection_problem(rejection.user))
 
     @workflow.update
     async def correct(self, correction: Correction) -> str:
         """Fix the data the workflow is waiting on; it validates again and goes on."""
+        self._take_proof(correction.proof)
         self._corrections.append(correction)
         fields = ", ".join(f"{k}={v}" for k, v in correction.fields.items())
         return f"correction {fields} accepted from {correction.user}"
 
     @correct.validator
     def _check_correct(self, correction: Correction) -> None:
-        self._raise_if(self._correction_problem(correction, reveal=True))
+        with self._proven("correct", correction.user, correction.proof):
+            self._raise_if(self._correction_problem(correction, reveal=True))
+
+    @workflow.update(name=REFRESH_KEYS)
+    async def refresh_keys(self) -> str:
+        """Reload the issuer's keys: a proof signed with a key the run did not know is refused
+        with type UnknownProofKey; after this, the same decision is taken."""
+        self._reloaded_keys = await read(PolicyActivities.proof_keys)
+        return f"{len(self._reloaded_keys.keys)} keys of {self._reloaded_keys.issuer}"
 
     # A signal takes its argument untyped and checks it here: the SDK would drop one that does
     # not decode, and a missing or extra argument would fail the workflow task.
@@ -157,8 +194,13 @@ class Decisions:
         events."""
         approval = self._signalled("approve", Approval, payload)
         if approval and not self._refused_signal(
-            "approve", approval.user, self._approval_problem(approval.user)
+            "approve",
+            approval.user,
+            self._signal_problem(
+                "approve", approval, lambda: self._approval_problem(approval.user)
+            ),
         ):
+            self._take_proof(approval.proof, update=False)
             self._decision = approval
 
     @workflow.signal(name="reject")
@@ -167,8 +209,13 @@ class Decisions:
         events."""
         rejection = self._signalled("reject", Rejection, payload)
         if rejection and not self._refused_signal(
-            "reject", rejection.user, self._rejection_problem(rejection.user)
+            "reject",
+            rejection.user,
+            self._signal_problem(
+                "reject", rejection, lambda: self._rejection_problem(rejection.user)
+            ),
         ):
+            self._take_proof(rejection.proof, update=False)
             self._decision = rejection
 
     @workflow.signal(name="correct")
@@ -177,8 +224,13 @@ class Decisions:
         events."""
         correction = self._signalled("correct", Correction, payload)
         if correction and not self._refused_signal(
-            "correct", correction.user, self._correction_problem(correction, reveal=False)
+            "correct",
+            correction.user,
+            self._signal_problem(
+                "correct", correction, lambda: self._correction_problem(correction, False)
+            ),
         ):
+            self._take_proof(correction.proof, update=False)
             self._corrections.append(correction)
 
     def _signalled(self, name: str, model: type[D], payload: tuple[object, ...]) -> D | None:
@@ -197,6 +249,63 @@ class Decisions:
             name, user if isinstance(user, str) else None, f"{problem}: send {example}"
         )
         return None
+
+    # ---- proofs ----------------------------------------------------------------------
+
+    def _identity(self, decision: str, user: str, proof: str | None) -> Identity:
+        """Who `proof` proves is deciding, or ProofRefused: forged, expired, for another run
+        or decision, someone else's, or used already."""
+        keys = self._reloaded_keys or (self.policy.proof_keys if self.policy else None)
+        identity = verify(
+            proof, keys, workflow_id=workflow.info().workflow_id, decision=decision,
+            now=workflow.now(),
+        )  # fmt: skip
+        if identity.user != user:
+            raise ProofRefused(f"the proof is {identity.user}'s, not {shown(user)}'s")
+        if identity.proof_id in self._used_proofs:
+            raise ProofRefused("this proof was used already: each decision needs its own")
+        return identity
+
+    @contextmanager
+    def _proven(self, decision: str, user: str, proof: str | None) -> Iterator[None]:
+        """Raise Refused unless `proof` holds; inside, the refusal rules see its roles."""
+        try:
+            identity = self._identity(decision, user, proof)
+        except ProofRefused as exc:
+            raise Refused(str(exc), UNKNOWN_KEY if exc.unknown_key else "Refused") from None
+        self._deciding = identity
+        try:
+            yield
+        finally:
+            self._deciding = None
+
+    def _signal_problem(
+        self, decision: str, sent: Approval | Rejection | Correction, rules: Rule
+    ) -> str | None:
+        """Why a signalled decision is not taken: its proof (in runs that need one), then the
+        rules. Runs started before proofs replay their signals as they were taken."""
+        if not self.proven_signals:
+            return rules()
+        try:
+            self._deciding = self._identity(decision, sent.user, sent.proof)
+        except ProofRefused as exc:
+            return str(exc)
+        try:
+            return rules()
+        finally:
+            self._deciding = None
+
+    def _take_proof(self, proof: str | None, *, update: bool = True) -> None:
+        """Remember a taken proof: its id is not taken again, its subject goes to the audit.
+        Two updates with one proof, both validated before either ran: the second fails (a
+        signal's was checked just before; a signal handler must not raise)."""
+        claims = proof_claims(proof)
+        if claims is None:
+            return
+        if update and claims.proof_id in self._used_proofs:
+            raise Refused("this proof was used already: each decision needs its own")
+        self._used_proofs.add(claims.proof_id)
+        self.decided_by = claims
 
     def _approval_problem(self, user: str) -> str | None:
         if not self._waits_for(WaitKind.APPROVAL):

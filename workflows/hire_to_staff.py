@@ -65,7 +65,7 @@ class HireToStaff(Interactive):
             worker = await call(HcmActivities.get_worker, input.worker_id)
             self.policy = policy = await read(PolicyActivities.staffing_policy)
             self._status.customer = worker.name
-            workflow.upsert_search_attributes([sa.CUSTOMER.value_set(worker.name)])
+            workflow.upsert_search_attributes([sa.WORKER_ID.value_set(worker.id)])
             if worker.status != "active" and worker.termination_date is not None:
                 raise ApplicationError(
                     f"worker {worker.id} was terminated on {worker.termination_date}: "

@@ -21,6 +21,7 @@ with workflow.unsafe.imports_passed_through():
     from models.dead_letter import FailedRun
     from models.people import Correction, Rejection
     from models.retrying import STALL_SIGNAL, Stall
+    from models.run_metadata import current_details
     from models.status import (
         FieldProblem,
         RunState,
@@ -46,6 +47,8 @@ DEAD_LETTERS_PATCH = "dead-letters"
 # Runs started before it wrote audit rows in activities of their own; since, in local
 # activities: a row in psflow's own store is no task for the server to dispatch.
 LOCAL_AUDIT_PATCH = "audit-rows-local"
+# Runs started before it took signalled decisions on the user's word; since, with a proof.
+PROVEN_SIGNALS_PATCH = "proven-decisions"
 # A store that stays down must not keep a failed run open for ever: its failure is in Temporal.
 DEAD_LETTER_RETRY = RetryPolicy(maximum_attempts=10, maximum_interval=timedelta(minutes=1))
 R = TypeVar("R")
@@ -76,6 +79,8 @@ class Interactive(Decisions):
         self._decision: Decision | None = None
         self._corrections: list[Correction] = []
         self._stalled_on: str | None = None
+        self._used_proofs = set()
+        self.proven_signals = patched(PROVEN_SIGNALS_PATCH)
 
     # ---- steps and events ----------------------------------------------------------------
 
@@ -87,12 +92,17 @@ class Interactive(Decisions):
     async def audit_log(self, kind: str, detail: str, user: str | None = None) -> None:
         """Record in the store's audit log only: psflow's own acts (postings), which the
         steps already show, stay out of the status events."""
+        proven = (
+            self.decided_by if user and self.decided_by and self.decided_by.user == user else None
+        )
         entry = AuditEntry(
             at=workflow.now(),
             workflow_id=self._status.workflow_id,
             kind=kind,
             user=user,
             detail=detail,
+            subject=proven.subject if proven else None,
+            issuer=proven.issuer if proven else None,
         )
         if patched(LOCAL_AUDIT_PATCH):
             await workflow.execute_local_activity_method(
@@ -118,11 +128,12 @@ class Interactive(Decisions):
         step = self._step(name)
         step.state = StepState.RUNNING
         step.started_at = workflow.now()
+        self.show_details()
         if not patched(QUIET_STEPS_PATCH):
             workflow.upsert_search_attributes([sa.STEP.value_set(name)])
         outer = STEP.get()
         STEP.set(name)  # each activity's summary, shown beside it in the UI
-        with step_span(name, self._status.customer, self._status.project):  # no command
+        with step_span(name, self._status.customer_id, self._status.project):  # no command
             try:
                 yield step
             except BaseException as exc:
@@ -133,12 +144,14 @@ class Interactive(Decisions):
                     step.state = StepState.FAILED
                     step.detail = step.detail or root_message(exc)
                 step.ended_at = workflow.now()
+                self.show_details()
                 raise
             finally:
                 STEP.set(outer)
         if step.state in (StepState.RUNNING, StepState.WAITING):
             step.state = StepState.DONE
         step.ended_at = workflow.now()
+        self.show_details()
 
     async def run_step(self, declared: SagaStep[S]) -> S:
         """Run one declared step: its undo registered first, then its action.
@@ -165,7 +178,11 @@ class Interactive(Decisions):
                 step.detail = declared.detail(result)
         return result
 
-    # ---- what the search attributes show -----------------------------------------------------
+    # ---- what the search attributes and the Temporal UI show ----------------------------------
+
+    def show_details(self) -> None:
+        """The run's current details (Temporal user metadata, no command): its status."""
+        workflow.set_current_details(current_details(self._status, self._stalled_on))
 
     @workflow.signal(name=STALL_SIGNAL)
     def system_stalled(self, stall: Stall) -> None:
@@ -174,10 +191,12 @@ class Interactive(Decisions):
         if stall.recovered:
             if self._stalled_on is not None:
                 self._stalled_on = None
+                self.show_details()
                 shown = [] if self._status.waiting_for else [sa.STEP.value_unset()]
                 workflow.upsert_search_attributes([sa.STALLED_ON.value_unset(), *shown])
             return
         self._stalled_on = stall.system
+        self.show_details()
         running = [s.name for s in self._status.steps if s.state == StepState.RUNNING]
         step = running[-1] if running else stall.activity
         workflow.upsert_search_attributes(
@@ -196,6 +215,7 @@ class Interactive(Decisions):
         if self._stalled_on is not None:
             self._stalled_on = None
             shown.append(sa.STALLED_ON.value_unset())
+        self.show_details()
         if shown:
             workflow.upsert_search_attributes(shown)
 
@@ -218,6 +238,7 @@ class Interactive(Decisions):
 
     def set_state(self, state: RunState) -> None:
         self._status.state = state
+        self.show_details()
 
     async def run_saga(self, body: Awaitable[R]) -> R:
         """Run the business steps; on a failure for good or a cancellation, compensate first.
@@ -292,6 +313,7 @@ class Interactive(Decisions):
         self._status.waiting_for = waiting
         self._status.state = RunState.WAITING
         step.state = StepState.WAITING
+        self.show_details()
         shown = [sa.STEP.value_set(step.name)] if patched(QUIET_STEPS_PATCH) else []
         workflow.upsert_search_attributes(
             [
@@ -305,6 +327,7 @@ class Interactive(Decisions):
         self._status.waiting_for = None
         self._status.state = RunState.RUNNING
         step.state = StepState.RUNNING
+        self.show_details()
         shown = [sa.STEP.value_unset()] if patched(QUIET_STEPS_PATCH) else []
         workflow.upsert_search_attributes(
             [sa.WAITING_FOR.value_unset(), sa.WAITING_SINCE.value_unset(), *shown]

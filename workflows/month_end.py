@@ -19,6 +19,7 @@ with workflow.unsafe.imports_passed_through():
     from activities.billing import BillingActivities, ProjectsPageRequest
     from activities.policy import PolicyActivities
     from models.billing import time_to_bill_id
+    from models.run_metadata import start_metadata
     from models.status import RunState
     from models.time_to_bill import (
         MonthEndInput,
@@ -103,11 +104,15 @@ class MonthEnd(Interactive):
         async with slots:
             self._awaiting.add(project_id)  # before the start: a child may answer at once
             try:
+                child = TimeToBillInput(project_id=project_id, period=period)
+                about = start_metadata(child)
                 handle = await workflow.start_child_workflow(
                     TimeToBill.run,
-                    TimeToBillInput(project_id=project_id, period=period),
+                    child,
                     id=time_to_bill_id(project_id, period),
                     parent_close_policy=ParentClosePolicy.ABANDON,
+                    static_summary=about.summary,
+                    static_details=about.details,
                 )
             except WorkflowAlreadyStartedError:
                 self._awaiting.discard(project_id)

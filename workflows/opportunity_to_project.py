@@ -84,7 +84,8 @@ class OpportunityToProject(FollowsDealChanges):
             self._deal = original
             self.policy = policy = await read(PolicyActivities.deal_policy)
             self._status.customer = original.account.name
-            workflow.upsert_search_attributes([sa.CUSTOMER.value_set(original.account.name)])
+            self._status.customer_id = original.account.id
+            workflow.upsert_search_attributes([sa.CUSTOMER_ID.value_set(original.account.id)])
             require_closed_won(original)
             step.detail = f"{original.name}: {original.amount} {original.currency}"
 
@@ -294,7 +295,7 @@ class OpportunityToProject(FollowsDealChanges):
         problem = self.rejection_refusal(user)
         if problem:
             return problem
-        person = self.policy.user(user) if self.policy else None
+        person = self.person(user)
         if person and self._deal and person.crm_user_id == self._deal.owner_id:
             return f"{user} owns this deal and cannot approve it (segregation of duties)"
         return None

@@ -23,6 +23,7 @@ IN_BASELINE = frozenset(
         "lean-billing",
         "lock-reask",
         "page-cancel-waits",
+        "proven-decisions",
         "resource-origin",
         "steps-shown-when-stopped",
     }

@@ -8,6 +8,14 @@ from temporalio.client import Client
 from temporalio.common import SearchAttributeKey
 
 CUSTOMER = SearchAttributeKey.for_keyword("PsflowCustomer")
+"""A customer's or worker's name: set by runs started before ids replaced names (visibility
+stores hold search attributes in clear); read, never set, by today's code."""
+CUSTOMER_ID = SearchAttributeKey.for_keyword("PsflowCustomerId")
+"""The CRM account id of the deal an opportunity-to-project run provisions."""
+PROJECT_ID = SearchAttributeKey.for_keyword("PsflowProjectId")
+"""The PSA project a time-to-bill or change-order run works on."""
+WORKER_ID = SearchAttributeKey.for_keyword("PsflowWorkerId")
+"""The HCM worker a hire-to-staff or worker-change run is about."""
 STEP = SearchAttributeKey.for_keyword("PsflowStep")
 """Where the run is stopped (waiting for a person, stalled on a system) or where it ended;
 unset while it runs. Runs started before QUIET_STEPS_PATCH name every step as it starts."""
@@ -17,7 +25,11 @@ WAITING_FOR = SearchAttributeKey.for_keyword("PsflowWaitingFor")
 """`approval` or `correction` while a person is needed; unset otherwise."""
 WAITING_SINCE = SearchAttributeKey.for_datetime("PsflowWaitingSince")
 
-ALL: list[SearchAttributeKey[Any]] = [CUSTOMER, STEP, WAITING_FOR, WAITING_SINCE, STALLED_ON]
+ALL: list[SearchAttributeKey[Any]] = [
+    CUSTOMER, CUSTOMER_ID, PROJECT_ID, WORKER_ID, STEP, WAITING_FOR, WAITING_SINCE, STALLED_ON,
+]  # fmt: skip
+SUBJECTS = (CUSTOMER_ID, PROJECT_ID, WORKER_ID, CUSTOMER)
+"""What a run is about, by id (by name for runs from before), in the order lists look."""
 
 
 def cli_flags() -> list[str]:

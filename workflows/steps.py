@@ -57,7 +57,7 @@ class Call(Generic[R]):
             heartbeat_timeout=HEARTBEAT_TIMEOUT,
             retry_policy=retry,
             cancellation_type=cancellation_type(),
-            summary=step_summary(),
+            summary=step_summary(self.method),
         )
         return result
 

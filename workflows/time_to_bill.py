@@ -274,7 +274,7 @@ class TimeToBill(FollowsTimeApprovals):
                 non_retryable=True,
             )
         self._status.customer = project.customer_name
-        workflow.upsert_search_attributes([sa.CUSTOMER.value_set(project.customer_name)])
+        workflow.upsert_search_attributes([sa.PROJECT_ID.value_set(project.id)])
         return ProjectRead(project, policy, card)
 
     async def _release(self, drafted: Invoice) -> Invoice:

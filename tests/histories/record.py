@@ -48,7 +48,7 @@ from sandbox.crm.seed import DEMO_OPPORTUNITIES, SPARE_CLOSED_WON
 from sandbox.hcm.seed import DEMO_WORKERS
 from sandbox.volume import Volume, volume_projects
 from tests.billing_support import awaiting_finance, pick_project, seed_volume
-from tests.support import TEMPORAL, Sandbox, Systems, running_worker, write_settings
+from tests.support import TEMPORAL, Sandbox, Systems, proven, running_worker, write_settings
 from tests.test_change_order import USD_PROJECT
 from tests.test_change_order import VOLUME as CHANGE_VOLUME
 from tests.test_change_order import approve as approve_change
@@ -56,6 +56,7 @@ from tests.test_change_order import order as change_order
 from tests.test_change_order import start as start_change
 from tests.test_hire_to_staff import apply_event, hcm_event, hire, open_only_request
 from tests.test_opportunity_to_project import start, status_when, waiting_for
+from tests.test_time_to_bill import approve as approve_invoice
 from tests.test_time_to_bill import release
 from tests.test_time_to_bill import start as start_billing
 from workflows.change_order import ChangeOrderWorkflow
@@ -118,7 +119,8 @@ async def deal_happy_path(estate: Estate) -> Recorded:
 async def deal_approved(estate: Estate) -> Recorded:
     handle = await start(estate.client, estate.worker, DEMO_OPPORTUNITIES["large_usd"])
     await status_when(handle, waiting_for(WaitKind.APPROVAL))
-    await handle.execute_update(OpportunityToProject.approve, Approval(user="dana"))
+    approval = proven(estate.worker, handle.id, "approve", Approval(user="dana"))
+    await handle.execute_update(OpportunityToProject.approve, approval)
     assert (await handle.result()).outcome == "completed"
     return {"opportunity-to-project-approval": handle}
 
@@ -164,8 +166,9 @@ async def deal_cancelled_in_flight(estate: Estate) -> Recorded:
 async def deal_rejected(estate: Estate) -> Recorded:
     handle = await start(estate.client, estate.worker, DEMO_OPPORTUNITIES["large_cad"])
     await status_when(handle, waiting_for(WaitKind.APPROVAL))
+    rejection = Rejection(user="morgan", reason="margin too thin")
     await handle.execute_update(
-        OpportunityToProject.reject, Rejection(user="morgan", reason="margin too thin")
+        OpportunityToProject.reject, proven(estate.worker, handle.id, "reject", rejection)
     )
     assert (await handle.result()).outcome == "rejected"
     return {"opportunity-to-project-rejection": handle}
@@ -196,7 +199,8 @@ async def deal_amount_changed(estate: Estate) -> Recorded:
         handle,
         lambda s: any(e.kind == "deal read again" for e in s.events) and s.waiting_for is not None,
     )
-    await handle.execute_update(OpportunityToProject.approve, Approval(user="morgan"))
+    approval = proven(estate.worker, handle.id, "approve", Approval(user="morgan"))
+    await handle.execute_update(OpportunityToProject.approve, approval)
     assert (await handle.result()).outcome == "completed"
     return {"opportunity-to-project-amount-changed": handle}
 
@@ -220,7 +224,9 @@ async def hire_transfer_terminate(estate: Estate) -> Recorded:
 
     hired = await hire(client, worker, worker_id)
     await status_when(hired, waiting_for(WaitKind.APPROVAL))
-    await hired.execute_update(HireToStaff.approve, Approval(user="rita"))
+    await hired.execute_update(
+        HireToStaff.approve, proven(worker, hired.id, "approve", Approval(user="rita"))
+    )
     assert (await hired.result()).outcome == "assigned"
 
     transfer = hcm_event(estate.sandbox, "transfer", worker_id, cost_center="CC-1200")
@@ -243,7 +249,7 @@ async def invoice_released(estate: Estate) -> Recorded:
     seed_volume(estate.sandbox, volume)
     month = pick_project(volume, billing_type=TM, with_invalid=True)
     handle = await start_billing(estate.client, estate.worker, month.project.psa_id, volume.period)
-    assert (await release(handle, "fatima")).outcome is Outcome.RELEASED
+    assert (await release(estate.worker, handle, "fatima")).outcome is Outcome.RELEASED
     return {"time-to-bill-released": handle}
 
 
@@ -254,7 +260,10 @@ async def invoice_rejected(estate: Estate) -> Recorded:
     month = pick_project(volume, billing_type=TM, with_invalid=False)
     handle = await start_billing(estate.client, estate.worker, month.project.psa_id, volume.period)
     await awaiting_finance(handle)
-    await handle.execute_update(TimeToBill.reject, Rejection(user="fatima", reason="wrong PO"))
+    rejection = Rejection(user="fatima", reason="wrong PO")
+    await handle.execute_update(
+        TimeToBill.reject, proven(estate.worker, handle.id, "reject", rejection)
+    )
     assert (await handle.result()).outcome is Outcome.REJECTED
     return {"time-to-bill-rejected": handle}
 
@@ -320,7 +329,7 @@ async def month_end_small(estate: Estate) -> Recorded:
         current = (await child.describe()).run_id
         last = client.get_workflow_handle_for(TimeToBill.run, child.id, run_id=current)
         await awaiting_finance(last)
-        await last.execute_update(TimeToBill.approve, Approval(user="fatima"))
+        await approve_invoice(used, last)
         assert (await last.result()).outcome is Outcome.RELEASED
         first = client.get_workflow_handle(child.id, run_id=started.first_execution_run_id)
     return {
@@ -364,11 +373,13 @@ async def change_orders(estate: Estate) -> Recorded:
         estate.client, estate.worker, change_order(61, "5000", requested_by="victor")
     )
     for user in ("victor", "fatima"):
-        await approve_change(first, user)
+        await approve_change(estate.worker, first, user)
     assert (await first.result()).outcome == "applied"
     await awaiting_finance(second)
     rejection = Rejection(user="paula", reason="covered by the first change order")
-    await second.execute_update(ChangeOrderWorkflow.reject, rejection)
+    await second.execute_update(
+        ChangeOrderWorkflow.reject, proven(estate.worker, second.id, "reject", rejection)
+    )
     assert (await second.result()).outcome == "rejected"
     lock = estate.client.get_workflow_handle(project_lock_id(USD_PROJECT.psa_id))
     return {
@@ -391,9 +402,11 @@ async def change_order_queued(estate: Estate) -> Recorded:
     waits = lambda s: any(x.detail and x.detail.startswith("queued") for x in s.steps)  # noqa: E731
     await status_when(second, waits)
     rejection = Rejection(user="victor", reason="not this quarter")
-    await first.execute_update(ChangeOrderWorkflow.reject, rejection)
+    await first.execute_update(
+        ChangeOrderWorkflow.reject, proven(estate.worker, first.id, "reject", rejection)
+    )
     assert (await first.result()).outcome == "rejected"
-    await approve_change(second, "paula")
+    await approve_change(estate.worker, second, "paula")
     assert (await second.result()).outcome == "applied"
     lock = estate.client.get_workflow_handle(project_lock_id(USD_PROJECT.psa_id))
     return {"change-order-queued": second, "project-changes-bounded": lock}
