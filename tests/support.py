@@ -7,8 +7,8 @@ import subprocess
 import sys
 import time
 import tomllib
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -211,6 +211,18 @@ def sign_in(env: dict[str, str], *users: str) -> None:
         assert added.exit_code == 0 or "exists" in added.output, added.output
         login = runner.invoke(app, ["login", user, "--password-stdin"], f"{PASSWORD}\n", env=env)
         assert login.exit_code == 0, login.output
+
+
+@contextmanager
+def own_sandbox(folder: Path, temporal: Any) -> Iterator[Sandbox]:
+    """Sandbox systems and a store of a test module's own, on the session's Temporal
+    (`temporal`: its WorkflowEnvironment)."""
+    box = Sandbox(write_settings(folder, temporal.client.service_client.config.target_host))
+    box.start()
+    try:
+        yield box
+    finally:
+        box.stop()
 
 
 class Systems:

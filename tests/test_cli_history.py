@@ -57,7 +57,7 @@ from models.opportunity_to_project import (
 from models.people import Rejection
 from models.status import WaitKind
 from sandbox.crm.seed import DEMO_OPPORTUNITIES, SPARE_CLOSED_WON
-from tests.support import Sandbox, env_for, sign_in, write_settings
+from tests.support import Sandbox, env_for, own_sandbox, sign_in
 from workflows.opportunity_to_project import OpportunityToProject
 
 runner = CliRunner()
@@ -73,13 +73,8 @@ def sandbox(
 ) -> Iterator[Sandbox]:
     """Sandbox systems and store of this module's own (on the session's Temporal), so the deal
     approved here leaves nothing behind in the sandbox other modules assert on."""
-    folder = tmp_path_factory.mktemp("history-estate")
-    box = Sandbox(write_settings(folder, temporal_env.client.service_client.config.target_host))
-    box.start()
-    try:
+    with own_sandbox(tmp_path_factory.mktemp("history-estate"), temporal_env) as box:
         yield box
-    finally:
-        box.stop()
 
 
 @pytest.fixture(scope="module")

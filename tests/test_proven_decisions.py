@@ -25,7 +25,7 @@ from models.status import WaitKind, WorkflowStatus
 from security import issuer
 from store.audit import audit_entries
 from store.db import open_engine
-from tests.support import Sandbox, proof, write_settings
+from tests.support import Sandbox, own_sandbox, proof
 from tests.test_opportunity_to_project import Handle, start, status_when, waiting_for
 from workflows.opportunity_to_project import OpportunityToProject
 
@@ -34,13 +34,8 @@ from workflows.opportunity_to_project import OpportunityToProject
 def sandbox(
     tmp_path_factory: pytest.TempPathFactory, temporal_env: WorkflowEnvironment
 ) -> Iterator[Sandbox]:
-    folder = tmp_path_factory.mktemp("proofs-estate")
-    box = Sandbox(write_settings(folder, temporal_env.client.service_client.config.target_host))
-    box.start()
-    try:
+    with own_sandbox(tmp_path_factory.mktemp("proofs-estate"), temporal_env) as box:
         yield box
-    finally:
-        box.stop()
 
 
 @pytest.fixture(scope="module")
