@@ -2,7 +2,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
-PACKAGES := models workflows activities connectors store sandbox cli security telemetry ingress \
+PACKAGES := application models workflows activities connectors store sandbox cli security telemetry ingress \
 	worker.py config.py
 TYPED := $(PACKAGES) bench chaos
 

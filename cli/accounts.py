@@ -8,27 +8,20 @@ import json
 import sys
 from typing import Annotated
 
-import httpx
 import typer
 from rich.table import Table
-from sqlalchemy import Engine
 
+from application.identity import proof_from_session, provider_sign_in, session_for
 from cli import sessions
 from cli.options import AsOption, WorkflowIdArg, resolve_user
 from cli.output import CliError, console, fail
 from cli.state import run, settings_of, store_of
-from config import OidcSettings, Settings
-from models.identity import Identity
+from config import Settings
 from security import issuer
-from security.oidc import OidcError, provider_keys, verify_id_token
-from security.oidc import device_sign_in as oidc_sign_in
-from security.proofs import DECISIONS, ProofRefused
+from security.proofs import DECISIONS
 from store.accounts import (
-    Account,
     AccountError,
     add_account,
-    check_password,
-    get_account,
     list_accounts,
     remove_account,
     set_password,
@@ -120,7 +113,7 @@ def login(
     """
     settings = settings_of(ctx)
     if settings.auth.oidc and not local:
-        identity = run(_provider_sign_in(settings.auth.oidc))
+        identity = run(provider_sign_in(settings.auth.oidc, _show))
         user, token = identity.user, issuer.issue_session(store_of(settings), identity)
         via = f" through {identity.issuer}"
     else:
@@ -130,21 +123,10 @@ def login(
     console.print(f"signed in as {user}{via} {sessions.expiry_text(token)}")
 
 
-async def _provider_sign_in(oidc: OidcSettings) -> Identity:
-    """The device grant at the identity provider, then its ID token checked."""
-
-    def show(link: str, code: str) -> None:
-        console.print(f"open {link} in a browser and sign in", soft_wrap=True)
-        if code:
-            console.print(f"code: {code}")
-
-    try:
-        async with httpx.AsyncClient(timeout=30) as http:
-            token, metadata = await oidc_sign_in(http, oidc, show)
-            keys = await provider_keys(http, metadata)
-        return verify_id_token(token, oidc, keys)
-    except OidcError as exc:
-        raise CliError(str(exc)) from None
+def _show(link: str, code: str) -> None:
+    console.print(f"open {link} in a browser and sign in", soft_wrap=True)
+    if code:
+        console.print(f"code: {code}")
 
 
 def sign_in(settings: Settings, user: str, password: str) -> str:
@@ -153,22 +135,6 @@ def sign_in(settings: Settings, user: str, password: str) -> str:
         return session_for(store_of(settings), user, password)
     except CliError as exc:
         fail(str(exc))
-
-
-def session_for(engine: Engine, user: str, password: str) -> str:
-    """A session for `user` if `password` is theirs, else a CliError."""
-    account = check_password(engine, user, password)
-    if account is None:
-        raise CliError(
-            f"wrong user name or password for {user}: `psflow users list` shows the accounts"
-        )
-    identity = Identity(
-        user=account.name,
-        subject=account.subject,
-        issuer=issuer.LOCAL_ISSUER,
-        roles=account.roles or None,
-    )
-    return issuer.issue_session(engine, identity)
 
 
 @app.command()
@@ -187,30 +153,6 @@ def proof_for(settings: Settings, user: str, workflow_id: str, decision: str) ->
     if token is None:
         raise CliError(f"{user} is not signed in: `psflow login {user}`")
     return proof_from_session(store_of(settings), token, user, workflow_id, decision)
-
-
-def proof_from_session(
-    engine: Engine, session: str, user: str, workflow_id: str, decision: str
-) -> str:
-    """A proof issued from `session` (which must be `user`'s and valid), or a CliError."""
-    try:
-        identity = issuer.verify_session(engine, session)
-    except ProofRefused as exc:
-        raise CliError(f"{user}: {exc}") from None
-    if identity.user != user:
-        raise CliError(f"the session is {identity.user}'s, not {user}'s: `psflow login {user}`")
-    if identity.issuer == issuer.LOCAL_ISSUER:
-        account = check_account(engine, identity)
-        identity = identity.model_copy(update={"roles": account.roles or None})
-    return issuer.issue_proof(engine, identity, workflow_id, decision)
-
-
-def check_account(engine: Engine, identity: Identity) -> Account:
-    """The account a session was issued to, still there (removing it ends its sessions)."""
-    account = get_account(engine, identity.user)
-    if account is None or account.subject != identity.subject:
-        raise CliError(f"{identity.user} no longer has an account: ask for one")
-    return account
 
 
 @app.command()

@@ -9,8 +9,9 @@ from rich.rule import Rule
 from sqlalchemy import Engine
 from temporalio.client import Client
 
-from cli import actions, listing, sandbox_admin
-from cli.accounts import proof_from_session, session_for
+from application import runs
+from application.identity import proof_from_session, session_for
+from cli import listing, sandbox_admin
 from cli.bench import bench_of, bench_table
 from cli.demo_billing import month_end_close
 from cli.demo_unattended import systems_speak_first
@@ -64,8 +65,8 @@ class Demo:
         console.print(f"  {text}", style=style, soft_wrap=True, markup=False)
 
     async def start(self, key: str, user: str = "sam", workflow: str = WORKFLOW) -> str:
-        kind = actions.kind_named(workflow)
-        handle, _ = await actions.start(self.client, self.settings, kind, key, user)
+        kind = runs.kind_named(workflow)
+        handle, _ = await runs.start(self.client, self.settings, kind, key, user)
         self.say(f"$ psflow start {workflow} {key} --as {user}")
         if workflow == WORKFLOW:
             self.deals.append(handle.id)
@@ -76,11 +77,11 @@ class Demo:
     ) -> WorkflowStatus:
         """Follow the workflow with a spinner until it reaches one of `states`."""
         with console.status(f"{label}..."):
-            status, state = await actions.follow(
+            status, state = await runs.follow(
                 self.client,
                 self.settings,
                 workflow_id,
-                until=set(states) | actions.FINAL_STATES,
+                until=set(states) | runs.FINAL_STATES,
                 give_up_after=STEP_TIMEOUT,
             )
         if state not in states:
@@ -94,7 +95,7 @@ class Demo:
         engine = self.store()
         proof = proof_from_session(engine, session, argument.user, workflow_id, name)
         proven = argument.model_copy(update={"proof": proof})
-        return await actions.update(self.client, self.settings, workflow_id, name, proven)
+        return await runs.update(self.client, self.settings, workflow_id, name, proven)
 
     def close(self) -> None:
         if self._engine is not None:
@@ -304,7 +305,7 @@ async def staff(demo: Demo, workflow_id: str, approver: str, refused_by: str | N
 
 async def everything_at_a_glance(demo: Demo) -> None:
     demo.chapter("8. Everything at a glance", "$ psflow list --all")
-    types = sorted(actions.workflow_kinds())
+    types = sorted(runs.workflow_kinds())
     rows = await listing.collect(demo.client, demo.settings, types=types, include_closed=True)
     console.print(list_table(rows, console.width))
     temporal = demo.settings.temporal

@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 from rich.panel import Panel
 
-from cli.client import connect, require_search_attributes
+from application.temporal import connect, require_search_attributes
 from cli.logs import one_line_logging
 from cli.output import CliError, console
 from cli.stack import check_ports, has_secret, local_stack, sandbox_urls

@@ -12,8 +12,8 @@ from temporalio.client import Client, WorkflowExecutionStatus, WorkflowHandle
 from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
 
-from cli import actions
-from cli.client import closed_state, connect, execution_status, ui_link
+from application import runs
+from application.temporal import closed_state, connect, execution_status, ui_link
 from cli.options import JsonOption
 from cli.output import CliError, console, fail, print_json, when
 from cli.render import cells, fields_table, styled
@@ -213,7 +213,7 @@ def _new_run(letter: DeadLetter) -> tuple[Any, BaseModel, WorkflowIDReusePolicy]
 
         event = _input_of(letter, WorkerEvent, "worker-change")
         return WorkerChange.run, event, WorkflowIDReusePolicy.ALLOW_DUPLICATE
-    kind = actions.workflow_kinds().get(letter.workflow_type)
+    kind = runs.workflow_kinds().get(letter.workflow_type)
     if kind is None or kind.workflow_id(letter.business_key) != letter.workflow_id:
         raise CliError(f"{letter.workflow_type} cannot be retried from the dead letters")
     arguments = _input_of(letter, _input_type(kind.workflow), kind.name)
@@ -243,7 +243,7 @@ async def _start(
     reuse: WorkflowIDReusePolicy,
 ) -> WorkflowHandle[Any, Any]:
     """A new run of the letter's workflow id; never the running one (that refuses the retry)."""
-    with actions.temporal_errors(settings):
+    with runs.temporal_errors(settings):
         try:
             about = start_metadata(arguments)
             return await client.start_workflow(

@@ -6,8 +6,8 @@ import typer
 from rich.box import SIMPLE_HEAD
 from rich.table import Table
 
-from cli import actions
-from cli.client import connect
+from application import runs
+from application.temporal import connect
 from cli.options import AsOption, JsonOption, resolve_user
 from cli.output import CliError, console, fail, print_json, when
 from cli.render import cells, fields_table
@@ -147,10 +147,10 @@ async def _resubmit(settings: Settings, exception_ids: list[int], user: str) -> 
         listed = ", ".join(f"{e.id} ({e.state.value})" for e in closed)
         raise CliError(f"only open exceptions can be resubmitted: {listed}")
     client = await connect(settings)
-    kind = actions.kind_named("time-to-bill")
+    kind = runs.kind_named("time-to-bill")
     for project_id, period in sorted({(e.project_id, e.period) for e in found}):
         key = f"{project_id}/{period}"
-        handle, already = await actions.start(client, settings, kind, key, user)
+        handle, already = await runs.start(client, settings, kind, key, user)
         ids = [e.id for e in found if (e.project_id, e.period) == (project_id, period)]
         if already:
             raise CliError(

@@ -12,7 +12,7 @@ from rich.text import Text
 from temporalio.client import Client
 from temporalio.service import RPCError, RPCStatusCode
 
-from cli.client import closed_state, connect, rpc_problem, ui_link
+from application.temporal import closed_state, connect, rpc_problem, ui_link
 from cli.history_digest import Digest, digest
 from cli.history_text import failure_text
 from cli.options import WorkflowIdArg

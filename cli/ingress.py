@@ -5,7 +5,7 @@ from typing import Annotated
 
 import typer
 
-from cli.client import connect, require_search_attributes
+from application.temporal import connect, require_search_attributes
 from cli.logs import one_line_logging
 from cli.output import CliError, console, fail
 from cli.stack import port_free

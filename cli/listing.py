@@ -9,16 +9,16 @@ import typer
 from temporalio.client import Client, WorkflowExecution, WorkflowExecutionStatus
 from temporalio.service import RPCError, RPCStatusCode
 
-from cli import actions
-from cli.client import NoWorker, connect, fetch_status, require_worker, rpc_problem
+from application import runs
+from application.retrying import attach, retrying_of
+from application.temporal import NoWorker, connect, fetch_status, require_worker, rpc_problem
 from cli.options import JsonOption, duration_option
 from cli.output import CliError, console, print_json, span
-from cli.render import current_step, list_table, retried_step
-from cli.retrying import attach, retrying_of
+from cli.render import list_table, retried_step
 from cli.state import run, settings_of
 from config import Settings
 from models.retrying import Retrying
-from models.status import RunState, WaitingFor, WaitKind, WorkflowStatus
+from models.status import RunState, WaitingFor, WaitKind, WorkflowStatus, current_step
 from workflows import search_attributes as sa
 
 app = typer.Typer()
@@ -234,7 +234,7 @@ async def _list(
     limit: int,
     stalled_for: timedelta | None = None,
 ) -> list[Row]:
-    types = [actions.kind_named(workflow).name] if workflow else sorted(actions.workflow_types())
+    types = [runs.kind_named(workflow).name] if workflow else sorted(runs.workflow_types())
     client = await connect(settings)
     return await collect(
         client,

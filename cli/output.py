@@ -8,12 +8,14 @@ import typer
 from rich.console import Console
 from rich.text import Text
 
+from application.errors import AppError
+
 console = Console(highlight=False)
 err_console = Console(stderr=True, highlight=False)
 
 
-class CliError(Exception):
-    """A problem the user can fix; its message is the one line they see."""
+CliError = AppError
+"""A problem the user can fix; its message is the one line they see."""
 
 
 def fail(message: str) -> NoReturn:

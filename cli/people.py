@@ -4,9 +4,9 @@ from typing import Annotated
 
 import typer
 
-from cli import actions
+from application import runs
+from application.temporal import connect
 from cli.accounts import proof_for
-from cli.client import connect
 from cli.options import AsOption, WorkflowIdArg, resolve_user
 from cli.output import CliError, console, fail
 from cli.state import run, settings_of
@@ -29,7 +29,7 @@ async def _update(settings: Settings, workflow_id: str, name: str, argument: Dec
     client = await connect(settings)
     proof = proof_for(settings, argument.user, workflow_id, name)
     proven = argument.model_copy(update={"proof": proof})
-    return await actions.update(client, settings, workflow_id, name, proven)
+    return await runs.update(client, settings, workflow_id, name, proven)
 
 
 @app.command()

@@ -8,8 +8,8 @@ from rich.box import SIMPLE_HEAD
 from rich.table import Table
 from temporalio.client import WorkflowFailureError
 
-from cli.actions import temporal_errors
-from cli.client import connect, require_worker
+from application.runs import temporal_errors
+from application.temporal import connect, require_worker
 from cli.options import AsOption, JsonOption, resolve_user
 from cli.output import CliError, console, print_json
 from cli.render import cells

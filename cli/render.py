@@ -52,15 +52,6 @@ def fields_table(rows: Sequence[tuple[str, str]], title: str | None = None) -> T
     return table
 
 
-def current_step(status: WorkflowStatus) -> str | None:
-    """The step in progress, else the last one that finished."""
-    for step in status.steps:
-        if step.state in ("running", "waiting"):
-            return step.name
-    finished = [s for s in status.steps if s.state not in ("pending", "skipped")]
-    return finished[-1].name if finished else None
-
-
 def status_view(status: WorkflowStatus) -> RenderableType:
     """Header, steps, what it waits for, compensations, events and the error."""
     header = Text.assemble(

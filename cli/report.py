@@ -7,9 +7,9 @@ import typer
 from rich.box import SIMPLE_HEAD
 from rich.table import Table
 
+from application.runs import temporal_errors
+from application.temporal import connect
 from cli import report_figures as figures
-from cli.actions import temporal_errors
-from cli.client import connect
 from cli.options import JsonOption
 from cli.output import CliError, console, print_json
 from cli.render import cells

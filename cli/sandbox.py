@@ -9,8 +9,9 @@ from typing import Annotated, Any
 import typer
 from rich.panel import Panel
 
-from cli import actions, sandbox_admin
-from cli.client import connect, require_search_attributes, ui_link
+from application import runs
+from application.temporal import connect, require_search_attributes, ui_link
+from cli import sandbox_admin
 from cli.options import AsOption, resolve_user
 from cli.output import CliError, console, fail, print_json
 from cli.people import parse_fields
@@ -267,4 +268,4 @@ async def _start_for(settings: Settings, recorded: dict[str, Any], user: str) ->
     client = await connect(settings)
     await require_search_attributes(client, settings)
     event = WorkerEvent.model_validate(recorded)
-    return (await actions.start_for_event(client, settings, event, user)).id
+    return (await runs.start_for_event(client, settings, event, user)).id

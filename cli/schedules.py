@@ -17,7 +17,7 @@ from temporalio.client import (
 )
 from temporalio.service import RPCError, RPCStatusCode
 
-from cli.client import connect, rpc_problem
+from application.temporal import connect, rpc_problem
 from cli.options import JsonOption
 from cli.output import console, print_json
 from cli.state import run, settings_of

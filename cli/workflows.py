@@ -7,12 +7,12 @@ import typer
 from rich.live import Live
 from rich.text import Text
 
-from cli import actions
-from cli.change_orders import checked_input
-from cli.client import connect, require_search_attributes, status_of, ui_link
+from application import runs
+from application.change_orders import checked_input
+from application.prechecks import precheck
+from application.temporal import connect, require_search_attributes, status_of, ui_link
 from cli.options import AsOption, JsonOption, WorkflowIdArg, resolve_user
 from cli.output import CliError, console, print_json
-from cli.prechecks import precheck
 from cli.render import status_view, styled
 from cli.state import run, settings_of
 from config import Settings
@@ -61,7 +61,7 @@ def start(
 async def _start(
     settings: Settings, workflow: str, key: str | None, file: Path | None, user: str
 ) -> None:
-    kind = actions.kind_named(workflow)
+    kind = runs.kind_named(workflow)
     # One trace: the checks' reads of the systems, then the start and the whole run under it.
     with entry_span(settings.telemetry, "psflow start", {WORKFLOW_TYPE: kind.name}) as span:
         arguments = None
@@ -72,12 +72,12 @@ async def _start(
                 f"give the {workflow} key ({kind.key_help}); --file is for change orders"
             )
         else:
-            actions.input_for(kind, key, user)  # a malformed key fails before anything is contacted
+            runs.input_for(kind, key, user)  # a malformed key fails before anything is contacted
         span.set_attributes(workflow_attributes(kind.name, kind.workflow_id(key)))
         client = await connect(settings)
         await require_search_attributes(client, settings)
         await precheck(settings, kind.name, key)
-        handle, already = await actions.start(client, settings, kind, key, user, arguments)
+        handle, already = await runs.start(client, settings, kind, key, user, arguments)
     verb = "already running" if already else "started"
     console.print(f"[bold]{handle.id}[/bold] {verb}")
     console.print(f"UI: {ui_link(settings, handle.id)}", soft_wrap=True)
@@ -127,7 +127,7 @@ async def _watch(settings: Settings, workflow_id: str) -> tuple[WorkflowStatus, 
     client = await connect(settings)
     first = await status_of(client, settings, workflow_id)
     with Live(status_view(first), console=console, refresh_per_second=4) as live:
-        result = await actions.follow(
+        result = await runs.follow(
             client, settings, workflow_id, on_status=lambda s: live.update(status_view(s))
         )
     if not console.is_terminal:
@@ -153,4 +153,4 @@ def cancel(ctx: typer.Context, workflow_id: WorkflowIdArg) -> None:
 
 async def _cancel(settings: Settings, workflow_id: str) -> None:
     client = await connect(settings)
-    await actions.cancel(client, settings, workflow_id)
+    await runs.cancel(client, settings, workflow_id)

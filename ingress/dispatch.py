@@ -1,8 +1,9 @@
 """What each event starts or signals, by business key, and the answer to give its sender.
 
-Starts go through the CLI's own actions (`cli.actions.start`, `start_for_event`, the change
-order check), so an event and a person typing `psflow start` get the same workflow id, the same
-id-conflict policy (USE_EXISTING: a duplicate finds the running workflow) and the same checks.
+Starts go through the application layer the CLI uses too (`application.runs.start`,
+`start_for_event`, the change order check), so an event and a person typing `psflow start` get
+the same workflow id, the same id-conflict policy (USE_EXISTING: a duplicate finds the running
+workflow) and the same checks.
 Signals go to the running workflow by id; the workflow takes each event (or entry) once.
 """
 
@@ -16,10 +17,10 @@ from pydantic import BaseModel
 from temporalio.client import Client
 from temporalio.service import RPCError, RPCStatusCode
 
-from cli.actions import AlreadyRan, input_for, kind_named, start, start_for_event
-from cli.change_orders import checked_input
-from cli.client import connect, require_search_attributes
-from cli.output import CliError
+from application.change_orders import checked_input
+from application.errors import AppError
+from application.runs import AlreadyRan, input_for, kind_named, start, start_for_event
+from application.temporal import connect, require_search_attributes
 from config import Settings
 from connectors.errors import ConnectorError
 from ingress.events import Answer, CrmEvent, PsaEvent
@@ -48,9 +49,10 @@ class Refused(Exception):
 
 
 def _transient(exc: BaseException) -> bool:
-    """Did a system's outage (not the event's content) cause this CliError?
+    """Did a system's outage (not the event's content) cause this AppError?
 
-    The CLI's checks raise `CliError(...) from None`: the connector error stays as context."""
+    The application layer's checks raise `AppError(...) from None`: the connector error stays
+    as context."""
     seen: BaseException | None = exc
     while seen is not None:
         if isinstance(seen, ConnectorError) and seen.retryable:
@@ -85,7 +87,7 @@ class Temporal:
                 try:
                     client = await connect(self.settings)
                     await require_search_attributes(client, self.settings)
-                except CliError as exc:
+                except AppError as exc:
                     raise Refused(503, str(exc)) from None
                 self._client = client
             return self._client
@@ -96,7 +98,7 @@ class Temporal:
             return await asyncio.wait_for(action, TEMPORAL_TIMEOUT_SECONDS)
         except AlreadyRan:
             raise
-        except (CliError, RPCError) as exc:
+        except (AppError, RPCError) as exc:
             raise Refused(503, f"Temporal did not take the event: {exc}") from None
         except TimeoutError:
             raise Refused(503, "Temporal did not answer in time: send the event again") from None
@@ -115,7 +117,7 @@ class Dispatcher:
         kind = kind_named(name)
         try:
             arguments = arguments or input_for(kind, key, user)
-        except CliError as exc:
+        except AppError as exc:
             raise Refused(422, f"{name} cannot start for {key!r}: {exc}") from None
         client = await self.temporal.client()
         try:
@@ -234,7 +236,7 @@ class Dispatcher:
     async def _change_order(self, event_id: str, change_order_id: str) -> Answer:
         try:
             key, arguments = await checked_input(self.settings, change_order_id, None)
-        except CliError as exc:
+        except AppError as exc:
             raise Refused(503 if _transient(exc) else 422, str(exc)) from None
         return await self._start(event_id, "change-order", key, "psa-event", arguments)
 

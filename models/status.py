@@ -97,3 +97,12 @@ class WorkflowStatus(BaseModel):
     compensations: list[Compensation] = []
     events: list[Event] = []
     error: str | None = None
+
+
+def current_step(status: WorkflowStatus) -> str | None:
+    """The step in progress, else the last one that finished."""
+    for step in status.steps:
+        if step.state in ("running", "waiting"):
+            return step.name
+    finished = [s for s in status.steps if s.state not in ("pending", "skipped")]
+    return finished[-1].name if finished else None

@@ -43,7 +43,7 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 from typer.testing import CliRunner, Result
 
-from cli.client import ui_link
+from application.temporal import ui_link
 from cli.history import RunHistory, history_view
 from cli.history_digest import digest
 from cli.main import app

@@ -24,7 +24,7 @@ from temporalio.service import RPCError, RPCStatusCode
 from temporalio.testing import WorkflowEnvironment
 from typer.testing import CliRunner
 
-from cli.actions import AlreadyRan, kind_named, start
+from application.runs import AlreadyRan, kind_named, start
 from cli.main import app as cli_app
 from cli.output import CliError
 from cli.stack import check_ports, local_stack, with_local_ingress

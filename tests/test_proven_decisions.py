@@ -17,7 +17,7 @@ from sqlalchemy import Engine
 from temporalio.client import Client, WorkflowUpdateFailedError
 from temporalio.testing import WorkflowEnvironment
 
-from cli import actions
+from application import runs
 from config import Settings, load_settings
 from models.identity import UNKNOWN_KEY, Identity
 from models.people import Approval, Correction
@@ -192,7 +192,7 @@ async def test_a_key_rotated_while_a_run_waits_is_fetched_and_the_decision_taken
         await handle.execute_update(OpportunityToProject.approve, signed_anew)
     assert getattr(refused.value.cause, "type", None) == UNKNOWN_KEY
     # what the CLI, the demo and the inbox send through: the run reloads the keys, once
-    answer = await actions.update(client, worker, handle.id, "approve", signed_anew)
+    answer = await runs.update(client, worker, handle.id, "approve", signed_anew)
     assert answer == "approved by morgan"
     assert (await handle.result()).outcome == "completed"
 

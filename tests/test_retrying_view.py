@@ -14,10 +14,10 @@ from temporalio.api.failure.v1 import Failure
 from temporalio.api.workflow.v1 import PendingActivityInfo
 from typer.testing import CliRunner
 
+from application.retrying import attach, decoded_failure, retrying_from, system_of
 from cli.main import app
 from cli.options import duration_option
 from cli.render import list_table, status_view
-from cli.retrying import attach, decoded_failure, retrying_from, system_of
 from connectors.errors import error_for_status
 from models.retrying import LAST_ERROR_CHARS, Retrying
 from models.status import RunState, Step, StepState, WorkflowStatus

@@ -9,7 +9,7 @@ from temporalio.api.enums.v1 import EventType
 from temporalio.api.sdk.v1 import WorkflowMetadata
 from temporalio.client import Client, WorkflowHandle
 
-from cli import actions
+from application import runs
 from cli.history_text import decode
 from config import Settings
 from models.change_order import ChangeOrder
@@ -34,8 +34,8 @@ async def test_a_run_shows_its_summary_activities_and_current_state_in_the_ui(
     async with httpx.AsyncClient(base_url=sandbox.urls["crm"], timeout=10) as admin:
         added = await admin.post("/__admin/seed/deals", json={"count": 1, "like": "large_usd"})
     deal = added.json()["opportunities"][0]
-    kind = actions.kind_named("opportunity-to-project")
-    handle, _ = await actions.start(client, worker, kind, deal, "sam")
+    kind = runs.kind_named("opportunity-to-project")
+    handle, _ = await runs.start(client, worker, kind, deal, "sam")
 
     description = await handle.describe()
     assert await description.static_summary() == f"Deal {deal} to a project"

@@ -218,7 +218,7 @@ async def test_a_refused_start_is_one_trace_of_the_command_and_its_failed_check(
     ]
     trace = [s for s in spans.get_finished_spans() if s.context.trace_id == root.context.trace_id]
     assert root.parent is None and root.status.status_code == StatusCode.ERROR
-    assert root.status.description == "CliError"
+    assert root.status.description == "AppError"
     (check,) = children(root, trace)
     assert check.name == "GET crm"
     assert attributes(check)["psflow.retry"] == "permanent"

@@ -6,7 +6,15 @@ from pathlib import Path
 import pytest
 
 WORKFLOWS = Path(__file__).parent.parent / "workflows"
-PROJECT_PACKAGES = {"activities", "connectors", "models", "store", "workflows", "config"}
+PROJECT_PACKAGES = {
+    "application",
+    "activities",
+    "connectors",
+    "models",
+    "store",
+    "workflows",
+    "config",
+}
 # Modules the worker and CLI use outside the sandbox; they define no workflow.
 NOT_SANDBOXED = {"catalog.py", "__init__.py"}
 

@@ -7,7 +7,7 @@ validates the key.
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 
-from cli.output import CliError
+from application.errors import AppError
 from config import Settings, SystemSettings
 from connectors.errors import (
     AuthenticationFailed,
@@ -28,21 +28,21 @@ async def checking(system: str, settings: SystemSettings, what: str) -> AsyncIte
     try:
         yield
     except NotFound:
-        raise CliError(f"{what} does not exist in the {label}: check the id") from None
+        raise AppError(f"{what} does not exist in the {label}: check the id") from None
     except (SystemUnavailable, RateLimited):
-        raise CliError(
+        raise AppError(
             f"cannot check {what}: the {label} at {settings.url} does not answer; "
             "start the sandbox with `psflow sandbox up` or `psflow dev`, "
             f"or set PSFLOW_{label}_URL"
         ) from None
     except AuthenticationFailed:
-        raise CliError(
+        raise AppError(
             f"the {label} at {settings.url} refused psflow's credentials: "
             f"check PSFLOW_{label}_CLIENT_ID and PSFLOW_{label}_CLIENT_SECRET"
         ) from None
     except RequestRejected as exc:
         reason = exc.message.partition(f"answered {exc.status}: ")[2] or exc.message
-        raise CliError(f"the {label} does not accept {what} ({reason}): check the id") from None
+        raise AppError(f"the {label} does not accept {what} ({reason}): check the id") from None
 
 
 async def opportunity_exists(settings: Settings, opportunity_id: str) -> None:
@@ -96,7 +96,7 @@ async def project_exists(settings: Settings, key: str) -> None:
     try:
         async with checking("psa", psa, f"project {project_id}"):
             if await connector.billing_project(project_id) is None:
-                raise CliError(f"project {project_id} does not exist in the PSA: check the id")
+                raise AppError(f"project {project_id} does not exist in the PSA: check the id")
     finally:
         await connector.aclose()
 

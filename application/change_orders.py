@@ -7,8 +7,8 @@ from pydantic import ValidationError
 from pydantic_core import ErrorDetails
 
 from activities.change_orders import read_project_state
-from cli.output import CliError
-from cli.prechecks import checking
+from application.errors import AppError
+from application.prechecks import checking
 from config import Settings, SystemSettings
 from connectors.crm import CrmConnector
 from connectors.erp import ErpConnector
@@ -26,15 +26,15 @@ def from_file(path: Path) -> ChangeOrder:
     try:
         data = json.loads(path.read_text())
     except FileNotFoundError:
-        raise CliError(f"change order file {path} does not exist") from None
+        raise AppError(f"change order file {path} does not exist") from None
     except (OSError, UnicodeDecodeError) as exc:
-        raise CliError(f"cannot read change order file {path}: {exc}") from None
+        raise AppError(f"cannot read change order file {path}: {exc}") from None
     except json.JSONDecodeError as exc:
-        raise CliError(f"{path} is not JSON: {exc.msg} at line {exc.lineno}") from None
+        raise AppError(f"{path} is not JSON: {exc.msg} at line {exc.lineno}") from None
     try:
         return ChangeOrder.model_validate(data)
     except ValidationError as exc:
-        raise CliError(f"{path}: " + "; ".join(_problem(e) for e in exc.errors())) from None
+        raise AppError(f"{path}: " + "; ".join(_problem(e) for e in exc.errors())) from None
 
 
 def _problem(error: ErrorDetails) -> str:
@@ -60,7 +60,7 @@ async def checked_input(
 ) -> tuple[str, ChangeOrderInput]:
     """(change order id, workflow input), after checking it against the live project."""
     if (key is None) == (file is None):
-        raise CliError("give the change order id (held in the PSA) or --file co.json, not both")
+        raise AppError("give the change order id (held in the PSA) or --file co.json, not both")
     psa, erp, crm = _connectors(settings)
     try:
         if file is not None:
@@ -70,17 +70,17 @@ async def checked_input(
             async with checking("psa", settings.psa, f"change order {key}"):
                 found = await psa.get_change_order(key)
             if found is None:
-                raise CliError(f"change order {key} does not exist in the PSA: check the id")
+                raise AppError(f"change order {key} does not exist in the PSA: check the id")
             order = found
         try:
             state = await read_project_state(psa, erp, crm, order.project_id)
         except ConnectorError as exc:
-            raise CliError(f"cannot check change order {order.id}: {exc.message}") from None
+            raise AppError(f"cannot check change order {order.id}: {exc.message}") from None
     finally:
         for connector in (psa, erp, crm):
             await connector.aclose()
     problems = change_order_problems(order, state, settings.change_orders)
     if problems:
         listed = "; ".join(f"{p.field}: {p.message}" for p in problems)
-        raise CliError(f"change order {order.id} is refused: {listed}")
+        raise AppError(f"change order {order.id} is refused: {listed}")
     return order.id, ChangeOrderInput(change_order=order)

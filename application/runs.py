@@ -17,7 +17,9 @@ from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
-from cli.client import (
+from application.errors import AppError
+from application.retrying import with_retrying
+from application.temporal import (
     WORKER_TIMEOUT,
     closed_state,
     describe,
@@ -27,8 +29,6 @@ from cli.client import (
     require_worker,
     rpc_problem,
 )
-from cli.output import CliError
-from cli.retrying import with_retrying
 from config import Settings
 from models.hcm import WorkerEvent, WorkerEventKind
 from models.identity import REFRESH_KEYS, UNKNOWN_KEY
@@ -39,7 +39,7 @@ if TYPE_CHECKING:
     from workflows.catalog import WorkflowKind
 
 
-class AlreadyRan(CliError):
+class AlreadyRan(AppError):
     """The workflow for this key ran to an end and is not started again."""
 
 
@@ -73,7 +73,7 @@ def kind_named(name: str) -> "WorkflowKind":
     """The catalog entry, or a line naming the known workflows."""
     kinds = workflow_kinds()
     if name not in kinds:
-        raise CliError(f"unknown workflow {name!r}: use one of {', '.join(sorted(kinds))}")
+        raise AppError(f"unknown workflow {name!r}: use one of {', '.join(sorted(kinds))}")
     return kinds[name]
 
 
@@ -83,9 +83,9 @@ def input_for(kind: "WorkflowKind", key: str, user: str) -> BaseModel:
         return kind.input_for(key, user)
     except ValidationError as exc:
         messages = [str(error["msg"]).removeprefix("Value error, ") for error in exc.errors()]
-        raise CliError("; ".join(messages)) from None
+        raise AppError("; ".join(messages)) from None
     except ValueError as exc:
-        raise CliError(str(exc)) from None
+        raise AppError(str(exc)) from None
 
 
 async def start(
@@ -164,7 +164,7 @@ async def running(client: Client, settings: Settings, workflow_id: str) -> str:
     description = await describe(client, settings, workflow_id)
     if description.status != WorkflowExecutionStatus.RUNNING:
         state = closed_state(description.status)
-        raise CliError(f"workflow {workflow_id} is not running (state: {state})")
+        raise AppError(f"workflow {workflow_id} is not running (state: {state})")
     return description.task_queue
 
 
@@ -191,7 +191,7 @@ async def update(
     except WorkflowUpdateFailedError as exc:
         cause = exc.cause
         reason = getattr(cause, "message", None) or str(cause)
-        raise CliError(f"{name} refused: {reason}") from None
+        raise AppError(f"{name} refused: {reason}") from None
     except WorkflowUpdateRPCTimeoutOrCancelledError:
         raise no_worker(task_queue) from None
     except RPCError as exc:
@@ -237,7 +237,7 @@ async def follow(
             final = status.state in FINAL_STATES
             return status, str(status.state) if final else closed_state(description.status)
         if deadline is not None and loop.time() > deadline:
-            raise CliError(
+            raise AppError(
                 f"{workflow_id} is still {status.state} after {give_up_after:.0f}s: "
                 f"see `psflow status {workflow_id}`"
             )

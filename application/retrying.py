@@ -23,9 +23,8 @@ from temporalio.converter import DataConverter
 from temporalio.exceptions import ApplicationError, FailureError
 from temporalio.service import RPCError
 
-from cli.render import current_step
 from models.retrying import Retrying, cut
-from models.status import WorkflowStatus
+from models.status import WorkflowStatus, current_step
 
 SYSTEMS = {"crm": "CRM", "erp": "ERP", "psa": "PSA", "hcm": "HCM", "store": "store"}
 HISTORY_PAGE = 50

@@ -18,8 +18,8 @@ from temporalio.client import (
 from temporalio.service import RPCError, RPCStatusCode
 
 import telemetry
-from cli.output import CliError
-from cli.retrying import with_retrying
+from application.errors import AppError
+from application.retrying import with_retrying
 from config import ConfigError, Settings
 from models.status import WorkflowStatus
 from security.codec import data_converter
@@ -38,7 +38,7 @@ STATES = {
 }
 
 
-class NoWorker(CliError):
+class NoWorker(AppError):
     """No worker polls the workflow's task queue, or none answered in time."""
 
 
@@ -48,7 +48,7 @@ async def connect(settings: Settings) -> Client:
     try:
         converter = data_converter(settings)  # encrypting when [codec] has keys
     except ConfigError as exc:
-        raise CliError(str(exc)) from None
+        raise AppError(str(exc)) from None
     try:
         return await Client.connect(
             address,
@@ -73,15 +73,15 @@ def closed_state(status: WorkflowExecutionStatus | None) -> str:
     return STATES.get(status, "unknown") if status is not None else "unknown"
 
 
-def unreachable(settings: Settings) -> CliError:
-    return CliError(
+def unreachable(settings: Settings) -> AppError:
+    return AppError(
         f"cannot reach Temporal at {settings.temporal.address}: "
         "start it with `psflow dev` or set --address"
     )
 
 
-def no_such_workflow(workflow_id: str) -> CliError:
-    return CliError(f"no workflow {workflow_id}: check the id with `psflow list`")
+def no_such_workflow(workflow_id: str) -> AppError:
+    return AppError(f"no workflow {workflow_id}: check the id with `psflow list`")
 
 
 def no_worker(task_queue: str) -> NoWorker:
@@ -91,10 +91,10 @@ def no_worker(task_queue: str) -> NoWorker:
     )
 
 
-def rpc_problem(exc: RPCError, settings: Settings, workflow_id: str | None = None) -> CliError:
+def rpc_problem(exc: RPCError, settings: Settings, workflow_id: str | None = None) -> AppError:
     """An RPC failure as one actionable line."""
     if exc.status == RPCStatusCode.NOT_FOUND and "namespace" in exc.message.lower():
-        return CliError(
+        return AppError(
             f"namespace {settings.temporal.namespace} does not exist at "
             f"{settings.temporal.address}: create it or set --namespace"
         )
@@ -104,7 +104,7 @@ def rpc_problem(exc: RPCError, settings: Settings, workflow_id: str | None = Non
         return unreachable(settings)
     if exc.status in (RPCStatusCode.DEADLINE_EXCEEDED, RPCStatusCode.CANCELLED):
         return no_worker(settings.temporal.task_queue)
-    return CliError(f"Temporal refused the request: {exc.message}")
+    return AppError(f"Temporal refused the request: {exc.message}")
 
 
 async def execution_status(handle: WorkflowHandle[Any, Any]) -> WorkflowExecutionStatus | None:
@@ -120,7 +120,7 @@ async def execution_status(handle: WorkflowHandle[Any, Any]) -> WorkflowExecutio
 async def describe(
     client: Client, settings: Settings, workflow_id: str
 ) -> WorkflowExecutionDescription:
-    """Temporal's record of the workflow; a missing one is a CliError."""
+    """Temporal's record of the workflow; a missing one is an AppError."""
     try:
         return await client.get_workflow_handle(workflow_id).describe()
     except RPCError as exc:
@@ -157,7 +157,7 @@ async def fetch_status(
     except RPCError as exc:
         raise rpc_problem(exc, settings, workflow_id) from None
     except (WorkflowQueryFailedError, WorkflowQueryRejectedError) as exc:
-        raise CliError(f"{workflow_id} did not answer its status query: {exc}") from None
+        raise AppError(f"{workflow_id} did not answer its status query: {exc}") from None
     return status
 
 
@@ -183,7 +183,7 @@ async def require_search_attributes(client: Client, settings: Settings) -> None:
         raise rpc_problem(exc, settings) from None
     missing = [key.name for key in ALL if key.name not in known]
     if missing:
-        raise CliError(
+        raise AppError(
             f"Temporal at {settings.temporal.address} lacks psflow's search attributes "
             f"({', '.join(missing)}): run it with `psflow dev`, or add each with "
             "`temporal operator search-attribute create --name NAME --type TYPE`"
