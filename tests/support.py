@@ -47,7 +47,7 @@ def free_port() -> int:
 
 # Test modules that run a sandbox of their own also get a namespace of their own, so that
 # their business keys (workflow ids) never meet the shared sandbox's on the one dev server.
-OWN_NAMESPACES = ("ingress-tests", "reconcile-tests", "report-tests")
+OWN_NAMESPACES = ("ingress-tests", "reconcile-tests", "report-tests", "proofs-tests")
 
 
 async def client_in(env: Any, namespace: str) -> Client:
@@ -214,10 +214,11 @@ def sign_in(env: dict[str, str], *users: str) -> None:
 
 
 @contextmanager
-def own_sandbox(folder: Path, temporal: Any) -> Iterator[Sandbox]:
+def own_sandbox(folder: Path, temporal: Any, namespace: str = "default") -> Iterator[Sandbox]:
     """Sandbox systems and a store of a test module's own, on the session's Temporal
-    (`temporal`: its WorkflowEnvironment)."""
-    box = Sandbox(write_settings(folder, temporal.client.service_client.config.target_host))
+    (`temporal`: its WorkflowEnvironment), in `namespace`."""
+    target = temporal.client.service_client.config.target_host
+    box = Sandbox(write_settings(folder, target, namespace=namespace))
     box.start()
     try:
         yield box

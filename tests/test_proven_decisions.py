@@ -1,15 +1,15 @@
 """Decisions name a person only with a proof: what a waiting run refuses, by update and by
 signal, and what it takes (roles from the proof, a rotated key, the audit's verified subject).
 
-The module has its own sandbox and store (on the session's Temporal): it rotates the issuer's
-keys, which other modules' waiting runs must not see.
+The module has its own sandbox, store and namespace (on the session's Temporal): it rotates
+the issuer's keys, which other modules' waiting runs must not see, and the deals its sandbox
+adds are numbered as the shared sandbox's are, so their workflow ids must not meet.
 """
 
 import base64
 import json
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import httpx
 import pytest
@@ -25,17 +25,24 @@ from models.status import WaitKind, WorkflowStatus
 from security import issuer
 from store.audit import audit_entries
 from store.db import open_engine
-from tests.support import Sandbox, own_sandbox, proof
+from tests.support import Sandbox, client_in, own_sandbox, proof
 from tests.test_opportunity_to_project import Handle, start, status_when, waiting_for
 from workflows.opportunity_to_project import OpportunityToProject
+
+NAMESPACE = "proofs-tests"
 
 
 @pytest.fixture(scope="module")
 def sandbox(
     tmp_path_factory: pytest.TempPathFactory, temporal_env: WorkflowEnvironment
 ) -> Iterator[Sandbox]:
-    with own_sandbox(tmp_path_factory.mktemp("proofs-estate"), temporal_env) as box:
+    with own_sandbox(tmp_path_factory.mktemp("proofs-estate"), temporal_env, NAMESPACE) as box:
         yield box
+
+
+@pytest.fixture
+async def client(temporal_env: WorkflowEnvironment) -> Client:
+    return await client_in(temporal_env, NAMESPACE)
 
 
 @pytest.fixture(scope="module")
@@ -197,7 +204,7 @@ async def test_a_key_rotated_while_a_run_waits_is_fetched_and_the_decision_taken
     assert (await handle.result()).outcome == "completed"
 
 
-def test_the_issuer_keeps_no_secret_in_what_a_run_is_given(store: Engine, tmp_path: Path) -> None:
+def test_the_issuer_keeps_no_secret_in_what_a_run_is_given(store: Engine) -> None:
     keys = issuer.public_keys(store)
     assert keys.keys and all(set(k) >= {"kid", "kty", "crv", "x", "y"} for k in keys.keys)
     assert not any("d" in k for k in keys.keys)  # the private part of an EC JWK

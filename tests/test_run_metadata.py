@@ -2,6 +2,7 @@
 and details from the start, each activity's summary (step and system), and the current
 details following its status."""
 
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
@@ -80,8 +81,6 @@ def test_summaries_hold_ids_and_amounts_and_details_name_what_to_do() -> None:
     assert start_metadata(TimeToBillInput(project_id="PRJ-V00001", period="2026-10")).summary == (
         "Bill project PRJ-V00001 for 2026-10"
     )
-    from datetime import UTC, datetime
-
     since = datetime(2026, 12, 2, 9, 0, tzinfo=UTC)
     status = WorkflowStatus(
         workflow_id="opportunity-to-project/006A",

@@ -273,6 +273,11 @@ class Decisions:
             identity = self._identity(decision, user, proof)
         except ProofRefused as exc:
             raise Refused(str(exc), UNKNOWN_KEY if exc.unknown_key else "Refused") from None
+        with self._deciding_as(identity):
+            yield
+
+    @contextmanager
+    def _deciding_as(self, identity: Identity) -> Iterator[None]:
         self._deciding = identity
         try:
             yield
@@ -287,13 +292,11 @@ class Decisions:
         if not self.proven_signals:
             return rules()
         try:
-            self._deciding = self._identity(decision, sent.user, sent.proof)
+            identity = self._identity(decision, sent.user, sent.proof)
         except ProofRefused as exc:
             return str(exc)
-        try:
+        with self._deciding_as(identity):
             return rules()
-        finally:
-            self._deciding = None
 
     def _take_proof(self, proof: str | None, *, update: bool = True) -> None:
         """Remember a taken proof: its id is not taken again, its subject goes to the audit.
