@@ -132,7 +132,7 @@ def codec_server(
     """
     import uvicorn
 
-    from cli.stack import port_free
+    from stack.local import port_free
 
     settings = settings_of(ctx)
     host = host or settings.codec.server_host

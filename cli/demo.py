@@ -9,9 +9,9 @@ from rich.rule import Rule
 from sqlalchemy import Engine
 from temporalio.client import Client
 
-from application import runs
+from application import listing, runs
 from application.identity import proof_from_session, session_for
-from cli import listing, sandbox_admin
+from cli import sandbox_admin
 from cli.bench import bench_of, bench_table
 from cli.demo_billing import month_end_close
 from cli.demo_unattended import systems_speak_first

@@ -9,10 +9,10 @@ import httpx
 from cli.output import CliError, console
 from cli.render import status_view
 from cli.report import build, render
-from cli.stack import sandbox_urls
 from models.opportunity_to_project import workflow_id
 from models.status import RunState
 from sandbox.crm.seed import DEMO_OPPORTUNITIES
+from stack.local import sandbox_urls
 
 if TYPE_CHECKING:  # cli.demo imports this module
     from cli.demo import Demo

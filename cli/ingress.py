@@ -8,9 +8,9 @@ import typer
 from application.temporal import connect, require_search_attributes
 from cli.logs import one_line_logging
 from cli.output import CliError, console, fail
-from cli.stack import port_free
 from cli.state import run, settings_of
 from config import Settings
+from stack.local import port_free
 
 app = typer.Typer()
 

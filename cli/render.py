@@ -10,7 +10,7 @@ from rich.text import Text
 
 from cli.output import age, due, when
 from models.retrying import Retrying
-from models.status import Step, WorkflowStatus
+from models.status import Step, WorkflowStatus, retried_step
 
 STATE_STYLES = {
     "done": "green",
@@ -88,11 +88,6 @@ def _steps(status: WorkflowStatus) -> Table:
             detail = Text(f"{_who(step.retrying)}, attempt {step.retrying.attempt}")
         table.add_row(name, state, started, ended, detail)
     return table
-
-
-def retried_step(status: WorkflowStatus) -> Step | None:
-    """The step whose activity Temporal is retrying, if any."""
-    return next((s for s in status.steps if s.retrying is not None), None)
 
 
 def _who(retrying: Retrying) -> str:

@@ -23,11 +23,11 @@ from cli.sandbox_seed import (
     previous_month,
     seed_table,
 )
-from cli.stack import check_ports, sandbox_urls, start_sandbox
 from cli.state import run, settings_of
 from cli.stopping import cancel_on_signals
 from config import Settings
 from models.hcm import WorkerEvent, WorkerEventKind
+from stack.local import check_ports, sandbox_urls, start_sandbox
 
 app = typer.Typer(
     help="Run the sandbox CRM, ERP, PSA and HCM; inject faults; reset their data; "

@@ -106,3 +106,8 @@ def current_step(status: WorkflowStatus) -> str | None:
             return step.name
     finished = [s for s in status.steps if s.state not in ("pending", "skipped")]
     return finished[-1].name if finished else None
+
+
+def retried_step(status: WorkflowStatus) -> Step | None:
+    """The step whose activity Temporal is retrying, if any."""
+    return next((s for s in status.steps if s.retrying is not None), None)

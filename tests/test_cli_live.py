@@ -453,7 +453,7 @@ def stack_env(config: Path) -> dict[str, str]:
 
 
 def ports_free(config: Path) -> bool:
-    from cli.stack import port_free, split_address, ui_port
+    from stack.local import port_free, split_address, ui_port
 
     settings = load_settings(config)
     box = settings.sandbox

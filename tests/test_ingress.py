@@ -27,7 +27,6 @@ from typer.testing import CliRunner
 from application.runs import AlreadyRan, kind_named, start
 from cli.main import app as cli_app
 from cli.output import CliError
-from cli.stack import check_ports, local_stack, with_local_ingress
 from config import Settings, load_settings
 from ingress.app import MAX_BODY_BYTES, create_app
 from ingress.server import serve
@@ -35,6 +34,7 @@ from models.change_order import ChangeOrder, RoleChange, change_order_workflow_i
 from models.opportunity_to_project import OpportunityToProjectResult
 from sandbox.crm.seed import DEMO_OPPORTUNITIES, SPARE_CLOSED_WON
 from sandbox.volume import Volume, volume_projects
+from stack.local import check_ports, local_stack, with_local_ingress
 from tests.billing_support import seed_volume
 from tests.support import (
     Sandbox,

