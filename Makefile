@@ -3,6 +3,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PACKAGES := application models workflows activities connectors store sandbox cli security telemetry ingress \
+	stack inbox \
 	worker.py config.py
 TYPED := $(PACKAGES) bench chaos
 

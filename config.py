@@ -67,6 +67,20 @@ class IngressSettings(BaseModel):
     """How old a signature's timestamp may be (and how long a seen signature is remembered)."""
 
 
+class InboxSettings(BaseModel):
+    """`psflow inbox`: the approvers' web pages."""
+
+    host: str = "127.0.0.1"
+    port: int = 8720
+    public_url: str | None = None
+    """The address people open it at, e.g. https://inbox.example.com behind a TLS proxy
+    (sign-in redirects come back there); default http://<host>:<port>."""
+
+    @property
+    def url(self) -> str:
+        return (self.public_url or f"http://{self.host}:{self.port}").rstrip("/")
+
+
 class OidcSettings(BaseModel):
     """`[auth.oidc]`: the provider psflow trusts to say who people are."""
 
@@ -80,6 +94,15 @@ class OidcSettings(BaseModel):
     groups_claim: str = "groups"
     group_roles: dict[str, str] = Field(default_factory=dict)
     """Provider group -> psflow role, e.g. {"Finance Approvers" = "finance"}."""
+    web_client_id: str | None = None
+    """The web client registered for the inbox (authorization code flow, redirect URI
+    <[inbox] public_url>/signin/callback); default: client_id."""
+    web_client_secret: SecretStr | None = None
+    """The web client's secret, sent by HTTP Basic; none: a public client (PKCE only)."""
+
+    @property
+    def web_client(self) -> str:
+        return self.web_client_id or self.client_id
 
 
 class AuthSettings(BaseModel):
@@ -244,6 +267,7 @@ class Settings(BaseModel):
     sandbox: SandboxSettings = SandboxSettings()
     ingress: IngressSettings = IngressSettings()
     auth: AuthSettings = AuthSettings()
+    inbox: InboxSettings = InboxSettings()
     worker: WorkerSettings = WorkerSettings()
     codec: CodecSettings = CodecSettings()
     data_dir: Path = Path(".psflow")
@@ -377,6 +401,9 @@ ENV_KEYS: dict[str, tuple[str, ...]] = {
     "PSFLOW_INGRESS_HCM_SECRET": ("ingress", "secrets", "hcm"),
     "PSFLOW_INGRESS_PSA_SECRET": ("ingress", "secrets", "psa"),
     "PSFLOW_INGRESS_TOLERANCE_SECONDS": ("ingress", "tolerance_seconds"),
+    "PSFLOW_INBOX_HOST": ("inbox", "host"),
+    "PSFLOW_INBOX_PORT": ("inbox", "port"),
+    "PSFLOW_INBOX_PUBLIC_URL": ("inbox", "public_url"),
     "PSFLOW_SERVICE_NAME": ("telemetry", "service_name"),
     "PSFLOW_TRACES": ("telemetry", "traces"),
     "PSFLOW_OTLP_ENDPOINT": ("telemetry", "otlp_endpoint"),

@@ -1,9 +1,10 @@
-"""The Temporal client the CLI uses, and Temporal errors turned into words."""
+"""The Temporal client every front door uses, its queries, and Temporal errors in words."""
 
 from datetime import timedelta
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import quote
 
+from pydantic import BaseModel
 from temporalio.api.enums.v1 import TaskQueueType
 from temporalio.api.taskqueue.v1 import TaskQueue
 from temporalio.api.workflowservice.v1 import DescribeTaskQueueRequest
@@ -21,9 +22,11 @@ import telemetry
 from application.errors import AppError
 from application.retrying import with_retrying
 from config import ConfigError, Settings
+from models.brief import DecisionBrief
 from models.status import WorkflowStatus
 from security.codec import data_converter
 
+M = TypeVar("M", bound=BaseModel)
 CONNECT_TIMEOUT = timedelta(seconds=5)
 # A query or update needs a worker; without one the call would wait a long time.
 WORKER_TIMEOUT = timedelta(seconds=15)
@@ -145,20 +148,29 @@ async def require_worker(client: Client, settings: Settings, task_queue: str) ->
         raise no_worker(task_queue)
 
 
+async def _query(
+    client: Client, settings: Settings, workflow_id: str, name: str, kind: type[M], wait: timedelta
+) -> M:
+    handle = client.get_workflow_handle(workflow_id)
+    try:
+        answer: M = await handle.query(name, result_type=kind, rpc_timeout=wait)
+    except RPCError as exc:
+        raise rpc_problem(exc, settings, workflow_id) from None
+    except (WorkflowQueryFailedError, WorkflowQueryRejectedError) as exc:
+        raise AppError(f"{workflow_id} did not answer its {name} query: {exc}") from None
+    return answer
+
+
 async def fetch_status(
     client: Client, settings: Settings, workflow_id: str, wait: timedelta = WORKER_TIMEOUT
 ) -> WorkflowStatus:
     """The workflow's `status` query, as is."""
-    handle = client.get_workflow_handle(workflow_id)
-    try:
-        status: WorkflowStatus = await handle.query(
-            "status", result_type=WorkflowStatus, rpc_timeout=wait
-        )
-    except RPCError as exc:
-        raise rpc_problem(exc, settings, workflow_id) from None
-    except (WorkflowQueryFailedError, WorkflowQueryRejectedError) as exc:
-        raise AppError(f"{workflow_id} did not answer its status query: {exc}") from None
-    return status
+    return await _query(client, settings, workflow_id, "status", WorkflowStatus, wait)
+
+
+async def fetch_brief(client: Client, settings: Settings, workflow_id: str) -> DecisionBrief:
+    """The workflow's `brief` query: what a person deciding it needs to see."""
+    return await _query(client, settings, workflow_id, "brief", DecisionBrief, WORKER_TIMEOUT)
 
 
 async def status_of(client: Client, settings: Settings, workflow_id: str) -> WorkflowStatus:

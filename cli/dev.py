@@ -10,10 +10,10 @@ from rich.panel import Panel
 from application.temporal import connect, require_search_attributes
 from cli.logs import one_line_logging
 from cli.output import CliError, console
-from cli.stack import check_ports, has_secret, local_stack, sandbox_urls
 from cli.state import run, settings_of
 from cli.stopping import cancel_on_signals, set_on_signals
 from config import ConfigError, Settings
+from stack.local import check_ports, has_secret, local_stack, sandbox_urls
 
 app = typer.Typer()
 
@@ -35,6 +35,7 @@ def stack_panel(settings: Settings, *, persist: bool = True, given_secret: bool 
         f"PSA          {urls['psa']}  (API docs {urls['psa']}/docs)",
         f"HCM          {urls['hcm']}  (API docs {urls['hcm']}/docs)",
         f"ingress      {ingress}  (secret: {secret})",
+        f"inbox        {settings.inbox.url}  (approvals in the browser)",
         *([] if sent_to == ingress else [f"events to    {sent_to} (not this ingress)"]),
         f"worker       task queue {temporal.task_queue}",
         f"data         {settings.data_dir}" + ("" if persist else " (Temporal in memory)"),
@@ -46,7 +47,8 @@ def stack_panel(settings: Settings, *, persist: bool = True, given_secret: bool 
 
 @app.command("dev")
 def dev_(ctx: typer.Context) -> None:
-    """Run Temporal's dev server, event ingress, the sandbox systems and a worker, until Ctrl-C.
+    """Run Temporal's dev server, event ingress, the sandbox systems, the inbox and a worker,
+    until Ctrl-C.
 
     Temporal keeps its data in <data_dir>/temporal.db between runs.
 
@@ -64,7 +66,7 @@ async def _dev(settings: Settings) -> None:
                 console.print(stack_panel(stack.settings, given_secret=has_secret(settings)))
                 await stack.wait_failure()
         except asyncio.CancelledError:
-            console.print("stopped the worker, the sandbox, ingress and Temporal")
+            console.print("stopped the worker, the inbox, the sandbox, ingress and Temporal")
 
 
 @app.command()
@@ -151,4 +153,4 @@ async def _demo(settings: Settings, keep_running: bool) -> None:
                     console.print("[bold]Ctrl-C stops everything[/bold]")
                     await stack.wait_failure()
         except asyncio.CancelledError:
-            console.print("stopped the worker, the sandbox, ingress and Temporal")
+            console.print("stopped the worker, the inbox, the sandbox, ingress and Temporal")

@@ -22,6 +22,7 @@ from cli import (
     schedules,
     workflows,
 )
+from cli import inbox as inbox_command
 from cli import ingress as ingress_command
 from cli.state import State
 
@@ -84,3 +85,4 @@ app.add_typer(reconcile.app)
 app.add_typer(report.app)
 app.add_typer(schedules.app, name="schedules")
 app.add_typer(ingress_command.app)
+app.add_typer(inbox_command.app)

@@ -119,34 +119,60 @@ def issue_session(engine: Engine, identity: Identity, now: datetime | None = Non
     return _sign(engine, _base_claims(identity, SESSION_AUDIENCE, now, SESSION_TTL), now)
 
 
-def verify_session(engine: Engine, token: str, now: datetime | None = None) -> Identity:
-    """Who a session names, or ProofRefused (forged, expired, not a session)."""
-    now = now or datetime.now(UTC)
+def _decode(engine: Engine, token: str, audience: str, now: datetime) -> dict[str, Any]:
+    """A token this issuer signed for `audience`, not expired, or ProofRefused."""
     keys = public_keys(engine, now)
     try:
         signer = next(
             k for k in keys.keys if k.get("kid") == jwt.get_unverified_header(token).get("kid")
         )
-        claims = jwt.decode(
+        claims: dict[str, Any] = jwt.decode(
             token,
             jwt.PyJWK(signer, algorithm=ALGORITHM).key,
             algorithms=[ALGORITHM],
-            audience=SESSION_AUDIENCE,
+            audience=audience,
             issuer=LOCAL_ISSUER,
             # Times are checked below against `now`, not the system clock.
-            options={"require": ["exp", "iat", "sub", "jti"], "verify_exp": False,
+            options={"require": ["exp", "iat", "jti"], "verify_exp": False,
                      "verify_iat": False, "verify_nbf": False},
         )  # fmt: skip
     except (jwt.InvalidTokenError, StopIteration):
         raise ProofRefused("your sign-in is not valid here: `psflow login` again") from None
     if claims["exp"] <= now.timestamp():
         raise ProofRefused("your sign-in has expired: `psflow login` again")
+    return claims
+
+
+def verify_session(engine: Engine, token: str, now: datetime | None = None) -> Identity:
+    """Who a session names, or ProofRefused (forged, expired, not a session)."""
+    claims = _decode(engine, token, SESSION_AUDIENCE, now or datetime.now(UTC))
+    if not isinstance(claims.get("sub"), str) or not isinstance(claims.get("name"), str):
+        raise ProofRefused("your sign-in is not valid here: `psflow login` again")
     return Identity(
         user=claims["name"],
         subject=claims["sub"],
         issuer=claims.get("idp_iss", LOCAL_ISSUER),
         roles=claims.get("roles"),
     )
+
+
+def seal(engine: Engine, audience: str, data: dict[str, str], ttl: timedelta) -> str:
+    """`data` signed for `audience`, valid `ttl`: state a browser carries between two
+    requests (a sign-in on its way through the identity provider), which it cannot alter."""
+    now = datetime.now(UTC)
+    claims = {
+        "iss": LOCAL_ISSUER, "aud": audience, "iat": int(now.timestamp()),
+        "exp": int((now + ttl).timestamp()), "jti": secrets.token_urlsafe(8), "data": data,
+    }  # fmt: skip
+    return _sign(engine, claims, now)
+
+
+def unseal(engine: Engine, token: str, audience: str) -> dict[str, str]:
+    """What `seal` signed for `audience`, or ProofRefused (altered, expired, another's)."""
+    data = _decode(engine, token, audience, datetime.now(UTC)).get("data")
+    if not isinstance(data, dict):
+        raise ProofRefused("the sign-in state is not valid: sign in again")
+    return {str(k): str(v) for k, v in data.items()}
 
 
 def issue_proof(

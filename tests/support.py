@@ -47,7 +47,9 @@ def free_port() -> int:
 
 # Test modules that run a sandbox of their own also get a namespace of their own, so that
 # their business keys (workflow ids) never meet the shared sandbox's on the one dev server.
-OWN_NAMESPACES = ("ingress-tests", "reconcile-tests", "report-tests", "proofs-tests")
+OWN_NAMESPACES = (
+    "ingress-tests", "reconcile-tests", "report-tests", "proofs-tests", "inbox-tests",
+)  # fmt: skip
 
 
 async def client_in(env: Any, namespace: str) -> Client:
@@ -65,7 +67,7 @@ def write_settings(
     namespace: str = "default",
 ) -> Path:
     """A config file for an isolated estate: own data folder, free ports."""
-    crm, erp, psa, hcm, ingress = (free_port() for _ in range(5))
+    crm, erp, psa, hcm, ingress, inbox = (free_port() for _ in range(6))
     config = folder / name
     config.write_text(
         f"""
@@ -96,6 +98,9 @@ url = "http://127.0.0.1:{hcm}"
 
 [ingress]
 port = {ingress}
+
+[inbox]
+port = {inbox}
 """
         + (CODEC_TOML if codec else "")
     )

@@ -24,6 +24,7 @@ with workflow.unsafe.imports_passed_through():
         LockRequest,
     )
     from activities.policy import PolicyActivities
+    from models.brief import DecisionBrief
     from models.change_order import ChangeOrder, ChangeOrderResult, LockGrant, project_lock_id
     from models.change_state import (
         ChangeOrderInput,
@@ -34,6 +35,7 @@ with workflow.unsafe.imports_passed_through():
     from models.policy import ApprovalLevel, ChangeOrderPolicy
     from models.status import RunState, Step
     from workflows import search_attributes as sa
+    from workflows.briefs import change_order_brief
     from workflows.calls import call, read
     from workflows.change_rules import change_order_problems
     from workflows.interaction import Interactive
@@ -73,6 +75,10 @@ class ChangeOrderWorkflow(Interactive):
         self._level: ApprovalLevel | None = None
         self._approved_by: list[str] = []
         self._holding_lock = False
+        self._order = order
+
+    def decision_brief(self) -> DecisionBrief:
+        return change_order_brief(self._order, self._approved_by)
 
     @workflow.signal(name=GRANTED_SIGNAL)
     def lock_granted(self, *payload: object) -> None:

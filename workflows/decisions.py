@@ -16,6 +16,7 @@ from temporalio.exceptions import ApplicationError
 
 with workflow.unsafe.imports_passed_through():
     from activities.policy import PolicyActivities
+    from models.brief import DecisionBrief
     from models.identity import REFRESH_KEYS, UNKNOWN_KEY, Identity, ProofKeys
     from models.people import (
         MAX_SHOWN_CHARS,
@@ -54,7 +55,8 @@ class Refused(ApplicationError):
 
 
 class Decisions:
-    """Who may approve, reject or correct, the handlers that take it, and the status query."""
+    """Who may approve, reject or correct, the handlers that take it, and the status and
+    brief queries."""
 
     _status: WorkflowStatus
     _decision: Decision | None
@@ -138,6 +140,16 @@ class Decisions:
     def status(self) -> WorkflowStatus:
         """Steps, what it waits for and since when, compensations, and people's actions."""
         return self._status.model_copy(update={"compensations": list(self.saga.log)})
+
+    @workflow.query
+    def brief(self) -> DecisionBrief:
+        """The business facts a person deciding this run needs (amount, lines, the match)."""
+        brief = self.decision_brief()
+        return brief.model_copy(update={"correctable": list(self.correctable)})
+
+    def decision_brief(self) -> DecisionBrief:
+        """Each workflow says what its decision is about; until it knows, its business key."""
+        return DecisionBrief(title=self._status.business_key)
 
     # ---- updates (validated) and signals (fire-and-forget) -----------------------------
 

@@ -10,6 +10,7 @@ with workflow.unsafe.imports_passed_through():
     from activities.hcm import HcmActivities
     from activities.policy import PolicyActivities
     from activities.staffing import AssignmentCreation, ResourceProvisioning, StaffingActivities
+    from models.brief import DecisionBrief
     from models.erp import LabourForecast, LabourForecastInput
     from models.hcm import Worker
     from models.hire_to_staff import HireToStaffInput, HireToStaffResult, resource_external_id
@@ -18,6 +19,7 @@ with workflow.unsafe.imports_passed_through():
     from models.psa import AssignmentInput, ResourceInput, StaffingRequest
     from models.status import FieldProblem, RunState
     from workflows import search_attributes as sa
+    from workflows.briefs import hire_brief
     from workflows.calls import call, read
     from workflows.interaction import Interactive
     from workflows.patches import patched
@@ -53,6 +55,8 @@ class HireToStaff(Interactive):
     def __init__(self, input: HireToStaffInput) -> None:
         self.init_status(NAME, input.worker_id, STEPS, input)
         self.correctable = CORRECTABLE_FIELDS
+        self._worker: Worker | None = None
+        self._match: StaffingRequest | None = None
 
     @workflow.run
     async def run(self, input: HireToStaffInput) -> HireToStaffResult:
@@ -62,7 +66,7 @@ class HireToStaff(Interactive):
 
     async def _run(self, input: HireToStaffInput) -> HireToStaffResult:
         async with self.step(READ) as step:
-            worker = await call(HcmActivities.get_worker, input.worker_id)
+            self._worker = worker = await call(HcmActivities.get_worker, input.worker_id)
             self.policy = policy = await read(PolicyActivities.staffing_policy)
             self._status.customer = worker.name
             workflow.upsert_search_attributes([sa.WORKER_ID.value_set(worker.id)])
@@ -83,7 +87,7 @@ class HireToStaff(Interactive):
                 return HireToStaffResult(
                     worker_id=worker.id, outcome="not provisioned", reason=checked.reason
                 )
-            worker = checked
+            self._worker = worker = checked
 
         key = self._status.workflow_id
         # Keys are per run (a new run after a compensated one creates afresh), and survive
@@ -143,6 +147,7 @@ class HireToStaff(Interactive):
 
         async with self.step(MATCH) as step:
             request = best_match(worker, await call(StaffingActivities.open_requests, worker.role))
+            self._match = request
             if request is None:
                 step.detail = f"no open {worker.role} request: on the bench"
                 for name in (APPROVE, ASSIGN, FORECAST):
@@ -256,6 +261,11 @@ class HireToStaff(Interactive):
             project_id=request.project_id,
             forecast_id=forecast.id if forecast else None,
         )
+
+    def decision_brief(self) -> DecisionBrief:
+        if self._worker is None:
+            return super().decision_brief()
+        return hire_brief(self._worker, self._match)
 
     async def _problems(self, worker: Worker) -> list[FieldProblem]:
         assert isinstance(self.policy, StaffingPolicy)

@@ -10,6 +10,7 @@ with workflow.unsafe.imports_passed_through():
     from activities.psa import ProjectCreation, PsaActivities, StaffingPlan
     from activities.store import StoreActivities
     from models.audit import RecordLink
+    from models.brief import DecisionBrief
     from models.crm import Opportunity
     from models.erp import customer_external_id
     from models.opportunity_to_project import (
@@ -25,6 +26,7 @@ with workflow.unsafe.imports_passed_through():
     from models.psa import RateCard
     from models.status import FieldProblem, RunState, Step, StepState
     from workflows import search_attributes as sa
+    from workflows.briefs import deal_brief
     from workflows.calls import call, read
     from workflows.deal_changes import FollowsDealChanges
     from workflows.deal_rules import (
@@ -67,6 +69,7 @@ class OpportunityToProject(FollowsDealChanges):
     def __init__(self, input: OpportunityToProjectInput) -> None:
         self.init_status(NAME, input.opportunity_id, STEPS, input)
         self._deal: Opportunity | None = None
+        self._card: RateCard | None = None
         self.correctable = CORRECTABLE_FIELDS
         self.init_deal_changes()
 
@@ -278,7 +281,13 @@ class OpportunityToProject(FollowsDealChanges):
     async def _rate_card(self, deal: Opportunity) -> RateCard | None:
         if not deal.rate_card:
             return None
-        return await call(PsaActivities.get_rate_card, deal.rate_card)
+        self._card = await call(PsaActivities.get_rate_card, deal.rate_card)
+        return self._card
+
+    def decision_brief(self) -> DecisionBrief:
+        if self._deal is None:
+            return super().decision_brief()
+        return deal_brief(self._deal, self._card, self.policy)
 
     async def _rejected(
         self, opportunity_id: str, rejection: Rejection, step: Step

@@ -33,6 +33,7 @@ with workflow.unsafe.imports_passed_through():
         period_bounds,
         time_to_bill_id,
     )
+    from models.brief import DecisionBrief
     from models.people import Rejection
     from models.policy import BillingPolicy
     from models.psa import RateCard
@@ -52,6 +53,7 @@ with workflow.unsafe.imports_passed_through():
         TimeToBillResult,
     )
     from workflows import search_attributes as sa
+    from workflows.briefs import invoice_brief
     from workflows.calls import HEARTBEAT_TIMEOUT, SYSTEM_CALL_RETRY, call, read
     from workflows.patches import patched
     from workflows.saga import root_message, uninterrupted
@@ -117,6 +119,9 @@ class TimeToBill(FollowsTimeApprovals):
                 "segregation of duties needs a finance approver who approved none of it"
             )
         return refusal
+
+    def decision_brief(self) -> DecisionBrief:
+        return invoice_brief(self._invoice) if self._invoice else super().decision_brief()
 
     @workflow.run
     async def run(self, input: TimeToBillInput) -> TimeToBillResult:
