@@ -7,7 +7,7 @@ PACKAGES := application models workflows activities connectors store sandbox cli
 	worker.py config.py
 TYPED := $(PACKAGES) bench chaos
 
-.PHONY: install bytecode demo dev test lint bench chaos clean postgres
+.PHONY: install bytecode demo dev test lint bench chaos clean postgres browser
 
 # The store tests run on PostgreSQL too: the suite starts its own server from Debian's packages.
 PG_INITDB := $(wildcard /usr/lib/postgresql/*/bin/initdb)
@@ -39,7 +39,14 @@ ifeq ($(PG_INITDB),)
 	$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -q postgresql
 endif
 
-test: bytecode postgres
+# The inbox's tests drive Debian's chromium (Playwright downloads no browser of its own here).
+browser:
+ifeq ($(wildcard /usr/bin/chromium),)
+	$(SUDO) apt-get update -q
+	$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium
+endif
+
+test: bytecode postgres browser
 	$(BIN)/ruff check .
 	$(BIN)/mypy $(TYPED)
 	$(BIN)/pytest

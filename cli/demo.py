@@ -303,8 +303,26 @@ async def staff(demo: Demo, workflow_id: str, approver: str, refused_by: str | N
         )
 
 
+async def approvals_in_the_browser(demo: Demo) -> None:
+    demo.chapter(
+        "8. Approvals in the browser",
+        "Approvers need no terminal: the inbox lists what waits for their roles and shows what "
+        "they decide on. Dana owns this large deal, so another deal-desk approver must take it.",
+    )
+    workflow_id = await demo.start(DEMO_OPPORTUNITIES["large_owned_by_dana"])
+    await demo.until(workflow_id, {RunState.WAITING}, "validating the deal")
+    password = secrets.token_urlsafe(12)
+    demo.say("$ psflow users add morgan   # a deal-desk approver")
+    try:
+        add_account(demo.store(), "morgan", password, [])
+    except AccountError as exc:
+        raise CliError(f"demo: {exc}; run the demo on a store of its own") from None
+    demo.say(f"The deal waits in the inbox: {demo.settings.inbox.url}", "bold")
+    demo.say(f"sign in as morgan with password {password} (this demo's account) to approve it")
+
+
 async def everything_at_a_glance(demo: Demo) -> None:
-    demo.chapter("8. Everything at a glance", "$ psflow list --all")
+    demo.chapter("9. Everything at a glance", "$ psflow list --all")
     types = sorted(runs.workflow_kinds())
     rows = await listing.collect(demo.client, demo.settings, types=types, include_closed=True)
     console.print(list_table(rows, console.width))
@@ -324,6 +342,7 @@ async def run_journey(client: Client, settings: Settings) -> None:
         await staffing_the_new_projects(demo)
         await month_end_close(demo, 6)
         await systems_speak_first(demo, 7)
+        await approvals_in_the_browser(demo)
         await everything_at_a_glance(demo)
     finally:
         demo.close()

@@ -477,7 +477,7 @@ def test_dev_serves_until_sigint_then_stops_everything(tmp_path: Path) -> None:
         dev.send_signal(signal.SIGINT)
         out, _ = dev.communicate(timeout=30)
     assert dev.returncode == 0
-    assert "stopped the worker, the sandbox, ingress and Temporal" in out
+    assert "stopped the worker, the inbox, the sandbox, ingress and Temporal" in out
     assert ports_free(config)
 
 
@@ -490,7 +490,8 @@ def test_demo_walks_the_journey_and_exits(tmp_path: Path) -> None:
     )  # fmt: skip
     assert demo.returncode == 0, demo.stdout[-3000:] + demo.stderr[-3000:]
     chapters = ("1. A closed-won", "2. A large deal", "3. Bad data", "4. The ERP", "5. Staffing")
-    chapters += ("6. Month-end", "7. The CRM speaks first", "8. Everything at a glance")
+    chapters += ("6. Month-end", "7. The CRM speaks first", "8. Approvals in the browser")
+    chapters += ("9. Everything at a glance",)
     for chapter in chapters:
         assert chapter in demo.stdout
     assert "approve refused: sam does not have the deal-desk role" in demo.stdout
@@ -509,6 +510,7 @@ def test_demo_walks_the_journey_and_exits(tmp_path: Path) -> None:
     assert "opportunity.closed_won: ingress answered 202" in demo.stdout
     assert "opportunity-to-project/006Hs0000000011IAA  completed" in demo.stdout
     assert "psflow report" in demo.stdout and "project activation" in demo.stdout
+    assert "sign in as morgan with password" in demo.stdout
     assert "demo complete" in demo.stdout
     assert time.monotonic() - began < 200
     assert ports_free(config)
