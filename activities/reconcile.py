@@ -8,13 +8,9 @@ import asyncio
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
-from pydantic import BaseModel
 from sqlalchemy import Engine
 from temporalio import activity
-from temporalio.client import Client, WorkflowExecutionStatus
-from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
-from temporalio.exceptions import WorkflowAlreadyStartedError
-from temporalio.service import RPCError, RPCStatusCode
+from temporalio.client import Client
 
 from activities.reconcile_rules import (
     in_scope,
@@ -23,6 +19,7 @@ from activities.reconcile_rules import (
     psa_without_erp,
     unposted_time,
 )
+from application.repairs import NO_REPAIR, start_repair
 from connectors.crm import CrmConnector
 from connectors.crm_query import closed_won_opportunities
 from connectors.erp import ErpConnector
@@ -34,12 +31,9 @@ from models.billing import (
     InvoiceStatusUpdate,
     TimeEntry,
     time_bill_external_id,
-    time_to_bill_id,
 )
 from models.opportunity_to_project import (
-    OpportunityToProjectInput,
     project_external_id,
-    workflow_id,
 )
 from models.reconcile import (
     CheckPage,
@@ -52,15 +46,12 @@ from models.reconcile import (
     RepairRequest,
     RepairTarget,
 )
-from models.run_metadata import start_metadata
-from models.time_to_bill import TimeToBillInput
 from store.exceptions import list_exceptions
 from store.findings import record_findings, set_repair
 
 ENTRY_PAGE = 1000
 NOT_ALLOWED = "not repaired: policy does not allow it ([reconcile] repair)"
 OVER_LIMIT = "not repaired: over this run's limit ([reconcile] max_repairs)"
-NO_REPAIR = "needs a person"
 WRITTEN = "written to CRM"
 
 
@@ -175,55 +166,20 @@ class ReconcileActivities:
         return RepairOutcome(target=target, outcome=outcome, repaired=repaired)
 
     async def _start(self, request: RepairRequest) -> tuple[str, bool]:
-        """Start the repair by business key; a running one is found, not started again.
-
-        A time-to-bill may run again (a rerun posts nothing twice). An opportunity-to-project
-        that ended (completed, failed into the dead letters, cancelled by a person) is left to
-        a person: starting it every run would only pile up dead letters or undo a decision.
-        """
+        """Start the repair by business key through the application layer."""
         target = request.target
-        if target.kind == FindingKind.MISSING_PROJECT:
-            name, id = "opportunity-to-project", workflow_id(target.business_key)
-            arg: BaseModel = OpportunityToProjectInput(
-                opportunity_id=target.business_key, requested_by=request.requested_by
-            )
-            reuse = WorkflowIDReusePolicy.REJECT_DUPLICATE
-        else:
-            project_id, _, period = target.business_key.rpartition("/")
-            name, id = "time-to-bill", time_to_bill_id(project_id, period)
-            arg = TimeToBillInput(project_id=project_id, period=period)
-            reuse = WorkflowIDReusePolicy.ALLOW_DUPLICATE
-        status, before = await self._latest_run(id)
-        running = status == WorkflowExecutionStatus.RUNNING
-        if target.kind == FindingKind.MISSING_PROJECT and status is not None and not running:
-            return f"not started: {id} ended {status.name.lower()}; {NO_REPAIR}", False
-        try:
-            about = start_metadata(arg)
-            handle = await self._client.start_workflow(
-                name,
-                arg,
-                id=id,
-                task_queue=activity.info().task_queue,
-                id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
-                id_reuse_policy=reuse,
-                static_summary=about.summary,
-                static_details=about.details,
-            )
-        except WorkflowAlreadyStartedError:  # it ended between the look and the start
-            return f"not started: {id} has ended; {NO_REPAIR}", False
-        if running and before == handle.result_run_id:
-            return f"already running: {id}", False
-        return f"started {id}", True
-
-    async def _latest_run(self, id: str) -> tuple[WorkflowExecutionStatus | None, str | None]:
-        """The status and run id of the workflow's latest run; (None, None) when it never ran."""
-        try:
-            description = await self._client.get_workflow_handle(id).describe()
-        except RPCError as exc:
-            if exc.status == RPCStatusCode.NOT_FOUND:
-                return None, None
-            raise
-        return description.status, description.run_id
+        workflow = (
+            "opportunity-to-project"
+            if target.kind == FindingKind.MISSING_PROJECT
+            else "time-to-bill"
+        )
+        return await start_repair(
+            self._client,
+            workflow,
+            target.business_key,
+            request.requested_by,
+            activity.info().task_queue,
+        )
 
     async def _write_invoice_status(self, opportunity_id: str, external_id: str | None) -> str:
         invoice = await self._erp.get_invoice(external_id or "") if external_id else None
