@@ -309,6 +309,33 @@ async def test_a_change_order_is_rejected_only_with_a_reason(
     assert "Out of scope for this quarter" in (result.reason or "")
 
 
+async def test_a_correction_is_sent_from_the_fields_the_run_names(
+    page: Page, client: Client, worker: Settings, sandbox: Sandbox
+) -> None:
+    async with httpx.AsyncClient(base_url=sandbox.urls["crm"], timeout=10) as admin:
+        added = await admin.post(
+            "/__admin/seed/deals", json={"count": 1, "like": "unknown_legal_entity"}
+        )
+    handle = await start(client, worker, added.json()["opportunities"][0])
+    await status_when(handle, waiting_for(WaitKind.CORRECTION))
+
+    await sign_in(page, "dana")
+    row = page.locator("tr", has=page.locator(f'a[href="{run_path(handle.id)}"]'))
+    await expect(row).to_contain_text("correction")
+    await page.click(f'a[href="{run_path(handle.id)}"]')
+    await expect(page.locator(".problems")).to_contain_text("legal_entity")
+    await page.click("#correct")  # nothing filled in: the page says what to do
+    await expect(page.locator("#refusal")).to_contain_text("fill in at least one field")
+
+    await page.fill("#field-legal_entity", "US01")
+    await page.click("#correct")
+    await expect(page.locator("#done")).to_have_text(
+        "correction legal_entity=US01 accepted from dana"
+    )
+    result = await handle.result()
+    assert result.outcome == "completed"
+
+
 async def test_the_page_follows_its_run_until_the_decision_is_made_elsewhere(
     page: Page, client: Client, worker: Settings, sandbox: Sandbox
 ) -> None:
