@@ -188,6 +188,15 @@ async def test_collection_pages_in_netsuites_shape(raw: httpx.AsyncClient) -> No
     assert last["count"] == total - 6 and last["hasMore"] is False
 
 
+@pytest.mark.parametrize("record_type", ["customer", "timeBill", "expenseReport", "invoice"])
+async def test_an_offset_past_any_page_is_refused_naming_it(
+    raw: httpx.AsyncClient, record_type: str
+) -> None:
+    answer = await raw.get(f"{RECORD_PATH}/{record_type}", params={"offset": 2**63})
+    assert answer.status_code == 400
+    assert "offset" in answer.json()["o:errorDetails"][0]["detail"]
+
+
 async def test_requests_without_a_token_get_netsuites_401(app: FastAPI) -> None:
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=BASE_URL) as c:
         response = await c.get(f"{RECORD_PATH}/customer")

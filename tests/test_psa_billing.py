@@ -169,6 +169,16 @@ async def test_oversized_pages_and_foreign_tokens_are_refused_naming_the_field(
     assert error(bad_period)["fields"] == ["period"]
 
 
+@pytest.mark.parametrize("path", ["time-entries", "expenses", "billing/projects"])
+async def test_a_page_token_that_is_not_ascii_is_refused_naming_it(
+    api: httpx.AsyncClient, path: str
+) -> None:
+    params = {"page_token": "é", "period": "2026-10"}
+    answer = await api.get(f"/api/v1/{path}", params=params)
+    assert answer.status_code == 422
+    assert error(answer)["fields"] == ["page_token"]
+
+
 async def test_expenses_page_the_approved_ones_of_the_project_once(psa: PsaConnector) -> None:
     expected = [x for x in EXPENSES if x.project_number == 1 and x.status == APPROVED]
     seen, token = [], None

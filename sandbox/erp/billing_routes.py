@@ -22,12 +22,12 @@ from sandbox.erp.billing_records import Lookups, refuse_if_billed
 from sandbox.erp.billing_store import BillingStore
 from sandbox.erp.errors import NetSuiteError, not_found, unauthorized
 from sandbox.erp.fields import external_id as checked_external_id
-from sandbox.erp.protocol import EID_PREFIX, MAX_PAGE_SIZE, RECORD_PATH
+from sandbox.erp.protocol import EID_PREFIX, MAX_OFFSET, MAX_PAGE_SIZE, RECORD_PATH
 from sandbox.records import RecordStore
 
 JsonObject = Annotated[dict[str, Any], Body()]
 Limit = Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)]
-Offset = Annotated[int, Query(ge=0)]
+Offset = Annotated[int, Query(ge=0, le=MAX_OFFSET)]
 Q = Annotated[str | None, Query(description="filter, e.g. customer ANY_OF 700001")]
 
 

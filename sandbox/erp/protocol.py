@@ -6,6 +6,8 @@ TOKEN_PATH = "/services/rest/auth/oauth2/v1/token"
 RECORD_PATH = "/services/rest/record/v1"
 QUERY_PATH = "/services/rest/query/v1"
 MAX_PAGE_SIZE = 1000
+MAX_OFFSET = 2**31 - 1
+"""Past any page a record type can have; larger offsets are refused, not overflowed."""
 # An external ID may hold letters, digits, _ and - only.
 EXTERNAL_ID = re.compile(r"[A-Za-z0-9_-]+")
 EID_PREFIX = "eid:"

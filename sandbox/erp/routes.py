@@ -8,7 +8,13 @@ from sandbox.auth import TokenIssuer, bearer_required
 from sandbox.erp import access
 from sandbox.erp.errors import NetSuiteError, unauthorized
 from sandbox.erp.fields import external_id as checked_external_id
-from sandbox.erp.protocol import EID_PREFIX, IDEMPOTENCY_HEADER, MAX_PAGE_SIZE, RECORD_PATH
+from sandbox.erp.protocol import (
+    EID_PREFIX,
+    IDEMPOTENCY_HEADER,
+    MAX_OFFSET,
+    MAX_PAGE_SIZE,
+    RECORD_PATH,
+)
 from sandbox.erp.registry import known_type, writable
 from sandbox.records import RecordStore
 
@@ -28,7 +34,7 @@ def record_router(store: RecordStore, issuer: TokenIssuer) -> APIRouter:
         record_type: str,
         request: Request,
         limit: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = MAX_PAGE_SIZE,
-        offset: Annotated[int, Query(ge=0)] = 0,
+        offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
         q: Annotated[str | None, Query(description="filter, e.g. project ANY_OF 1004")] = None,
     ) -> dict[str, Any]:
         """A page of a record type's ids, in NetSuite's collection shape, filtered by q."""

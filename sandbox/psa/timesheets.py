@@ -1,7 +1,6 @@
 """Time entries and expenses in their own indexed SQLite tables, paged by id."""
 
 import base64
-import binascii
 import sqlite3
 import threading
 from collections.abc import Iterable, Sequence
@@ -67,7 +66,7 @@ def token_position(token: str) -> str | None:
     """The id a page token continues after, or None when it is not one of ours."""
     try:
         text = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)).decode()
-    except (binascii.Error, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError):  # not base64, or not ASCII to begin with
         return None
     return text[len("after:") :] if text.startswith("after:") else None
 
