@@ -37,14 +37,61 @@ class TemporalSettings(BaseModel):
 class SystemSettings(BaseModel):
     url: str
     client_id: str = "psflow"
-    client_secret: SecretStr
+    client_secret: SecretStr | None = None
     concurrency: int = 5
     timeout_seconds: float = 30.0
 
+    def secret(self, section: str) -> str:
+        """The client secret, or a ConfigError naming where to set it."""
+        if self.client_secret is None or not self.client_secret.get_secret_value():
+            raise ConfigError(f"[{section}] client_secret is not set: this auth needs it")
+        return self.client_secret.get_secret_value()
+
+
+class CrmSettings(SystemSettings):
+    """`[crm]`: Salesforce. `url` is where tokens are asked for (https://login.salesforce.com,
+    https://test.salesforce.com or the org's My Domain); API calls go to the `instance_url`
+    the token response names."""
+
+    auth: Literal["jwt-bearer", "client-credentials"] = "jwt-bearer"
+    username: str = "psflow-integration@sandbox.example"
+    """The integration user the JWT bearer flow acts as (pre-authorized for the app)."""
+    private_key_file: Path | None = None
+    """The key of the certificate uploaded to the connected app (PEM, RSA); default: the
+    sandbox's demo key, <data_dir>/keys/crm.pem."""
+    audience: str | None = None
+    """The assertion's `aud`: https://login.salesforce.com or https://test.salesforce.com;
+    default: `url`."""
+    client_auth: Literal["basic", "body"] = "basic"
+    """How client credentials are sent: HTTP Basic, or client_id/client_secret in the body."""
+    api_version: str = "v60.0"
+
+
+class ErpSettings(SystemSettings):
+    """`[erp]`: NetSuite, by OAuth 2.0 client credentials (M2M) or token-based auth."""
+
+    auth: Literal["m2m", "tba"] = "m2m"
+    certificate_id: str = "psflow-sandbox-certificate"
+    """The id NetSuite gave the certificate (OAuth 2.0 Client Credentials Setup)."""
+    private_key_file: Path | None = None
+    """The certificate's private key (PEM, EC P-256 for ES256, RSA for PS256); default: the
+    sandbox's demo key, <data_dir>/keys/erp.pem."""
+    algorithm: Literal["ES256", "PS256"] = "ES256"
+    scopes: list[str] = Field(default_factory=lambda: ["rest_webservices"])
+    account: str = "SANDBOX"
+    """The account id, e.g. 1234567_SB1: the realm of a TBA signature."""
+    token_id: str = "sandbox-token"
+    """TBA: the access token's id (with client_id and client_secret as the consumer's)."""
+    token_secret: SecretStr | None = SecretStr("sandbox-token-secret")
+
 
 class HcmSettings(SystemSettings):
+    """`[hcm]`: Workday, by the refresh-token grant of an API client."""
+
     tenant: str = catalog.HCM_TENANT
     """The Workday tenant in every API path (/ccx/api/v1/{tenant}/...)."""
+    refresh_token: SecretStr | None = None
+    """The integration system user's refresh token, from the API client's registration."""
 
 
 class IngressSettings(BaseModel):
@@ -252,17 +299,19 @@ _USERS = [
 
 class Settings(BaseModel):
     temporal: TemporalSettings = TemporalSettings()
-    crm: SystemSettings = SystemSettings(
+    crm: CrmSettings = CrmSettings(
         url="http://127.0.0.1:8701", client_secret=SecretStr("sandbox-crm-secret")
     )
-    erp: SystemSettings = SystemSettings(
+    erp: ErpSettings = ErpSettings(
         url="http://127.0.0.1:8702", client_secret=SecretStr("sandbox-erp-secret")
     )
     psa: SystemSettings = SystemSettings(
         url="http://127.0.0.1:8703", client_secret=SecretStr("sandbox-psa-secret")
     )
     hcm: HcmSettings = HcmSettings(
-        url="http://127.0.0.1:8704", client_secret=SecretStr("sandbox-hcm-secret")
+        url="http://127.0.0.1:8704",
+        client_secret=SecretStr("sandbox-hcm-secret"),
+        refresh_token=SecretStr("sandbox-hcm-refresh-token"),
     )
     sandbox: SandboxSettings = SandboxSettings()
     ingress: IngressSettings = IngressSettings()
@@ -349,6 +398,12 @@ class Settings(BaseModel):
     retry: RetrySettings = RetrySettings()
     telemetry: TelemetrySettings = TelemetrySettings()
 
+    def key_file(self, system: Literal["crm", "erp"]) -> Path:
+        """The private key the system's auth signs with: as configured, else the demo key
+        the sandbox made under data_dir."""
+        configured = self.crm.private_key_file if system == "crm" else self.erp.private_key_file
+        return configured or self.data_dir / "keys" / f"{system}.pem"
+
     @property
     def resolved_store_url(self) -> str:
         return self.store_url or f"sqlite:///{self.data_dir / 'psflow.db'}"
@@ -373,6 +428,16 @@ ENV_KEYS: dict[str, tuple[str, ...]] = {
     "PSFLOW_HCM_CLIENT_ID": ("hcm", "client_id"),
     "PSFLOW_HCM_CLIENT_SECRET": ("hcm", "client_secret"),
     "PSFLOW_HCM_TENANT": ("hcm", "tenant"),
+    "PSFLOW_HCM_REFRESH_TOKEN": ("hcm", "refresh_token"),
+    "PSFLOW_CRM_AUTH": ("crm", "auth"),
+    "PSFLOW_CRM_USERNAME": ("crm", "username"),
+    "PSFLOW_CRM_PRIVATE_KEY_FILE": ("crm", "private_key_file"),
+    "PSFLOW_ERP_AUTH": ("erp", "auth"),
+    "PSFLOW_ERP_CERTIFICATE_ID": ("erp", "certificate_id"),
+    "PSFLOW_ERP_PRIVATE_KEY_FILE": ("erp", "private_key_file"),
+    "PSFLOW_ERP_ACCOUNT": ("erp", "account"),
+    "PSFLOW_ERP_TOKEN_ID": ("erp", "token_id"),
+    "PSFLOW_ERP_TOKEN_SECRET": ("erp", "token_secret"),
     "PSFLOW_WORKER_MAX_ACTIVITIES": ("worker", "max_concurrent_activities"),
     "PSFLOW_WORKER_MAX_WORKFLOW_TASKS": ("worker", "max_concurrent_workflow_tasks"),
     "PSFLOW_WORKER_ACTIVITY_POLLERS": ("worker", "activity_pollers"),
@@ -430,7 +495,9 @@ def load_settings(config_file: Path | None = None, env: dict[str, str] | None = 
     env = dict(os.environ) if env is None else env
     data = Settings().model_dump(mode="python")
     for section in ("crm", "erp", "psa", "hcm"):
-        data[section]["client_secret"] = data[section]["client_secret"].get_secret_value()
+        for key, value in data[section].items():
+            if isinstance(value, SecretStr):
+                data[section][key] = value.get_secret_value()
     path = config_file or Path(env.get(CONFIG_ENV, DEFAULT_CONFIG_FILE))
     if config_file is not None or CONFIG_ENV in env or path.exists():
         try:

@@ -29,12 +29,9 @@ from activities.reconcile import ReconcileActivities
 from activities.retry_window import RetryWindowInterceptor
 from activities.staffing import StaffingActivities
 from activities.store import StoreActivities
-from config import ConfigError, Settings, SystemSettings, WorkerSettings, load_settings
+from config import ConfigError, Settings, WorkerSettings, load_settings
+from connectors import systems
 from connectors.base import Connector
-from connectors.crm import CrmConnector
-from connectors.erp import ErpConnector
-from connectors.hcm import HcmConnector
-from connectors.psa import PsaConnector
 from security.codec import codec_from, data_converter, plaintext_problem
 from security.issuer import public_keys
 from store.db import StoreError, open_engine
@@ -42,16 +39,6 @@ from workflows.catalog import ALL_WORKFLOWS
 
 log = logging.getLogger("psflow.worker")
 C = TypeVar("C", bound=Connector)
-
-
-def _connector(cls: type[C], system: SystemSettings) -> C:
-    return cls.build(
-        system.url,
-        system.client_id,
-        system.client_secret.get_secret_value(),
-        concurrency=system.concurrency,
-        timeout_seconds=system.timeout_seconds,
-    )
 
 
 def worker_options(tuning: WorkerSettings) -> dict[str, Any]:
@@ -98,17 +85,8 @@ def build_activities(
 ) -> tuple[list[Callable[..., Any]], ThreadPoolExecutor]:
     """Every activity method, bound to connectors `stack` closes, and the thread pool the
     store's synchronous ones run in."""
-    crm = _connector(CrmConnector, settings.crm)
-    erp = _connector(ErpConnector, settings.erp)
-    psa = _connector(PsaConnector, settings.psa)
-    hcm = HcmConnector.build(
-        settings.hcm.url,
-        settings.hcm.client_id,
-        settings.hcm.client_secret.get_secret_value(),
-        tenant=settings.hcm.tenant,
-        concurrency=settings.hcm.concurrency,
-        timeout_seconds=settings.hcm.timeout_seconds,
-    )
+    crm, erp = systems.crm(settings), systems.erp(settings)
+    psa, hcm = systems.psa(settings), systems.hcm(settings)
     for connector in (crm, erp, psa, hcm):
         stack.push_async_callback(connector.aclose)
     # Only the store's synchronous activities use these threads, started on demand.

@@ -9,7 +9,8 @@ from pydantic_core import ErrorDetails
 from activities.change_orders import read_project_state
 from application.errors import AppError
 from application.prechecks import checking
-from config import Settings, SystemSettings
+from config import Settings
+from connectors import systems
 from connectors.crm import CrmConnector
 from connectors.erp import ErpConnector
 from connectors.errors import ConnectorError
@@ -44,14 +45,10 @@ def _problem(error: ErrorDetails) -> str:
 
 
 def _connectors(settings: Settings) -> tuple[PsaConnector, ErpConnector, CrmConnector]:
-    def secret(system: SystemSettings) -> str:
-        return system.client_secret.get_secret_value()
-
-    psa, erp, crm = settings.psa, settings.erp, settings.crm
     return (
-        PsaConnector.build(psa.url, psa.client_id, secret(psa), timeout_seconds=TIMEOUT_SECONDS),
-        ErpConnector.build(erp.url, erp.client_id, secret(erp), timeout_seconds=TIMEOUT_SECONDS),
-        CrmConnector.build(crm.url, crm.client_id, secret(crm), timeout_seconds=TIMEOUT_SECONDS),
+        systems.psa(settings, timeout_seconds=TIMEOUT_SECONDS),
+        systems.erp(settings, timeout_seconds=TIMEOUT_SECONDS),
+        systems.crm(settings, timeout_seconds=TIMEOUT_SECONDS),
     )
 
 

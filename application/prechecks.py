@@ -47,15 +47,10 @@ async def checking(system: str, settings: SystemSettings, what: str) -> AsyncIte
 
 async def opportunity_exists(settings: Settings, opportunity_id: str) -> None:
     """The opportunity must exist in the CRM; its data is the workflow's to validate."""
-    from connectors.crm import CrmConnector
+    from connectors import systems
 
     crm = settings.crm
-    connector = CrmConnector.build(
-        crm.url,
-        crm.client_id,
-        crm.client_secret.get_secret_value(),
-        timeout_seconds=CHECK_TIMEOUT_SECONDS,
-    )
+    connector = systems.crm(settings, timeout_seconds=CHECK_TIMEOUT_SECONDS)
     try:
         async with checking("crm", crm, f"opportunity {opportunity_id}"):
             # One field is enough to learn that the record exists.
@@ -66,16 +61,10 @@ async def opportunity_exists(settings: Settings, opportunity_id: str) -> None:
 
 async def worker_exists(settings: Settings, worker_id: str) -> None:
     """The worker must exist in the HCM; their attributes are the workflow's to validate."""
-    from connectors.hcm import HcmConnector
+    from connectors import systems
 
     hcm = settings.hcm
-    connector = HcmConnector.build(
-        hcm.url,
-        hcm.client_id,
-        hcm.client_secret.get_secret_value(),
-        timeout_seconds=CHECK_TIMEOUT_SECONDS,
-        tenant=settings.hcm.tenant,
-    )
+    connector = systems.hcm(settings, timeout_seconds=CHECK_TIMEOUT_SECONDS)
     try:
         async with checking("hcm", hcm, f"worker {worker_id}"):
             await connector.get_worker(worker_id)
@@ -85,14 +74,11 @@ async def worker_exists(settings: Settings, worker_id: str) -> None:
 
 async def project_exists(settings: Settings, key: str) -> None:
     """The PSA project of `<project>/<period>` must exist; its entries are the workflow's."""
-    from connectors.psa import PsaConnector
+    from connectors import systems
 
     project_id = key.rpartition("/")[0]
     psa = settings.psa
-    connector = PsaConnector.build(
-        psa.url, psa.client_id, psa.client_secret.get_secret_value(),
-        timeout_seconds=CHECK_TIMEOUT_SECONDS,
-    )  # fmt: skip
+    connector = systems.psa(settings, timeout_seconds=CHECK_TIMEOUT_SECONDS)
     try:
         async with checking("psa", psa, f"project {project_id}"):
             if await connector.billing_project(project_id) is None:

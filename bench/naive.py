@@ -7,7 +7,7 @@ from decimal import Decimal
 from itertools import islice
 
 from bench.stack import Stack
-from connectors.erp import ErpConnector
+from connectors import systems
 from models.billing import ApprovalState, PostingOutcome, TimePosting
 from sandbox.volume import Volume, rate_for, volume_entries, volume_projects, volume_workers
 
@@ -63,14 +63,7 @@ def naive_postings(volume: Volume, count: int) -> list[TimePosting]:
 
 async def measure_naive(stack: Stack, volume: Volume, count: int) -> NaiveFigures:
     """Post `count` entries one call each, one after another; the time it took."""
-    erp_settings = stack.settings.erp
-    erp = ErpConnector.build(
-        erp_settings.url,
-        erp_settings.client_id,
-        erp_settings.client_secret.get_secret_value(),
-        concurrency=erp_settings.concurrency,
-        timeout_seconds=erp_settings.timeout_seconds,
-    )
+    erp = systems.erp(stack.settings)
     postings = naive_postings(volume, count)
     try:
         await erp.currency_code("")  # its token (and a first read) before the clock starts

@@ -28,7 +28,8 @@ from chaos.plan import SYSTEMS, Plan, schedule
 from chaos.processes import Supervisor
 from chaos.report import Figures
 from chaos.sagas import CANCELLABLE_STEPS, SagaRun, cancel_at_steps, start
-from config import Settings, SystemSettings
+from config import Settings
+from connectors import systems
 from connectors.crm import CrmConnector
 from connectors.erp import ErpConnector
 from connectors.psa import PsaConnector
@@ -48,17 +49,9 @@ def progress(message: str) -> None:
     print(f"[{time.monotonic() - _START:7.1f} s] {message}", file=sys.stderr, flush=True)
 
 
-def _build(kind: Any, system: SystemSettings) -> Any:
-    return kind.build(system.url, system.client_id, system.client_secret.get_secret_value())
-
-
 def connectors(settings: Settings) -> tuple[CrmConnector, ErpConnector, PsaConnector]:
     """The census's own clients of the three systems (not the worker's)."""
-    return (
-        _build(CrmConnector, settings.crm),
-        _build(ErpConnector, settings.erp),
-        _build(PsaConnector, settings.psa),
-    )
+    return systems.crm(settings), systems.erp(settings), systems.psa(settings)
 
 
 async def _settle(stack: Stack, until: float) -> None:

@@ -11,8 +11,8 @@ from cli.output import CliError, console, print_json
 from cli.render import cells
 from cli.state import run, settings_of
 from config import Settings
+from connectors import systems
 from connectors.errors import ConnectorError
-from connectors.psa import PsaConnector
 from models.psa import Resource, StaffingRequest
 
 app = typer.Typer()
@@ -20,15 +20,14 @@ app = typer.Typer()
 
 async def bench_of(settings: Settings) -> tuple[list[Resource], list[StaffingRequest]]:
     """Active resources with no active assignment, and every open staffing request."""
-    psa = settings.psa
-    connector = PsaConnector.build(psa.url, psa.client_id, psa.client_secret.get_secret_value())
+    connector = systems.psa(settings)
     try:
         resources = await connector.list_resources(active=True)
         busy = {a.resource_id for a in await connector.list_assignments(status="active")}
         requests = await connector.list_open_staffing_requests()
     except ConnectorError as exc:
         raise CliError(
-            f"cannot read the bench from the PSA at {psa.url} ({exc.message}): "
+            f"cannot read the bench from the PSA at {settings.psa.url} ({exc.message}): "
             "start the sandbox with `psflow sandbox up` or `psflow dev`"
         ) from None
     finally:

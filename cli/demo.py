@@ -18,9 +18,8 @@ from cli.demo_unattended import systems_speak_first
 from cli.output import CliError, console
 from cli.render import list_table, status_view
 from config import Settings
+from connectors import systems
 from connectors.errors import ConnectorError
-from connectors.hcm import HcmConnector
-from connectors.psa import PsaConnector
 from models.hire_to_staff import HireToStaffResult
 from models.opportunity_to_project import OpportunityToProjectResult
 from models.people import Approval, Correction, Rejection
@@ -242,11 +241,7 @@ async def hire_for_our_projects(demo: Demo) -> str | None:
         )
         made.add((await handle.result()).psa_project_id)
     settings = demo.settings
-    hcm, psa = settings.hcm, settings.psa
-    workers = HcmConnector.build(
-        hcm.url, hcm.client_id, hcm.client_secret.get_secret_value(), tenant=hcm.tenant
-    )
-    staffing = PsaConnector.build(psa.url, psa.client_id, psa.client_secret.get_secret_value())
+    workers, staffing = systems.hcm(settings), systems.psa(settings)
 
     async def match(worker_id: str) -> StaffingRequest | None:
         worker = await workers.get_worker(worker_id)

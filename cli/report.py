@@ -15,10 +15,9 @@ from cli.output import CliError, console, print_json
 from cli.render import cells
 from cli.state import run, settings_of, store_of
 from config import Settings
-from connectors.erp import ErpConnector
+from connectors import systems
 from connectors.erp_backlog import unbilled
 from connectors.errors import ConnectorError
-from connectors.psa import PsaConnector
 
 app = typer.Typer()
 DEFAULT_DAYS = 30
@@ -48,12 +47,7 @@ def period(since: str | None, until: str | None, today: date) -> tuple[datetime,
 async def build(settings: Settings, since: datetime, until: datetime) -> figures.Report:
     engine = store_of(settings)
     client = await connect(settings)
-    psa = PsaConnector.build(
-        settings.psa.url, settings.psa.client_id, settings.psa.client_secret.get_secret_value()
-    )
-    erp = ErpConnector.build(
-        settings.erp.url, settings.erp.client_id, settings.erp.client_secret.get_secret_value()
-    )
+    psa, erp = systems.psa(settings), systems.erp(settings)
     try:
         with temporal_errors(settings):
             activation = await figures.project_activation(client, settings, since, until)

@@ -5,15 +5,31 @@ from typing import Any, ClassVar, Self
 
 import httpx
 
-from connectors.auth import ClientCredentialsAuth
+from connectors.auth import TokenAuth
 from connectors.errors import SystemUnavailable, error_for_status, parse_retry_after
 from connectors.tracing import STATUS, request_span
 
 USER_AGENT = "psflow/0.1"
 
 
+def client(
+    base_url: str,
+    auth: httpx.Auth,
+    timeout_seconds: float,
+    transport: httpx.AsyncBaseTransport | None = None,
+) -> httpx.AsyncClient:
+    return httpx.AsyncClient(
+        base_url=base_url.rstrip("/"),
+        timeout=timeout_seconds,
+        headers={"User-Agent": USER_AGENT, "Accept": "application/json"},
+        auth=auth,
+        transport=transport,
+    )
+
+
 class Connector:
-    """Base for one system's client. Subclasses set `system`, `token_path` and read errors."""
+    """Base for one system's client. Subclasses set `system` and `token_path`, and read their
+    system's errors."""
 
     system: ClassVar[str]
     token_path: ClassVar[str]
@@ -26,25 +42,15 @@ class Connector:
     def build(
         cls,
         base_url: str,
-        client_id: str,
-        client_secret: str,
+        auth: httpx.Auth,
         *,
         concurrency: int = 5,
         timeout_seconds: float = 30.0,
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> Self:
-        """A connector with its own client: base URL, timeout, User-Agent and OAuth."""
-        base_url = base_url.rstrip("/")
-        client = httpx.AsyncClient(
-            base_url=base_url,
-            timeout=timeout_seconds,
-            headers={"User-Agent": USER_AGENT, "Accept": "application/json"},
-            auth=ClientCredentialsAuth(
-                cls.system, base_url + cls.token_path, client_id, client_secret
-            ),
-            transport=transport,
-        )
-        return cls(client, concurrency)
+        """A connector with its own client: base URL, timeout, User-Agent and auth
+        (connectors/systems.py builds each from the settings)."""
+        return cls(client(base_url, auth, timeout_seconds, transport), concurrency)
 
     def _unreachable(self, method: str, url: str, exc: httpx.TransportError) -> str:
         """What could not be reached, the token endpoint or the call itself, and how."""
@@ -54,7 +60,7 @@ class Connector:
             sent = exc.request
         except RuntimeError:  # raised before any request was sent
             sent = None
-        if sent is not None and isinstance(auth, ClientCredentialsAuth):
+        if sent is not None and isinstance(auth, TokenAuth):
             if str(sent.url) == auth.token_url:
                 return (
                     f"token endpoint {auth.token_url} is unavailable: {how}: {type(exc).__name__}"

@@ -72,7 +72,8 @@ class CrmConnector(Connector):
 
     system: ClassVar[str] = "crm"
     token_path: ClassVar[str] = "/services/oauth2/token"
-    api_version: ClassVar[str] = API_VERSION
+    api_version: str = API_VERSION
+    """Set from [crm] api_version (connectors/systems.py)."""
 
     def error_message(self, response: httpx.Response) -> tuple[str, list[str]]:
         """Salesforce's `[{"errorCode", "message", "fields"}]` body, or an OAuth error body."""

@@ -10,8 +10,7 @@ from urllib.parse import quote
 
 import httpx
 
-from connectors.auth import ClientCredentialsAuth
-from connectors.base import USER_AGENT, Connector
+from connectors.base import Connector, client
 from models.hcm import Worker
 
 DEFAULT_TENANT = "northwind"
@@ -82,26 +81,20 @@ class HcmConnector(Connector):
     def build(
         cls,
         base_url: str,
-        client_id: str,
-        client_secret: str,
+        auth: httpx.Auth,
         *,
         concurrency: int = 5,
         timeout_seconds: float = 30.0,
         transport: httpx.AsyncBaseTransport | None = None,
         tenant: str = DEFAULT_TENANT,
     ) -> Self:
-        """A connector with its own client for one tenant: base URL, timeout, User-Agent, OAuth
-        at /ccx/oauth2/{tenant}/token."""
-        base_url = base_url.rstrip("/")
-        token_url = base_url + cls.token_path.format(tenant=quote(tenant, safe=""))
-        client = httpx.AsyncClient(
-            base_url=base_url,
-            timeout=timeout_seconds,
-            headers={"User-Agent": USER_AGENT, "Accept": "application/json"},
-            auth=ClientCredentialsAuth(cls.system, token_url, client_id, client_secret),
-            transport=transport,
-        )
-        return cls(client, concurrency, tenant=tenant)
+        """A connector with its own client for one tenant."""
+        return cls(client(base_url, auth, timeout_seconds, transport), concurrency, tenant=tenant)
+
+    @classmethod
+    def token_url(cls, base_url: str, tenant: str) -> str:
+        """The tenant's token endpoint, /ccx/oauth2/{tenant}/token."""
+        return base_url.rstrip("/") + cls.token_path.format(tenant=quote(tenant, safe=""))
 
     def _path(self, *segments: str) -> str:
         """An API path under the tenant, each segment escaped so ids cannot reshape the URL."""

@@ -1,38 +1,80 @@
-"""OAuth 2.0 client-credentials tokens for the sandbox systems, and the bearer check."""
+"""OAuth 2.0 for the sandbox systems: the token endpoint, the bearer check, and the admin
+routes that expire tokens (so a client's refresh on 401 can be seen). This base is the PSA's
+client credentials; sandbox/vendor_auth.py has what Salesforce, NetSuite and Workday verify."""
 
+import base64
+import binascii
 import secrets
 from collections.abc import Callable
+from typing import Any
 
-from fastapi import APIRouter, Form, HTTPException, Request
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse
+
+
+def oauth_error(status: int, error: str, description: str) -> JSONResponse:
+    """RFC 6749 5.2's error body."""
+    return JSONResponse({"error": error, "error_description": description}, status_code=status)
+
+
+def basic_credentials(request: Request) -> tuple[str, str] | None:
+    """The client id and secret of an HTTP Basic Authorization header, if there is one."""
+    scheme, _, value = request.headers.get("authorization", "").partition(" ")
+    if scheme.lower() != "basic":
+        return None
+    try:
+        user, _, password = base64.b64decode(value, validate=True).decode().partition(":")
+    except (binascii.Error, UnicodeDecodeError):
+        return None
+    return user, password
 
 
 class TokenIssuer:
-    """Issues opaque bearer tokens to the one client the sandbox knows."""
+    """Issues opaque bearer tokens to the one client the sandbox knows, by client credentials
+    (the client authenticated by HTTP Basic or in the body)."""
 
     def __init__(self, client_id: str, client_secret: str) -> None:
         self.client_id = client_id
         self.client_secret = client_secret
         self.tokens: set[str] = set()
 
+    def issue(self) -> str:
+        value = secrets.token_urlsafe(24)
+        self.tokens.add(value)
+        return value
+
+    def client_ok(self, request: Request, form: dict[str, Any]) -> bool:
+        """The client's id and secret, by Basic or in the body, are the registered ones."""
+        given = basic_credentials(request) or (
+            str(form.get("client_id", "")),
+            str(form.get("client_secret", "")),
+        )
+        return secrets.compare_digest(given[0], self.client_id) and secrets.compare_digest(
+            given[1], self.client_secret
+        )
+
+    async def grant(self, request: Request, form: dict[str, Any]) -> JSONResponse:
+        """Answer one token request; vendors override this with their own grants."""
+        if form.get("grant_type") != "client_credentials":
+            return oauth_error(400, "unsupported_grant_type", "use client_credentials")
+        if not self.client_ok(request, form):
+            return oauth_error(401, "invalid_client", "unknown client or wrong secret")
+        return JSONResponse({"access_token": self.issue(), "token_type": "Bearer"})
+
     def router(self, path: str) -> APIRouter:
         router = APIRouter(tags=["auth"])
 
         @router.post(path)
-        def token(
-            grant_type: str = Form(...),
-            client_id: str = Form(...),
-            client_secret: str = Form(...),
-        ) -> dict[str, str]:
-            if grant_type != "client_credentials":
-                raise HTTPException(400, "unsupported_grant_type")
-            if not (
-                secrets.compare_digest(client_id, self.client_id)
-                and secrets.compare_digest(client_secret, self.client_secret)
-            ):
-                raise HTTPException(401, "invalid_client")
-            value = secrets.token_urlsafe(24)
-            self.tokens.add(value)
-            return {"access_token": value, "token_type": "Bearer"}
+        async def token(request: Request) -> JSONResponse:
+            form = dict((await request.form()).items())
+            return await self.grant(request, form)
+
+        @router.post("/__admin/auth/expire-tokens", tags=["admin"])
+        def expire_tokens() -> dict[str, int]:
+            """Forget every access token issued: the next call answers 401."""
+            expired = len(self.tokens)
+            self.revoke_all()
+            return {"expired": expired}
 
         return router
 

@@ -6,11 +6,13 @@ from typing import TypedDict
 
 import uvicorn
 from fastapi import FastAPI
+from pydantic import SecretStr
 
 from config import Settings
 from sandbox.crm.app import create_app as create_crm
 from sandbox.erp.app import create_app as create_erp
 from sandbox.hcm.app import create_app as create_hcm
+from sandbox.keys import demo_certificate
 from sandbox.psa.app import create_app as create_psa
 
 
@@ -21,8 +23,14 @@ class Webhook(TypedDict):
     webhook_secret: str | None
 
 
+def secret(value: SecretStr | None) -> str:
+    return value.get_secret_value() if value else ""
+
+
 def build_apps(settings: Settings) -> dict[str, tuple[FastAPI, int]]:
-    """Each system's app and port; data under <data_dir>/sandbox/<system>.db, seeded when new."""
+    """Each system's app and port; data under <data_dir>/sandbox/<system>.db, seeded when new.
+    The CRM and ERP register the certificates of the keys psflow signs with (made under
+    <data_dir>/keys on first start when none is configured)."""
     folder = Path(settings.data_dir) / "sandbox"
     box = settings.sandbox
 
@@ -40,7 +48,10 @@ def build_apps(settings: Settings) -> dict[str, tuple[FastAPI, int]]:
             create_crm(
                 folder / "crm.db",
                 client_id=settings.crm.client_id,
-                client_secret=settings.crm.client_secret.get_secret_value(),
+                client_secret=secret(settings.crm.client_secret),
+                username=settings.crm.username,
+                certificate=demo_certificate(settings.key_file("crm"), "rsa"),
+                audiences=frozenset({settings.crm.audience or settings.crm.url.rstrip("/")}),
                 **webhook("crm"),
             ),
             box.crm_port,
@@ -49,7 +60,16 @@ def build_apps(settings: Settings) -> dict[str, tuple[FastAPI, int]]:
             create_erp(
                 folder / "erp.db",
                 client_id=settings.erp.client_id,
-                client_secret=settings.erp.client_secret.get_secret_value(),
+                client_secret=secret(settings.erp.client_secret),
+                certificates={
+                    settings.erp.certificate_id: demo_certificate(
+                        settings.key_file("erp"),
+                        "ec" if settings.erp.algorithm == "ES256" else "rsa",
+                    )
+                },
+                account=settings.erp.account,
+                token_id=settings.erp.token_id,
+                token_secret=secret(settings.erp.token_secret),
                 concurrency_limit=box.erp_concurrency_limit,
             ),
             box.erp_port,
@@ -58,7 +78,7 @@ def build_apps(settings: Settings) -> dict[str, tuple[FastAPI, int]]:
             create_psa(
                 folder / "psa.db",
                 client_id=settings.psa.client_id,
-                client_secret=settings.psa.client_secret.get_secret_value(),
+                client_secret=secret(settings.psa.client_secret),
                 **webhook("psa"),
             ),
             box.psa_port,
@@ -67,8 +87,9 @@ def build_apps(settings: Settings) -> dict[str, tuple[FastAPI, int]]:
             create_hcm(
                 folder / "hcm.db",
                 client_id=settings.hcm.client_id,
-                client_secret=settings.hcm.client_secret.get_secret_value(),
+                client_secret=secret(settings.hcm.client_secret),
                 tenant=settings.hcm.tenant,
+                refresh_token=secret(settings.hcm.refresh_token) or None,
                 **webhook("hcm"),
             ),
             box.hcm_port,

@@ -235,23 +235,12 @@ class Systems:
     """The outside systems as psflow's own connectors see them, for asserting final state."""
 
     def __init__(self, settings: Settings) -> None:
-        from connectors.crm import CrmConnector
-        from connectors.erp import ErpConnector
-        from connectors.hcm import HcmConnector
-        from connectors.psa import PsaConnector
+        from connectors import systems
 
-        def build(cls: Any, system: Any) -> Any:
-            return cls.build(system.url, system.client_id, system.client_secret.get_secret_value())
-
-        self.crm: CrmConnector = build(CrmConnector, settings.crm)
-        self.erp: ErpConnector = build(ErpConnector, settings.erp)
-        self.psa: PsaConnector = build(PsaConnector, settings.psa)
-        self.hcm = HcmConnector.build(
-            settings.hcm.url,
-            settings.hcm.client_id,
-            settings.hcm.client_secret.get_secret_value(),
-            tenant=settings.hcm.tenant,
-        )
+        self.crm = systems.crm(settings)
+        self.erp = systems.erp(settings)
+        self.psa = systems.psa(settings)
+        self.hcm = systems.hcm(settings)
 
     async def aclose(self) -> None:
         for connector in (self.crm, self.erp, self.psa, self.hcm):

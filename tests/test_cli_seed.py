@@ -75,11 +75,8 @@ def crm_opportunity_ids(config: Path) -> set[str]:
     with httpx.Client(base_url=crm.url) as http:
         token = http.post(
             "/services/oauth2/token",
-            data={
-                "grant_type": "client_credentials",
-                "client_id": crm.client_id,
-                "client_secret": crm.client_secret.get_secret_value(),
-            },
+            data={"grant_type": "client_credentials"},
+            auth=(crm.client_id, crm.secret("crm")),
         ).json()["access_token"]
         listing = http.get(
             "/services/data/v60.0/sobjects/Opportunity",

@@ -9,6 +9,7 @@ from pathlib import Path
 import httpx
 import pytest
 from fastapi import FastAPI
+from pydantic import SecretStr
 
 from connectors.crm import API_VERSION, OPPORTUNITY_FIELDS, CrmConnector
 from connectors.errors import (
@@ -21,6 +22,7 @@ from connectors.errors import (
 from sandbox import catalog
 from sandbox.crm.app import create_app
 from sandbox.crm.seed import DEMO_OPPORTUNITIES, SPARE_CLOSED_WON
+from tests.vendor_keys import auth, crm_app, settings_for
 
 BASE_URL = "http://crm.test"
 CLIENT_ID = "psflow"
@@ -43,15 +45,27 @@ class RecordingTransport(httpx.AsyncBaseTransport):
         return await self._inner.handle_async_request(request)
 
 
+KEYS = settings_for(BASE_URL, CLIENT_ID, CLIENT_SECRET)
+
+
 def connect(transport: httpx.AsyncBaseTransport, secret: str = CLIENT_SECRET) -> CrmConnector:
-    connector = CrmConnector.build(BASE_URL, CLIENT_ID, secret, transport=transport)
+    """A connector by the JWT bearer flow, or (another `secret`) by client credentials."""
+    settings = KEYS
+    if secret != CLIENT_SECRET:
+        crm = KEYS.crm.model_copy(
+            update={"auth": "client-credentials", "client_secret": SecretStr(secret)}
+        )
+        settings = KEYS.model_copy(update={"crm": crm})
+    connector = CrmConnector.build(BASE_URL, auth(settings, "crm"), transport=transport)
     assert isinstance(connector, CrmConnector)
     return connector
 
 
 @pytest.fixture
 def app(tmp_path: Path) -> FastAPI:
-    return create_app(tmp_path / "crm.db", client_id=CLIENT_ID, client_secret=CLIENT_SECRET)
+    return create_app(
+        tmp_path / "crm.db", client_id=CLIENT_ID, client_secret=CLIENT_SECRET, **crm_app(KEYS)
+    )
 
 
 @pytest.fixture

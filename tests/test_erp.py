@@ -19,10 +19,14 @@ from connectors.errors import NotFound, RateLimited, RequestRejected, SystemUnav
 from models.erp import ErpCustomerInput, ErpEmployeeInput, ErpProjectInput, LabourForecastInput
 from sandbox import catalog
 from sandbox.erp.app import RECORD_PATH, TOKEN_PATH, create_app
+from tests.vendor_keys import auth, erp_app, settings_for
 
 CLIENT_ID = "psflow"
 CLIENT_SECRET = "erp-test-secret"
 BASE_URL = "http://erp.test"
+
+
+KEYS = settings_for(BASE_URL, CLIENT_ID, CLIENT_SECRET)
 
 
 def make_app(tmp_path: Path, concurrency_limit: int = 5) -> FastAPI:
@@ -31,11 +35,12 @@ def make_app(tmp_path: Path, concurrency_limit: int = 5) -> FastAPI:
         client_id=CLIENT_ID,
         client_secret=CLIENT_SECRET,
         concurrency_limit=concurrency_limit,
+        **erp_app(KEYS),
     )
 
 
 def build_connector(transport: httpx.AsyncBaseTransport) -> ErpConnector:
-    connector = ErpConnector.build(BASE_URL, CLIENT_ID, CLIENT_SECRET, transport=transport)
+    connector = ErpConnector.build(BASE_URL, auth(KEYS, "erp"), transport=transport)
     assert isinstance(connector, ErpConnector)
     return connector
 
@@ -55,16 +60,9 @@ async def erp(app: FastAPI) -> AsyncIterator[ErpConnector]:
 @pytest.fixture
 async def raw(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
     """A plain client holding a valid bearer token."""
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=BASE_URL) as c:
-        token = await c.post(
-            TOKEN_PATH,
-            data={
-                "grant_type": "client_credentials",
-                "client_id": CLIENT_ID,
-                "client_secret": CLIENT_SECRET,
-            },
-        )
-        c.headers["Authorization"] = f"Bearer {token.json()['access_token']}"
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url=BASE_URL, auth=auth(KEYS, "erp")
+    ) as c:
         yield c
 
 
@@ -640,16 +638,10 @@ async def test_concurrency_limit_answers_429_beyond_n_requests_in_flight(
     serving = asyncio.create_task(server.serve())
     try:
         await started(server, serving)
-        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as client:
-            token = await client.post(
-                TOKEN_PATH,
-                data={
-                    "grant_type": "client_credentials",
-                    "client_id": CLIENT_ID,
-                    "client_secret": CLIENT_SECRET,
-                },
-            )
-            client.headers["Authorization"] = f"Bearer {token.json()['access_token']}"
+        url = f"http://127.0.0.1:{port}"
+        keys = settings_for(url, CLIENT_ID, CLIENT_SECRET)
+        async with httpx.AsyncClient(base_url=url, auth=auth(keys, "erp")) as client:
+            await client.get(f"{RECORD_PATH}/currency/1")  # the token, before the clock
             slow = {"path": f"{RECORD_PATH}/*", "status": None, "latency_ms": 300, "count": 50}
             await client.post("/__admin/faults", json=slow)
             responses = await asyncio.gather(

@@ -14,7 +14,7 @@ import httpx
 import pytest
 
 from config import Settings
-from connectors import erp_billing
+from connectors import erp_billing, systems
 from connectors.erp import ErpConnector
 from connectors.errors import NotFound, RateLimited, RequestRejected
 from connectors.netsuite_billing import time_bill_body
@@ -32,6 +32,7 @@ from models.erp import ErpEmployeeInput, ErpProjectInput
 from sandbox import catalog, volume
 from sandbox.erp.app import RECORD_PATH, TOKEN_PATH, create_app
 from tests.support import Sandbox, Systems
+from tests.vendor_keys import auth, erp_app, settings_for
 
 PERIOD = "2026-09"
 ACME = catalog.customer_external_id(catalog.account_id(0))
@@ -68,10 +69,7 @@ class CountingTransport(httpx.AsyncBaseTransport):
 
 
 def erp_connector(settings: Settings, **options: Any) -> ErpConnector:
-    erp = settings.erp
-    return ErpConnector.build(
-        erp.url, erp.client_id, erp.client_secret.get_secret_value(), **options
-    )
+    return systems.erp(settings, **options)
 
 
 async def employee(erp: ErpConnector, external_id: str, first: str) -> str:
@@ -119,16 +117,8 @@ async def job(systems: Systems) -> Job:
 @pytest.fixture
 async def raw(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
     """A plain client holding a valid ERP bearer token."""
-    async with httpx.AsyncClient(base_url=settings.erp.url, timeout=30) as client:
-        token = await client.post(
-            TOKEN_PATH,
-            data={
-                "grant_type": "client_credentials",
-                "client_id": settings.erp.client_id,
-                "client_secret": settings.erp.client_secret.get_secret_value(),
-            },
-        )
-        client.headers["Authorization"] = f"Bearer {token.json()['access_token']}"
+    auth = systems.erp_auth(settings)
+    async with httpx.AsyncClient(base_url=settings.erp.url, timeout=30, auth=auth) as client:
         yield client
 
 
@@ -465,11 +455,12 @@ async def test_expenses_are_billed_one_line_per_category(systems: Systems, job: 
 async def test_volume_seed_creates_jobs_employees_and_the_already_posted_time(
     tmp_path: Path,
 ) -> None:
-    app = create_app(tmp_path / "erp.db", client_id="c", client_secret="s")
+    keys = settings_for("http://erp.test", "c", "s")
+    app = create_app(tmp_path / "erp.db", client_id="c", client_secret="s", **erp_app(keys))
     spec = volume.Volume(projects=5, entries=600, period="2026-10", seed=3)
     posted = [e for e in volume.volume_entries(spec) if e.invalid == "already posted"]
     transport = httpx.ASGITransport(app=app)
-    erp = ErpConnector.build("http://erp.test", "c", "s", transport=transport)
+    erp = ErpConnector.build("http://erp.test", auth(keys, "erp"), transport=transport)
     async with httpx.AsyncClient(transport=transport, base_url="http://erp.test") as admin:
         try:
             seeded = await admin.post("/__admin/seed/volume", json=asdict_volume(spec))

@@ -29,6 +29,7 @@ from sandbox.hcm.app import create_app
 from sandbox.hcm.seed import DEMO_WORKERS, SPARE_PREHIRES, build_workers
 from sandbox.server import build_apps
 from tests.support import free_port
+from tests.vendor_keys import auth, hcm_app, settings_for
 
 URL = "http://hcm.test"
 TENANT = "acme"
@@ -38,9 +39,8 @@ API = f"/ccx/api/v1/{TENANT}"
 
 
 def make_connector(transport: httpx.AsyncBaseTransport, base_url: str = URL) -> HcmConnector:
-    return HcmConnector.build(
-        base_url, CLIENT_ID, CLIENT_SECRET, transport=transport, tenant=TENANT
-    )
+    keys = settings_for(base_url, CLIENT_ID, CLIENT_SECRET, TENANT)
+    return HcmConnector.build(base_url, auth(keys, "hcm"), transport=transport, tenant=TENANT)
 
 
 def make_app(tmp_path: Path, webhook_url: str | None = None, **delivery: Any) -> FastAPI:
@@ -49,6 +49,7 @@ def make_app(tmp_path: Path, webhook_url: str | None = None, **delivery: Any) ->
         client_id=CLIENT_ID,
         client_secret=CLIENT_SECRET,
         tenant=TENANT,
+        **hcm_app(settings_for(URL, CLIENT_ID, CLIENT_SECRET, TENANT)),
         webhook_url=webhook_url,
         **delivery,
     )
@@ -100,12 +101,10 @@ def mock_hcm(answer: Callable[[httpx.Request], httpx.Response]) -> HcmConnector:
 
 
 async def token(http: httpx.AsyncClient) -> dict[str, str]:
-    form = {
-        "grant_type": "client_credentials",
-        "client_id": CLIENT_ID,
-        "client_secret": CLIENT_SECRET,
-    }
-    answer = await http.post(f"/ccx/oauth2/{TENANT}/token", data=form)
+    refresh = hcm_app(settings_for(URL, CLIENT_ID, CLIENT_SECRET, TENANT))["refresh_token"]
+    form = {"grant_type": "refresh_token", "refresh_token": refresh}
+    basic = (CLIENT_ID, CLIENT_SECRET)
+    answer = await http.post(f"/ccx/oauth2/{TENANT}/token", data=form, auth=basic)
     return {"Authorization": f"Bearer {answer.json()['access_token']}"}
 
 

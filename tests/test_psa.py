@@ -10,6 +10,7 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
+from connectors.auth import ClientCredentials
 from connectors.errors import (
     NotFound,
     RateLimited,
@@ -34,7 +35,8 @@ CLIENT_SECRET = "psa-test-secret"
 
 
 def make_connector(transport: httpx.AsyncBaseTransport) -> PsaConnector:
-    connector = PsaConnector.build(URL, CLIENT_ID, CLIENT_SECRET, transport=transport)
+    auth = ClientCredentials("psa", URL + PsaConnector.token_path, CLIENT_ID, CLIENT_SECRET)
+    connector = PsaConnector.build(URL, auth, transport=transport)
     assert isinstance(connector, PsaConnector)
     return connector
 
@@ -403,7 +405,8 @@ async def test_api_without_a_bearer_token_answers_401_in_the_error_shape(app: Fa
 
 
 async def test_wrong_client_secret_fails_authentication(app: FastAPI) -> None:
-    connector = PsaConnector.build(URL, CLIENT_ID, "wrong", transport=httpx.ASGITransport(app=app))
+    auth = ClientCredentials("psa", URL + PsaConnector.token_path, CLIENT_ID, "wrong")
+    connector = PsaConnector.build(URL, auth, transport=httpx.ASGITransport(app=app))
     assert isinstance(connector, PsaConnector)
 
     with pytest.raises(RequestRejected) as caught:

@@ -55,7 +55,7 @@ async def api(settings: Settings, seeded: dict[str, Any]) -> AsyncIterator[httpx
         form = {
             "grant_type": "client_credentials",
             "client_id": settings.psa.client_id,
-            "client_secret": settings.psa.client_secret.get_secret_value(),
+            "client_secret": settings.psa.secret("psa"),
         }
         token = (await client.post("/oauth/token", data=form)).json()["access_token"]
         client.headers["Authorization"] = f"Bearer {token}"

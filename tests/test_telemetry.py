@@ -24,6 +24,7 @@ from typer.testing import CliRunner, Result
 import worker
 from cli.main import app
 from config import Settings, TelemetrySettings
+from connectors.auth import SalesforceClientCredentials
 from connectors.crm import CrmConnector
 from connectors.errors import NotFound, SystemUnavailable
 from models.opportunity_to_project import (
@@ -277,9 +278,10 @@ async def test_a_failed_request_is_classified_on_its_span_without_token_or_query
             return httpx.Response(503, headers={"Retry-After": "3"}, text="down for maintenance")
         return httpx.Response(404, json=[{"message": "no such row", "errorCode": "NOT_FOUND"}])
 
-    crm = CrmConnector.build(
-        "http://crm.test", "psflow", "s3cret-value", transport=httpx.MockTransport(answer)
-    )
+    secret = "s3cret-value"
+    token_url = "http://crm.test" + CrmConnector.token_path
+    basic = SalesforceClientCredentials("crm", token_url, "psflow", secret, basic=True)
+    crm = CrmConnector.build("http://crm.test", basic, transport=httpx.MockTransport(answer))
     try:
         with pytest.raises(SystemUnavailable):
             await crm.request("GET", "/services/data/v60.0/busy?q=SELECT+Name")

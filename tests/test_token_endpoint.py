@@ -15,10 +15,11 @@ from connectors.errors import (
     RequestRejected,
     SystemUnavailable,
 )
+from tests.vendor_keys import auth, settings_for
 
 BASE_URL = "http://erp.test"
 TOKEN_URL = BASE_URL + ErpConnector.token_path
-CREDENTIALS = "check the client id and secret"
+CREDENTIALS = "check [erp] client_id"
 Answer = Callable[[httpx.Request], httpx.Response]
 
 
@@ -34,7 +35,8 @@ def erp_with_token_endpoint(token: Answer) -> ErpConnector:
         missing = {"detail": "no such record", "o:errorCode": "NONEXISTENT_ID"}
         return httpx.Response(404, json={"title": "Not Found", "o:errorDetails": [missing]})
 
-    return ErpConnector.build(BASE_URL, "psflow", "secret", transport=httpx.MockTransport(handler))
+    keys = auth(settings_for(BASE_URL, "psflow", "secret"), "erp")
+    return ErpConnector.build(BASE_URL, keys, transport=httpx.MockTransport(handler))
 
 
 async def failure(token: Answer) -> ConnectorError:

@@ -7,9 +7,9 @@ Routes live under /services/data/{version}/ (any "vNN.N"), tokens come from
 
 from pathlib import Path
 
+from cryptography.hazmat.primitives.asymmetric.types import CertificatePublicKeyTypes
 from fastapi import FastAPI
 
-from sandbox.auth import TokenIssuer
 from sandbox.crm.admin import crm_admin_router
 from sandbox.crm.errors import CODES, SalesforceError, error_body, install_error_handlers, not_found
 from sandbox.crm.events import crm_events_router
@@ -20,6 +20,7 @@ from sandbox.crm.seed import seed
 from sandbox.crm.service import Crm
 from sandbox.faults import FaultBook, FaultMiddleware, admin_router
 from sandbox.records import RecordStore
+from sandbox.vendor_auth import SalesforceTokens
 from sandbox.webhooks import Outbox
 
 # Re-exported: sandbox.crm.app was one module and callers import these from it.
@@ -47,6 +48,9 @@ def create_app(
     *,
     client_id: str,
     client_secret: str,
+    username: str | None = None,
+    certificate: CertificatePublicKeyTypes | None = None,
+    audiences: frozenset[str] = frozenset(),
     webhook_url: str | None = None,
     webhook_secret: str | None = None,
     delivery_attempts: int = 5,
@@ -72,7 +76,9 @@ def create_app(
         outbox.deliverer.cancel_all()
         crm.reset()
 
-    issuer = TokenIssuer(client_id, client_secret)
+    issuer = SalesforceTokens(
+        client_id, client_secret, username=username, certificate=certificate, audiences=audiences
+    )
     book = FaultBook()
     app = FastAPI(title="psflow CRM sandbox (Salesforce REST)")
     install_error_handlers(app)

@@ -10,9 +10,9 @@ volume on demand (volume_seed). This module wires the parts together.
 
 from pathlib import Path
 
+from cryptography.hazmat.primitives.asymmetric.types import CertificatePublicKeyTypes
 from fastapi import FastAPI
 
-from sandbox.auth import TokenIssuer
 from sandbox.erp import seed as data
 from sandbox.erp.billing_routes import billing_router
 from sandbox.erp.billing_store import BillingStore
@@ -24,12 +24,21 @@ from sandbox.erp.suiteql import suiteql_router
 from sandbox.erp.volume_seed import volume_router
 from sandbox.faults import FaultBook, FaultMiddleware, admin_router
 from sandbox.records import RecordStore
+from sandbox.vendor_auth import NetSuiteTokens
 
 __all__ = ["RECORD_PATH", "TOKEN_PATH", "create_app"]
 
 
 def create_app(
-    db_path: Path, *, client_id: str, client_secret: str, concurrency_limit: int = 5
+    db_path: Path,
+    *,
+    client_id: str,
+    client_secret: str,
+    certificates: dict[str, CertificatePublicKeyTypes] | None = None,
+    account: str = "SANDBOX",
+    token_id: str | None = None,
+    token_secret: str | None = None,
+    concurrency_limit: int = 5,
 ) -> FastAPI:
     """The ERP sandbox app; seeds its database on first start."""
     store = RecordStore(db_path)
@@ -43,7 +52,14 @@ def create_app(
         data.seed(store)
 
     book = FaultBook()
-    issuer = TokenIssuer(client_id, client_secret)
+    issuer = NetSuiteTokens(
+        client_id,
+        client_secret,
+        certificates=certificates or {},
+        account=account,
+        token_id=token_id,
+        token_secret=token_secret,
+    )
     app = FastAPI(title="psflow ERP sandbox (NetSuite REST record/v1)")
     app.include_router(issuer.router(TOKEN_PATH))
     # Before the generic record routes: their paths are more specific.

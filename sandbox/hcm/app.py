@@ -22,6 +22,7 @@ from sandbox.hcm.workday import (
     worker_not_found,
 )
 from sandbox.records import RecordStore
+from sandbox.vendor_auth import WorkdayTokens
 
 DEFAULT_LIMIT = 20
 MAX_LIMIT = 100
@@ -39,9 +40,9 @@ def description(tenant: str) -> str:
     return f"""
 Workers of tenant `{tenant}`, in the shape of Workday's REST API.
 
-**Authentication.** OAuth 2.0 client credentials at `POST {token_path(tenant)}` (form fields
-`grant_type=client_credentials`, `client_id`, `client_secret`); send the token as
-`Authorization: Bearer <token>`.
+**Authentication.** An API client's refresh-token grant at `POST {token_path(tenant)}`
+(`grant_type=refresh_token`, `refresh_token`; the client id and secret by HTTP Basic); send
+the access token as `Authorization: Bearer <token>`.
 
 **Paging.** `GET {api_prefix(tenant)}/workers?limit=&offset=` answers
 `{{"total": N, "data": [...]}}`, ordered by Employee_ID; `limit` is 20 by default, at most 100.
@@ -152,6 +153,7 @@ def create_app(
     client_id: str,
     client_secret: str,
     tenant: str,
+    refresh_token: str | None = None,
     webhook_url: str | None = None,
     webhook_secret: str | None = None,
     delivery_attempts: int = 5,
@@ -183,14 +185,14 @@ def create_app(
             seed(store)
 
     faults = FaultBook()
-    issuer = TokenIssuer(client_id, client_secret)
+    issuer = WorkdayTokens(client_id, client_secret, refresh_token=refresh_token)
     app = FastAPI(
         title="HCM API (Workday-style)",
         version="1.0.0",
         description=description(tenant),
         openapi_tags=[
             {"name": "workers", "description": "Workers and their employment data."},
-            {"name": "auth", "description": "OAuth 2.0 client-credentials tokens."},
+            {"name": "auth", "description": "OAuth 2.0 refresh-token grant for API clients."},
             {"name": "sandbox admin", "description": "Faults, reset and events (sandbox only)."},
         ],
     )
