@@ -431,6 +431,7 @@ ENV_KEYS: dict[str, tuple[str, ...]] = {
     "PSFLOW_HCM_REFRESH_TOKEN": ("hcm", "refresh_token"),
     "PSFLOW_CRM_AUTH": ("crm", "auth"),
     "PSFLOW_CRM_USERNAME": ("crm", "username"),
+    "PSFLOW_CRM_API_VERSION": ("crm", "api_version"),
     "PSFLOW_CRM_PRIVATE_KEY_FILE": ("crm", "private_key_file"),
     "PSFLOW_ERP_AUTH": ("erp", "auth"),
     "PSFLOW_ERP_CERTIFICATE_ID": ("erp", "certificate_id"),

@@ -52,6 +52,10 @@ class Connector:
         (connectors/systems.py builds each from the settings)."""
         return cls(client(base_url, auth, timeout_seconds, transport), concurrency)
 
+    @property
+    def base_url(self) -> str:
+        return str(self._client.base_url)
+
     def _unreachable(self, method: str, url: str, exc: httpx.TransportError) -> str:
         """What could not be reached, the token endpoint or the call itself, and how."""
         how = "timed out" if isinstance(exc, httpx.TimeoutException) else "failed"

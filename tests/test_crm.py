@@ -300,7 +300,7 @@ async def test_reset_restores_the_seed_and_keeps_tokens(
     assert (await raw.post("/__admin/reset")).status_code == 204
 
     assert await crm.get_opportunity_values(deal_id, ["erp_project_id"]) == {"erp_project_id": None}
-    assert (await raw.get(f"{DATA}/sobjects/Opportunity", params={"limit": 1})).status_code == 200
+    assert (await raw.get(f"{DATA}/sobjects/Opportunity")).status_code == 200
 
 
 # --- failures the connector classifies ---------------------------------------------------------
@@ -402,8 +402,8 @@ async def test_injected_faults_fail_exactly_that_many_calls(
 
 
 async def test_seed_holds_accounts_users_and_deals(raw: httpx.AsyncClient) -> None:
-    accounts = (await raw.get(f"{DATA}/sobjects/Account", params={"limit": 2000})).json()
-    deals = (await raw.get(f"{DATA}/sobjects/Opportunity", params={"limit": 2000})).json()
+    accounts = (await raw.get("/__admin/records/Account", params={"limit": 2000})).json()
+    deals = (await raw.get("/__admin/records/Opportunity", params={"limit": 2000})).json()
     user = (await raw.get(f"{DATA}/sobjects/User/{catalog.USERS['dana'][0]}")).json()
 
     assert accounts["totalSize"] == len(catalog.ACCOUNTS)
@@ -421,8 +421,10 @@ async def test_seed_holds_accounts_users_and_deals(raw: httpx.AsyncClient) -> No
 
 
 async def test_seed_is_the_same_every_time(tmp_path: Path, raw: httpx.AsyncClient) -> None:
-    url = f"{DATA}/sobjects/Opportunity"
-    other = create_app(tmp_path / "again.db", client_id=CLIENT_ID, client_secret=CLIENT_SECRET)
+    url = "/__admin/records/Opportunity"
+    other = create_app(
+        tmp_path / "again.db", client_id=CLIENT_ID, client_secret=CLIENT_SECRET, **crm_app(KEYS)
+    )
     async with authorised(other) as other_client:
         fresh = await other_client.get(url, params={"limit": 2000})
     first = await raw.get(url, params={"limit": 2000})

@@ -16,7 +16,8 @@ from sandbox import catalog
 from sandbox.crm.app import create_app
 from sandbox.crm.seed import DEMO_OPPORTUNITIES
 from sandbox.volume import Volume, volume_projects
-from tests.test_crm import CLIENT_ID, CLIENT_SECRET, DATA, authorised, connect
+from tests.test_crm import CLIENT_ID, CLIENT_SECRET, DATA, KEYS, authorised, connect
+from tests.vendor_keys import crm_app
 
 DEMO_COUNT = 60
 DEAL = DEMO_OPPORTUNITIES["small_usd"]
@@ -42,7 +43,9 @@ def update(
 
 @pytest.fixture
 def app(tmp_path: Path) -> FastAPI:
-    return create_app(tmp_path / "crm.db", client_id=CLIENT_ID, client_secret=CLIENT_SECRET)
+    return create_app(
+        tmp_path / "crm.db", client_id=CLIENT_ID, client_secret=CLIENT_SECRET, **crm_app(KEYS)
+    )
 
 
 @pytest.fixture

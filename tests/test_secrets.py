@@ -102,6 +102,8 @@ async def test_no_credential_in_any_history_log_line_or_span_of_the_demo(
     )
     client_secrets = {s: f"{s}-secret-{uuid.uuid4().hex}" for s in SYSTEMS}
     env = {f"PSFLOW_{s.upper()}_CLIENT_SECRET": v for s, v in client_secrets.items()}
+    refresh_token = f"refresh-{uuid.uuid4().hex}"
+    env["PSFLOW_HCM_REFRESH_TOKEN"] = refresh_token
     settings = load_settings(config, env=env)
     settings = settings.model_copy(update={"data_dir": tmp_path / "demo"})
 
@@ -142,7 +144,12 @@ async def test_no_credential_in_any_history_log_line_or_span_of_the_demo(
     assert len(stored) > 500 and issued_tokens  # the journey ran, and tokens were issued
     assert any(b"json/plain" in event for event in revealed)  # decrypted for the search
 
+    # The demo keys the CRM and ERP connectors sign with: a line of each key's body.
+    key_lines = [
+        settings.key_file(system).read_text().splitlines()[1] for system in ("crm", "erp")
+    ]
     needles = [*client_secrets.values(), *issued_tokens, *CODEC_KEYS.values(), *ingress_secrets]
+    needles += [refresh_token, *key_lines]
     haystacks = {
         "history (raw)": b"\n".join(stored).decode(errors="replace"),
         "history (decrypted)": b"\n".join(revealed).decode(errors="replace"),

@@ -1,9 +1,12 @@
 """The CRM sandbox's own admin routes, beside the shared faults, reset and health routes."""
 
-from fastapi import APIRouter
+from typing import Any
+
+from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field, field_validator
 
 from models.billing import check_period
+from sandbox.crm.objects import schema_for
 from sandbox.crm.seed import NAMED_DEALS, add_closed_won_deals
 from sandbox.crm.service import Crm
 from sandbox.crm.volume_seed import is_volume_id, volume_opportunities
@@ -62,5 +65,12 @@ def crm_admin_router(crm: Crm) -> APIRouter:
         named one is (`like`), so that a test has its own. New ids each call."""
         added = add_closed_won_deals(crm.store, request.count, request.seed, request.like)
         return {"opportunities": added}
+
+    @router.get("/records/{sobject}")
+    def records(sobject: str, limit: int = Query(200, ge=1, le=5000)) -> dict[str, Any]:
+        """Records of a type, oldest id first, for demos and tests (clients use SOQL)."""
+        schema_for(sobject)
+        listed = crm.listing(sobject, limit)
+        return {"totalSize": len(listed), "done": True, "records": listed}
 
     return router

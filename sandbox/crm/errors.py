@@ -59,10 +59,11 @@ async def _http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, StarletteHTTPException)
     path = request.url.path
     if path.startswith(DATA_PREFIX):
-        return JSONResponse(error_body(exc.status_code, str(exc.detail)), exc.status_code)
+        listed = error_body(exc.status_code, str(exc.detail))
+        return JSONResponse(listed, exc.status_code, headers=exc.headers)
     if path == TOKEN_PATH:
-        body = {"error": str(exc.detail), "error_description": str(exc.detail)}
-        return JSONResponse(body, exc.status_code)
+        oauth = {"error": str(exc.detail), "error_description": str(exc.detail)}
+        return JSONResponse(oauth, exc.status_code, headers=exc.headers)
     return await http_exception_handler(request, exc)
 
 

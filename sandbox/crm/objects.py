@@ -121,8 +121,14 @@ def normalise_id(sobject: SObject, value: str) -> str:
     return full
 
 
-def schema_for(name: str) -> SObject:
-    """The schema of an object type; 404 for a type the sandbox does not know."""
+def schema_for(name: str, *, any_case: bool = False) -> Any:
+    """The schema of an object type (its canonical name, with `any_case`, where object names
+    are taken in any case); 404 for a type the sandbox does not know."""
+    if any_case:
+        found = next((s for s in SOBJECTS if s.lower() == name.lower()), None)
+        if found is None:
+            raise not_found()
+        return found
     schema = SOBJECTS.get(name)
     if schema is None:
         raise not_found()

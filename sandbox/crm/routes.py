@@ -2,15 +2,16 @@
 
 from typing import Any
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse, Response
 
 from sandbox.auth import TokenIssuer, bearer_required
+from sandbox.crm.describe import basic_info, describe, limits
 from sandbox.crm.errors import SalesforceError, not_found
 from sandbox.crm.objects import field_list, render, schema_for
-from sandbox.crm.paths import DATA_PREFIX, VERSION
+from sandbox.crm.paths import API_VERSION, DATA_PREFIX
 from sandbox.crm.service import Crm
-from sandbox.crm.soql import run_soql
+from sandbox.crm.soql import QueryRunner
 
 
 async def _json_object(request: Request) -> dict[str, Any]:
@@ -23,7 +24,7 @@ async def _json_object(request: Request) -> dict[str, Any]:
     return body
 
 
-def _query_result(records: list[dict[str, Any]]) -> dict[str, Any]:
+def query_result(records: list[dict[str, Any]]) -> dict[str, Any]:
     return {"totalSize": len(records), "done": True, "records": records}
 
 
@@ -32,21 +33,32 @@ def data_router(crm: Crm, issuer: TokenIssuer) -> APIRouter:
     unauthorized = bearer_required(
         issuer, lambda: SalesforceError(401, "INVALID_SESSION_ID", "Session expired or invalid")
     )
+    runner = QueryRunner(crm)
+    calls = [0]  # API requests today, as `limits` counts them
+
+    def counted() -> None:
+        calls[0] += 1
+
     router = APIRouter(
         prefix=DATA_PREFIX + "/{version}",
-        dependencies=[Depends(unauthorized), Depends(_check_version)],
+        dependencies=[Depends(unauthorized), Depends(_check_version), Depends(counted)],
         tags=["Salesforce REST"],
     )
 
-    @router.get("/sobjects/{sobject}")
-    def list_records(sobject: str, limit: int = Query(200, ge=1, le=2000)) -> dict[str, Any]:
-        """Records of a type, as a query result.
+    @router.get("/limits")
+    def org_limits() -> dict[str, Any]:
+        """The org's limits; DailyApiRequests counts the calls made today."""
+        return limits(calls[0])
 
-        Real Salesforce answers this URL with the object's basic description; psflow lists
-        records with SOQL through /query. This listing is for demos and tests.
-        """
-        schema_for(sobject)
-        return _query_result(crm.listing(sobject, limit))
+    @router.get("/sobjects/{sobject}/describe")
+    def describe_sobject(version: str, sobject: str) -> dict[str, Any]:
+        """The object's fields: type, label, createable/updateable, external id, picklist."""
+        return describe(version, schema_for(sobject, any_case=True))
+
+    @router.get("/sobjects/{sobject}")
+    def sobject_info(version: str, sobject: str) -> dict[str, Any]:
+        """The object's basic information and recently viewed records."""
+        return basic_info(version, schema_for(sobject, any_case=True))
 
     @router.get("/sobjects/{sobject}/{record_id}")
     def get_record(sobject: str, record_id: str, fields: str | None = None) -> dict[str, Any]:
@@ -64,7 +76,7 @@ def data_router(crm: Crm, issuer: TokenIssuer) -> APIRouter:
     def get_related_or_external(sobject: str, segment: str, rest: str) -> dict[str, Any]:
         """A related list (`/{Id}/{Relationship}`) or a record by external id."""
         if rest in schema_for(sobject).related:
-            return _query_result(crm.related(sobject, segment, rest))
+            return query_result(crm.related(sobject, segment, rest))
         record = crm.by_external_id(sobject, segment, rest)
         if record is None:
             raise not_found()
@@ -80,13 +92,20 @@ def data_router(crm: Crm, issuer: TokenIssuer) -> APIRouter:
         return JSONResponse(body, status_code=201 if created else 200)
 
     @router.get("/query")
-    def query(q: str) -> dict[str, Any]:
-        """A small SOQL subset: SELECT fields FROM Type [WHERE F = 'v' [AND ...]] [LIMIT n]."""
-        return _query_result(run_soql(crm, q))
+    def query(version: str, q: str) -> dict[str, Any]:
+        """SOQL (sandbox/crm/soql_parse.py says how much); over 2,000 records come a batch at
+        a time through nextRecordsUrl."""
+        return runner.run(q, version)
+
+    @router.get("/query/{locator}")
+    def query_more(version: str, locator: str) -> dict[str, Any]:
+        """The next batch of a query's records."""
+        return runner.more(locator, version)
 
     return router
 
 
 def _check_version(version: str) -> None:
-    if not VERSION.match(version):
+    """Only the versions /services/data lists are served."""
+    if version != API_VERSION:
         raise not_found()
