@@ -162,12 +162,19 @@ async def tab_to(page: Page, selector: str, presses: int = 40) -> None:
     raise AssertionError(f"{selector} cannot be reached with Tab")
 
 
-async def waiting_deal(client: Client, worker: Settings, sandbox: Sandbox, like: str) -> Handle:
+async def waiting_deal(
+    client: Client,
+    worker: Settings,
+    sandbox: Sandbox,
+    like: str,
+    kind: WaitKind = WaitKind.APPROVAL,
+) -> Handle:
+    """A fresh deal made as the demo deal `like`, its run waiting for `kind`."""
     async with httpx.AsyncClient(base_url=sandbox.urls["crm"], timeout=10) as admin:
         added = await admin.post("/__admin/seed/deals", json={"count": 1, "like": like})
     added.raise_for_status()
     handle = await start(client, worker, added.json()["opportunities"][0])
-    await status_when(handle, waiting_for(WaitKind.APPROVAL))
+    await status_when(handle, waiting_for(kind))
     return handle
 
 
@@ -312,12 +319,9 @@ async def test_a_change_order_is_rejected_only_with_a_reason(
 async def test_a_correction_is_sent_from_the_fields_the_run_names(
     page: Page, client: Client, worker: Settings, sandbox: Sandbox
 ) -> None:
-    async with httpx.AsyncClient(base_url=sandbox.urls["crm"], timeout=10) as admin:
-        added = await admin.post(
-            "/__admin/seed/deals", json={"count": 1, "like": "unknown_legal_entity"}
-        )
-    handle = await start(client, worker, added.json()["opportunities"][0])
-    await status_when(handle, waiting_for(WaitKind.CORRECTION))
+    handle = await waiting_deal(
+        client, worker, sandbox, "unknown_legal_entity", WaitKind.CORRECTION
+    )
 
     await sign_in(page, "dana")
     row = page.locator("tr", has=page.locator(f'a[href="{run_path(handle.id)}"]'))
