@@ -17,6 +17,7 @@ any other outage, honouring its Retry-After.
 
 import time
 import uuid
+from abc import ABC, abstractmethod
 from collections.abc import Generator
 from pathlib import Path
 from typing import Any
@@ -94,7 +95,7 @@ def private_key(system: str, path: Path, setting: str) -> PrivateKeyTypes:
     raise AuthenticationFailed(system, message)
 
 
-class TokenAuth(httpx.Auth):
+class TokenAuth(httpx.Auth, ABC):
     """A bearer token from `token_url`, kept for its lifetime or until a 401."""
 
     requires_response_body = True
@@ -106,8 +107,9 @@ class TokenAuth(httpx.Auth):
         self._token: str | None = None
         self._expires = 0.0
 
+    @abstractmethod
     def token_request(self) -> httpx.Request:
-        raise NotImplementedError
+        """The request that asks the token endpoint for a token."""
 
     def took(self, answer: dict[str, Any]) -> None:
         """What else a token response says (Salesforce: the instance to call)."""

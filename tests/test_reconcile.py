@@ -27,6 +27,7 @@ from typer.testing import CliRunner, Result
 
 from activities.reconcile import NO_REPAIR, NOT_ALLOWED
 from activities.reconcile_rules import invoice_drift, periods_back, unposted_time
+from application.repairs import latest_run
 from cli.main import app
 from cli.reconcile import DRIFT_FOUND
 from cli.schedules import wanted_schedule
@@ -175,16 +176,6 @@ async def seed_drift(systems: Systems) -> dict[str, str]:
     }
 
 
-async def execution(client: Client, id: str) -> tuple[WorkflowExecutionStatus | None, str | None]:
-    try:
-        description = await client.get_workflow_handle(id).describe()
-    except RPCError as exc:
-        if exc.status == RPCStatusCode.NOT_FOUND:
-            return None, None
-        raise
-    return description.status, description.run_id
-
-
 async def test_reconciliation_finds_each_kind_of_drift_and_repairs_only_what_policy_allows(
     client: Client, estate: Path, own_worker: Settings
 ) -> None:
@@ -216,12 +207,12 @@ async def test_reconciliation_finds_each_kind_of_drift_and_repairs_only_what_pol
 
         # The outside systems: the deal's workflow runs, the CRM shows the release,
         # and no time-to-bill was started (policy does not allow that repair).
-        status, run_id = await execution(client, repair_id)
+        status, run_id = await latest_run(client, repair_id)
         assert status == WorkflowExecutionStatus.RUNNING
         crm_invoice = await systems.crm.invoice_status(seeded["opportunity"])
         assert crm_invoice is not None and crm_invoice.status == InvoiceStatus.RELEASED
         for project in billed:
-            assert await execution(client, time_to_bill_id(project.psa_id, VOLUME.period)) == (
+            assert await latest_run(client, time_to_bill_id(project.psa_id, VOLUME.period)) == (
                 None,
                 None,
             )
@@ -231,7 +222,7 @@ async def test_reconciliation_finds_each_kind_of_drift_and_repairs_only_what_pol
         assert by_kind(second, FindingKind.MISSING_PROJECT)[DEAL]["repair"] == (
             f"already running: {repair_id}"
         )
-        assert await execution(client, repair_id) == (WorkflowExecutionStatus.RUNNING, run_id)
+        assert await latest_run(client, repair_id) == (WorkflowExecutionStatus.RUNNING, run_id)
         assert seeded["opportunity"] not in by_kind(second, FindingKind.INVOICE_STATUS)
         assert second["run_id"] != first["run_id"]
 
@@ -243,7 +234,7 @@ async def test_reconciliation_finds_each_kind_of_drift_and_repairs_only_what_pol
         assert "missing_project" in shown.stdout and "already running" in shown.stdout
     finally:
         handle = client.get_workflow_handle(repair_id)
-        if (await execution(client, repair_id))[0] == WorkflowExecutionStatus.RUNNING:
+        if (await latest_run(client, repair_id))[0] == WorkflowExecutionStatus.RUNNING:
             await handle.cancel()
             with contextlib.suppress(Exception):  # cancelled: it compensates, then ends
                 await asyncio.wait_for(handle.result(), 60)
@@ -268,7 +259,7 @@ async def test_without_now_it_shows_the_latest_completed_run_not_a_failed_ones_p
         sandbox.clear_faults()
     assert failed.exit_code == 1, failed.output
     failed_id = failed.output.split("error: ", 1)[1].split(" failed", 1)[0]
-    status, run_id = await execution(client, failed_id)
+    status, run_id = await latest_run(client, failed_id)
     assert status == WorkflowExecutionStatus.FAILED
     partial = findings_of_run(open_engine(own_worker.resolved_store_url), f"{failed_id}/{run_id}")
     assert partial and FindingKind.INVOICE_STATUS not in {f.kind for f in partial}
@@ -377,7 +368,7 @@ async def test_a_deal_whose_saga_ended_is_left_to_a_person_not_started_again(
         assert found[deal]["repair"] == (
             f"not started: {workflow_id(deal)} ended failed; {NO_REPAIR}"
         )
-        assert (await execution(client, workflow_id(deal)))[0] == WorkflowExecutionStatus.FAILED
+        assert (await latest_run(client, workflow_id(deal)))[0] == WorkflowExecutionStatus.FAILED
     finally:
         await systems.aclose()
 
