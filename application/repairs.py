@@ -1,12 +1,11 @@
 """Repairs by business key: how reconciliation starts the workflow that mends a finding."""
 
 from temporalio.client import Client, WorkflowExecutionStatus
-from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
+from temporalio.common import WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
-from application.runs import input_for, kind_named
-from models.run_metadata import start_metadata
+from application.runs import input_for, kind_named, start_or_find
 
 NO_REPAIR = "needs a person"
 
@@ -39,22 +38,13 @@ async def start_repair(
     running = status == WorkflowExecutionStatus.RUNNING
     if not kind.rerunnable and status is not None and not running:
         return f"not started: {id} ended {status.name.lower()}; {NO_REPAIR}", False
-    about = start_metadata(argument)
+    reuse = (
+        WorkflowIDReusePolicy.ALLOW_DUPLICATE
+        if kind.rerunnable
+        else WorkflowIDReusePolicy.REJECT_DUPLICATE
+    )
     try:
-        handle = await client.start_workflow(
-            kind.workflow.run,
-            argument,
-            id=id,
-            task_queue=task_queue,
-            id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
-            id_reuse_policy=(
-                WorkflowIDReusePolicy.ALLOW_DUPLICATE
-                if kind.rerunnable
-                else WorkflowIDReusePolicy.REJECT_DUPLICATE
-            ),
-            static_summary=about.summary,
-            static_details=about.details,
-        )
+        handle = await start_or_find(client, kind, argument, id, task_queue, reuse)
     except WorkflowAlreadyStartedError:  # it ended between the look and the start
         return f"not started: {id} has ended; {NO_REPAIR}", False
     if running and before == handle.result_run_id:

@@ -107,21 +107,13 @@ async def start(
         if await execution_status(existing) == WorkflowExecutionStatus.RUNNING:
             before = (await existing.describe()).run_id
         try:
-            about = start_metadata(arguments)
-            handle = await client.start_workflow(
-                kind.workflow.run,
-                arguments,
-                id=workflow_id,
-                task_queue=settings.temporal.task_queue,
-                id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
-                id_reuse_policy=(
-                    WorkflowIDReusePolicy.ALLOW_DUPLICATE
-                    if kind.rerunnable
-                    else WorkflowIDReusePolicy.ALLOW_DUPLICATE_FAILED_ONLY
-                ),
-                static_summary=about.summary,
-                static_details=about.details,
+            reuse = (
+                WorkflowIDReusePolicy.ALLOW_DUPLICATE
+                if kind.rerunnable
+                else WorkflowIDReusePolicy.ALLOW_DUPLICATE_FAILED_ONLY
             )
+            queue = settings.temporal.task_queue
+            handle = await start_or_find(client, kind, arguments, workflow_id, queue, reuse)
         except WorkflowAlreadyStartedError:
             state = closed_state(await execution_status(existing))
             raise AlreadyRan(
@@ -129,6 +121,29 @@ async def start(
                 f"see `psflow status {workflow_id}`"
             ) from None
     return handle, before is not None and before == handle.result_run_id
+
+
+async def start_or_find(
+    client: Client,
+    kind: "WorkflowKind",
+    arguments: BaseModel,
+    workflow_id: str,
+    task_queue: str,
+    reuse: WorkflowIDReusePolicy,
+) -> WorkflowHandle[Any, Any]:
+    """Start `workflow_id`, or find it running; Temporal's user metadata (summary, details)
+    set from the input."""
+    about = start_metadata(arguments)
+    return await client.start_workflow(
+        kind.workflow.run,
+        arguments,
+        id=workflow_id,
+        task_queue=task_queue,
+        id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+        id_reuse_policy=reuse,
+        static_summary=about.summary,
+        static_details=about.details,
+    )
 
 
 async def start_for_event(
