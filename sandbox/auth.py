@@ -6,10 +6,11 @@ import base64
 import binascii
 import secrets
 from collections.abc import Callable
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, FastAPI, Request, Security
 from fastapi.responses import JSONResponse
+from fastapi.security import HTTPBearer
 
 
 def oauth_error(status: int, error: str, description: str) -> JSONResponse:
@@ -88,12 +89,41 @@ class TokenIssuer:
 
 
 def bearer_required(
-    issuer: TokenIssuer, unauthorized: Callable[[], Exception]
-) -> Callable[[Request], None]:
-    """A FastAPI dependency that raises the system's own 401 without a valid token."""
+    issuer: TokenIssuer, unauthorized: Callable[[], Exception], scheme: str, description: str
+) -> Callable[..., None]:
+    """A FastAPI dependency that raises the system's own 401 without a valid token, and
+    declares the bearer scheme (`scheme`, `description`) in the OpenAPI document."""
+    documented = HTTPBearer(auto_error=False, scheme_name=scheme, description=description)
 
-    def check(request: Request) -> None:
+    def check(request: Request, _: Annotated[Any, Security(documented)] = None) -> None:
         if not issuer.valid(request):
             raise unauthorized()
 
     return check
+
+
+UNAUTHORIZED: dict[int | str, dict[str, Any]] = {
+    401: {"description": "No valid access token: get one from the token endpoint"},
+    404: {"description": "No such record, record type or API version"},
+}
+
+
+def validation_answered_400(app: FastAPI, why: str) -> None:
+    """Document a 400 where FastAPI would document 422: the system answers bad input 400
+    (`why`), as the vendor's API does."""
+    built = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema:
+            return app.openapi_schema
+        schema = built()
+        for operations in schema.get("paths", {}).values():
+            for operation in operations.values():
+                responses = operation.get("responses", {})
+                if "422" in responses:
+                    del responses["422"]
+                    responses.setdefault("400", {"description": why})
+        app.openapi_schema = schema
+        return schema
+
+    app.openapi = openapi  # type: ignore[method-assign]

@@ -10,6 +10,7 @@ from pathlib import Path
 from cryptography.hazmat.primitives.asymmetric.types import CertificatePublicKeyTypes
 from fastapi import FastAPI
 
+from sandbox.auth import validation_answered_400
 from sandbox.crm.admin import crm_admin_router
 from sandbox.crm.errors import CODES, SalesforceError, error_body, install_error_handlers, not_found
 from sandbox.crm.events import crm_events_router
@@ -82,6 +83,7 @@ def create_app(
     book = FaultBook()
     app = FastAPI(title="psflow CRM sandbox (Salesforce REST)")
     install_error_handlers(app)
+    validation_answered_400(app, "Bad request: Salesforce's error list names the problem")
     app.include_router(issuer.router(TOKEN_PATH))
     app.include_router(admin_router(book, reset))
     app.include_router(crm_admin_router(crm))

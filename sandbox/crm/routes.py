@@ -5,7 +5,7 @@ from typing import Any
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse, Response
 
-from sandbox.auth import TokenIssuer, bearer_required
+from sandbox.auth import UNAUTHORIZED, TokenIssuer, bearer_required
 from sandbox.crm.describe import basic_info, describe, limits
 from sandbox.crm.errors import SalesforceError, not_found
 from sandbox.crm.objects import field_list, render, schema_for
@@ -31,7 +31,11 @@ def query_result(records: list[dict[str, Any]]) -> dict[str, Any]:
 def data_router(crm: Crm, issuer: TokenIssuer) -> APIRouter:
     """The bearer-protected routes under /services/data/{version}."""
     unauthorized = bearer_required(
-        issuer, lambda: SalesforceError(401, "INVALID_SESSION_ID", "Session expired or invalid")
+        issuer,
+        lambda: SalesforceError(401, "INVALID_SESSION_ID", "Session expired or invalid"),
+        "SalesforceAccessToken",
+        "An access token from POST /services/oauth2/token: the JWT bearer flow or client "
+        "credentials. Calls go to the instance_url its answer names.",
     )
     runner = QueryRunner(crm)
     calls = [0]  # API requests today, as `limits` counts them
@@ -43,6 +47,7 @@ def data_router(crm: Crm, issuer: TokenIssuer) -> APIRouter:
         prefix=DATA_PREFIX + "/{version}",
         dependencies=[Depends(unauthorized), Depends(_check_version), Depends(counted)],
         tags=["Salesforce REST"],
+        responses=UNAUTHORIZED,
     )
 
     @router.get("/limits")

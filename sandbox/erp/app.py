@@ -13,6 +13,7 @@ from pathlib import Path
 from cryptography.hazmat.primitives.asymmetric.types import CertificatePublicKeyTypes
 from fastapi import FastAPI
 
+from sandbox.auth import validation_answered_400
 from sandbox.erp import seed as data
 from sandbox.erp.billing_routes import billing_router
 from sandbox.erp.billing_store import BillingStore
@@ -69,6 +70,7 @@ def create_app(
     app.include_router(admin_router(book, reset))
     app.include_router(volume_router(store, billing))
     install_error_handlers(app)
+    validation_answered_400(app, "Bad request: NetSuite's o:errorDetails names the problem")
     # Added last, so outermost: requests delayed by an injected fault still count as in flight.
     app.add_middleware(FaultMiddleware, book=book, error_body=error_body)
     app.add_middleware(ConcurrencyLimit, limit=concurrency_limit)

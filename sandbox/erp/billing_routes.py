@@ -15,14 +15,21 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Body, Depends, Query, Request, Response
 from fastapi.responses import JSONResponse
 
-from sandbox.auth import TokenIssuer, bearer_required
+from sandbox.auth import UNAUTHORIZED, TokenIssuer, bearer_required
 from sandbox.erp import access, invoices, postings, query
 from sandbox.erp.billing_query import BILLING_TYPES, EXPENSE_REPORT, FILTERS, INVOICE, TIME_BILL
 from sandbox.erp.billing_records import Lookups, refuse_if_billed
 from sandbox.erp.billing_store import BillingStore
 from sandbox.erp.errors import NetSuiteError, not_found, unauthorized
 from sandbox.erp.fields import external_id as checked_external_id
-from sandbox.erp.protocol import EID_PREFIX, MAX_OFFSET, MAX_PAGE_SIZE, RECORD_PATH
+from sandbox.erp.protocol import (
+    BEARER,
+    BEARER_DESCRIPTION,
+    EID_PREFIX,
+    MAX_OFFSET,
+    MAX_PAGE_SIZE,
+    RECORD_PATH,
+)
 from sandbox.records import RecordStore
 
 JsonObject = Annotated[dict[str, Any], Body()]
@@ -65,7 +72,8 @@ def billing_router(store: RecordStore, billing: BillingStore, issuer: TokenIssue
     router = APIRouter(
         prefix=RECORD_PATH,
         tags=["record/v1 billing"],
-        dependencies=[Depends(bearer_required(issuer, unauthorized))],
+        dependencies=[Depends(bearer_required(issuer, unauthorized, BEARER, BEARER_DESCRIPTION))],
+        responses=UNAUTHORIZED,
     )
     for kind in BILLING_TYPES:
         _collection_route(router, billing, kind)
@@ -163,7 +171,8 @@ def _invoice_routes(router: APIRouter, store: RecordStore, billing: BillingStore
         invoices.change(billing, load(billing, INVOICE, key), body)
         return Response(status_code=204)
 
-    @router.api_route(f"/{INVOICE}/{{key:path}}", methods=["PUT", "DELETE"])
+    @router.put(f"/{INVOICE}/{{key:path}}")
+    @router.delete(f"/{INVOICE}/{{key:path}}")
     async def refuse_invoice_write(key: str) -> Response:
         """Invoices are drafted with POST and voided with PATCH."""
         detail = "Draft an invoice with POST and void it with PATCH custbody_psflow_status."

@@ -4,11 +4,13 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Depends, Query, Request, Response
 
-from sandbox.auth import TokenIssuer, bearer_required
+from sandbox.auth import UNAUTHORIZED, TokenIssuer, bearer_required
 from sandbox.erp import access
 from sandbox.erp.errors import NetSuiteError, unauthorized
 from sandbox.erp.fields import external_id as checked_external_id
 from sandbox.erp.protocol import (
+    BEARER,
+    BEARER_DESCRIPTION,
     EID_PREFIX,
     IDEMPOTENCY_HEADER,
     MAX_OFFSET,
@@ -26,7 +28,8 @@ def record_router(store: RecordStore, issuer: TokenIssuer) -> APIRouter:
     router = APIRouter(
         prefix=RECORD_PATH,
         tags=["record/v1"],
-        dependencies=[Depends(bearer_required(issuer, unauthorized))],
+        dependencies=[Depends(bearer_required(issuer, unauthorized, BEARER, BEARER_DESCRIPTION))],
+        responses=UNAUTHORIZED,
     )
 
     @router.get("/{record_type}")

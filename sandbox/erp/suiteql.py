@@ -21,12 +21,12 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Depends, Query, Request
 
-from sandbox.auth import TokenIssuer, bearer_required
+from sandbox.auth import UNAUTHORIZED, TokenIssuer, bearer_required
 from sandbox.erp.billing_query import EXPENSE_REPORT, FILTERS, TIME_BILL
 from sandbox.erp.billing_records import FIELDS, READ_ONLY, REFERENCES
 from sandbox.erp.billing_store import BillingStore
 from sandbox.erp.errors import NetSuiteError, unauthorized
-from sandbox.erp.protocol import MAX_PAGE_SIZE, QUERY_PATH
+from sandbox.erp.protocol import BEARER, BEARER_DESCRIPTION, MAX_PAGE_SIZE, QUERY_PATH
 from sandbox.erp.query import Condition
 from sandbox.erp.suiteql_employees import (
     EMPLOYEE_TABLE,
@@ -159,7 +159,8 @@ def suiteql_router(store: RecordStore, billing: BillingStore, issuer: TokenIssue
     router = APIRouter(
         prefix=QUERY_PATH,
         tags=["query/v1"],
-        dependencies=[Depends(bearer_required(issuer, unauthorized))],
+        dependencies=[Depends(bearer_required(issuer, unauthorized, BEARER, BEARER_DESCRIPTION))],
+        responses=UNAUTHORIZED,
     )
 
     @router.post("/suiteql")

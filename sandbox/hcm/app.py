@@ -5,11 +5,9 @@ from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, FastAPI, HTTPException, Query
-from fastapi.openapi.models import OAuthFlowClientCredentials, OAuthFlows
-from fastapi.security import OAuth2
 from pydantic import BaseModel, Field
 
-from sandbox.auth import TokenIssuer, bearer_required
+from sandbox.auth import UNAUTHORIZED, TokenIssuer, bearer_required
 from sandbox.faults import ADMIN_PREFIX, FaultBook, FaultMiddleware, admin_router
 from sandbox.hcm.events import EventBook, events_router
 from sandbox.hcm.seed import WORKER, add_prehires, seed
@@ -90,16 +88,18 @@ class Workers:
 def workers_router(workers: Workers, issuer: TokenIssuer) -> APIRouter:
     """The tenant's worker routes, behind the bearer token."""
     tenant = workers.tenant
-    oauth = OAuth2(
-        flows=OAuthFlows(clientCredentials=OAuthFlowClientCredentials(tokenUrl=token_path(tenant))),
-        scheme_name="OAuth2ClientCredentials",
-        auto_error=False,
+    bearer = bearer_required(
+        issuer,
+        _unauthorized,
+        "WorkdayAccessToken",
+        f"An access token from the API client's refresh-token grant at POST "
+        f"{token_path(tenant)} (client id and secret by HTTP Basic).",
     )
-
     router = APIRouter(
         prefix=api_prefix("{tenant}"),
-        dependencies=[Depends(oauth), Depends(bearer_required(issuer, _unauthorized))],
+        dependencies=[Depends(bearer)],
         tags=["workers"],
+        responses=UNAUTHORIZED,
     )
 
     def check_tenant(name: str) -> None:

@@ -4,8 +4,6 @@ import threading
 from pathlib import Path
 
 from fastapi import APIRouter, Depends, FastAPI
-from fastapi.openapi.models import OAuthFlowClientCredentials, OAuthFlows
-from fastapi.security import OAuth2
 
 from sandbox.auth import TokenIssuer, bearer_required
 from sandbox.faults import FaultBook, FaultMiddleware, admin_router
@@ -109,14 +107,15 @@ def api_router(
 ) -> APIRouter:
     """Every /api/v1 route, behind the bearer token; new change orders and time approvals
     are announced through `outbox`."""
-    oauth = OAuth2(
-        flows=OAuthFlows(clientCredentials=OAuthFlowClientCredentials(tokenUrl=TOKEN_PATH)),
-        scheme_name="OAuth2ClientCredentials",
-        auto_error=False,
+    bearer = bearer_required(
+        issuer,
+        unauthorized,
+        "PsaAccessToken",
+        f"An access token from OAuth 2.0 client credentials at POST {TOKEN_PATH}.",
     )
     router = APIRouter(
         prefix=API_PREFIX,
-        dependencies=[Depends(oauth), Depends(bearer_required(issuer, unauthorized))],
+        dependencies=[Depends(bearer)],
         responses=ERRORS,
     )
     psa = PsaService(store)
