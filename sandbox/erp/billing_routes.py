@@ -73,7 +73,7 @@ def billing_router(store: RecordStore, billing: BillingStore, issuer: TokenIssue
         prefix=RECORD_PATH,
         tags=["record/v1 billing"],
         dependencies=[Depends(bearer_required(issuer, unauthorized, BEARER, BEARER_DESCRIPTION))],
-        responses=UNAUTHORIZED,
+        responses=UNAUTHORIZED | {400: {"description": "A body that is not a JSON object"}},
     )
     for kind in BILLING_TYPES:
         _collection_route(router, billing, kind)
@@ -171,8 +171,10 @@ def _invoice_routes(router: APIRouter, store: RecordStore, billing: BillingStore
         invoices.change(billing, load(billing, INVOICE, key), body)
         return Response(status_code=204)
 
-    @router.put(f"/{INVOICE}/{{key:path}}")
-    @router.delete(f"/{INVOICE}/{{key:path}}")
+    refused = {405: {"description": "Invoices are drafted with POST and voided with PATCH"}}
+
+    @router.put(f"/{INVOICE}/{{key:path}}", responses=refused)
+    @router.delete(f"/{INVOICE}/{{key:path}}", responses=refused)
     async def refuse_invoice_write(key: str) -> Response:
         """Invoices are drafted with POST and voided with PATCH."""
         detail = "Draft an invoice with POST and void it with PATCH custbody_psflow_status."

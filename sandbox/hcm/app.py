@@ -7,7 +7,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, FastAPI, HTTPException, Query
 from pydantic import BaseModel, Field
 
-from sandbox.auth import UNAUTHORIZED, TokenIssuer, bearer_required
+from sandbox.auth import UNAUTHORIZED, TokenIssuer, bearer_required, validation_answered_400
 from sandbox.faults import ADMIN_PREFIX, FaultBook, FaultMiddleware, admin_router
 from sandbox.hcm.events import EventBook, events_router
 from sandbox.hcm.seed import WORKER, add_prehires, seed
@@ -196,6 +196,7 @@ def create_app(
             {"name": "sandbox admin", "description": "Faults, reset and events (sandbox only)."},
         ],
     )
+    validation_answered_400(app, "Bad request: Workday's error names the field")
     for exc_type, handler in HANDLERS.items():
         app.add_exception_handler(exc_type, handler)
     app.add_middleware(FaultMiddleware, book=faults, error_body=status_error_body)

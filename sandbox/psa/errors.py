@@ -38,7 +38,7 @@ class ErrorResponse(BaseModel):
 
 # The error responses every /api/v1 route documents.
 ERRORS: dict[int | str, dict[str, Any]] = {
-    s: {"model": ErrorResponse} for s in (401, 404, 409, 422)
+    s: {"model": ErrorResponse} for s in (400, 401, 404, 409, 422)
 }
 
 
