@@ -171,7 +171,9 @@ def _invoice_routes(router: APIRouter, store: RecordStore, billing: BillingStore
         invoices.change(billing, load(billing, INVOICE, key), body)
         return Response(status_code=204)
 
-    refused = {405: {"description": "Invoices are drafted with POST and voided with PATCH"}}
+    refused: dict[int | str, dict[str, Any]] = {
+        405: {"description": "Invoices are drafted with POST and voided with PATCH"}
+    }
 
     @router.put(f"/{INVOICE}/{{key:path}}", responses=refused)
     @router.delete(f"/{INVOICE}/{{key:path}}", responses=refused)
