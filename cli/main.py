@@ -34,6 +34,7 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     pretty_exceptions_show_locals=False,
+    rich_markup_mode=None,  # help names settings as [section] key: text, not markup
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 

@@ -342,3 +342,13 @@ def test_which_temporal_a_worker_may_use_unencrypted(
 
     settings = Settings.model_validate({"temporal": {"address": address}, "codec": codec})
     assert (plaintext_problem(settings) is not None) == refused
+
+
+@pytest.mark.parametrize(
+    ("command", "shown"),
+    [(["inbox"], "[inbox] port"), (["ingress"], "[ingress] host"), (["login"], "[auth.oidc]")],
+)
+def test_help_names_settings_by_their_section(command: list[str], shown: str) -> None:
+    """`[section] key` in help is a setting's name, not markup to be swallowed."""
+    result = runner.invoke(app, [*command, "--help"])
+    assert result.exit_code == 0 and shown in result.stdout
