@@ -6,6 +6,7 @@ import re
 import secrets
 from collections import OrderedDict
 from datetime import UTC, datetime
+from functools import cache
 from typing import Any
 
 from sandbox.crm.errors import SalesforceError
@@ -35,6 +36,7 @@ def _sobject(name: str) -> str:
     return found
 
 
+@cache  # asked once per record and condition; the schema never changes
 def _column(sobject: str, name: str) -> Path:
     """The canonical path of a column, or Salesforce's INVALID_FIELD."""
     *hops, last = name.split(".")
