@@ -66,7 +66,8 @@ class ErpConnector(ErpProjectsMixin, ErpBillingMixin, Connector):
         self._active_employees: dict[str, tuple[float, ErpEmployee]] = {}
 
     def error_message(self, response: httpx.Response) -> tuple[str, list[str]]:
-        """NetSuite's title and each detail with its error code; fields from o:errorPath."""
+        """NetSuite's title and each detail with its error code; the fields at fault from
+        o:errorPath, o:errorQueryParam or o:errorHeader."""
         try:
             body = response.json()
         except ValueError:
@@ -75,7 +76,8 @@ class ErpConnector(ErpProjectsMixin, ErpBillingMixin, Connector):
             return super().error_message(response)
         details = [d for d in body["o:errorDetails"] if isinstance(d, dict)]
         parts = [f"{d.get('detail', '')} ({d.get('o:errorCode', 'UNKNOWN')})" for d in details]
-        fields = [str(d["o:errorPath"]) for d in details if d.get("o:errorPath")]
+        where = ("o:errorPath", "o:errorQueryParam", "o:errorHeader")
+        fields = [str(d[key]) for d in details for key in where if d.get(key)]
         title = str(body.get("title") or response.reason_phrase)
         return f"{title}: {'; '.join(parts)}" if parts else title, fields
 
@@ -212,12 +214,16 @@ class ErpConnector(ErpProjectsMixin, ErpBillingMixin, Connector):
         return f"({MISSING_RECORD_CODE})" in exc.message
 
     async def _get_by_external_id(
-        self, record_type: str, external_id: str
+        self, record_type: str, external_id: str, *, expand: bool = False
     ) -> dict[str, Any] | None:
+        """The record, its sublists inline when `expand`; None when there is none."""
         if not external_id:
             return None  # no key, no record (NetSuite would refuse the URL itself)
+        params = {"expandSubResources": "true"} if expand else None
         try:
-            response = await self.request("GET", self._eid_url(record_type, external_id))
+            response = await self.request(
+                "GET", self._eid_url(record_type, external_id), params=params
+            )
         except NotFound as exc:
             if self._is_missing_record(exc):
                 return None

@@ -88,7 +88,7 @@ class ErpBillingMixin(Connector):
         def _eid_url(record_type: str, external_id: str) -> str: ...
 
         async def _get_by_external_id(
-            self, record_type: str, external_id: str
+            self, record_type: str, external_id: str, *, expand: bool = False
         ) -> dict[str, Any] | None: ...
 
         async def _currency_id(self, code: str) -> str: ...
@@ -225,7 +225,7 @@ class ErpBillingMixin(Connector):
         except RequestRejected as exc:
             if exc.status != 409:  # 409: the external id is taken, by a live or void invoice
                 raise
-            existing = await self._get_by_external_id("invoice", data.external_id)
+            existing = await self._get_by_external_id("invoice", data.external_id, expand=True)
             if existing is None:
                 raise SystemUnavailable(
                     self.system, f"invoice eid:{data.external_id} is taken but cannot be read"
@@ -243,7 +243,7 @@ class ErpBillingMixin(Connector):
 
     async def get_invoice(self, external_id: str) -> Invoice | None:
         """The invoice with this external id, or None."""
-        record = await self._get_by_external_id("invoice", external_id)
+        record = await self._get_by_external_id("invoice", external_id, expand=True)
         return await self._invoice(record) if record is not None else None
 
     async def move_invoice(self, external_id: str, status: InvoiceStatus) -> None:
@@ -277,7 +277,10 @@ class ErpBillingMixin(Connector):
         """Every invoice NetSuite's `q` filter matches (voided ones too), as the ERP lists
         them (by internal id): the collection page by page, then one read per invoice."""
         ids = await self._list_ids("invoice", query=query)
-        responses = await _all([self.request("GET", f"{RECORD_PATH}/invoice/{id}") for id in ids])
+        expand = {"expandSubResources": "true"}
+        responses = await _all(
+            [self.request("GET", f"{RECORD_PATH}/invoice/{id}", params=expand) for id in ids]
+        )
         return [await self._invoice(json_object(r)) for r in responses]
 
     async def _invoice(self, record: dict[str, Any]) -> Invoice:

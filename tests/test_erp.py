@@ -402,7 +402,6 @@ async def test_employee_is_created_in_netsuites_shape(raw: httpx.AsyncClient) ->
         ({"department": {"id": "999"}}, "department"),
         ({"custentity_psflow_cost_center": "CC-9999"}, "custentity_psflow_cost_center"),
         ({"custentity_psflow_cost_center": "CC-3100"}, "custentity_psflow_cost_center"),
-        ({"currency": {"id": "1"}}, "currency"),
     ],
 )
 async def test_invalid_employee_is_refused_naming_the_field(

@@ -44,11 +44,11 @@ def _complete(store: RecordStore, record: dict[str, Any], body: dict[str, Any]) 
 RESOURCE_ALLOCATION = RecordType(
     name="resourceAllocation",
     fields={
-        "allocationResource": f.reference_to("employee"),
-        "project": f.reference_to("job"),
+        "allocationResource": f.Reference("employee"),
+        "project": f.Reference("job"),
         "allocationAmount": f.positive_amount,
-        "allocationUnit": f.select(data.ALLOCATION_UNITS),
-        "allocationType": f.select(data.ALLOCATION_TYPES),
+        "allocationUnit": f.Select(data.ALLOCATION_UNITS),
+        "allocationType": f.Select(data.ALLOCATION_TYPES),
         "startDate": f.iso_date,
         "endDate": f.iso_date,
         "notes": f.text,

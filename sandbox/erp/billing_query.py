@@ -39,7 +39,7 @@ _INTEGER_COLUMNS = {"id", "invoice_id"}
 
 
 def _refused(why: str) -> NetSuiteError:
-    return NetSuiteError(400, f"Invalid search query. {why}", "INVALID_PARAMETER", "q")
+    return NetSuiteError(400, f"Invalid search query. {why}", "INVALID_PARAMETER", query_param="q")
 
 
 def _value(column: str, raw: str) -> Any:

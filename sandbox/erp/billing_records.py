@@ -100,7 +100,7 @@ FIELDS: dict[str, dict[str, f.FieldParser]] = {
         **_COMMON,
         "hours": lambda _, field, value: duration(value, field),
         "rate": f.amount,
-        "price": f.select(PRICE_LEVELS),
+        "price": f.Select(PRICE_LEVELS),
         "custcol_psflow_role": f.text,
         AMOUNT_FIELD: f.amount,
     },
@@ -111,6 +111,8 @@ REFERENCES = {
     TIME_BILL: {"employee": "employee", "customer": "job"},
     EXPENSE_REPORT: {"entity": "employee", "customer": "job", "currency": "currency"},
 }
+# every property a body may name, read-only ones included
+NAMES = {kind: frozenset({*FIELDS[kind], *REFERENCES[kind], *READ_ONLY}) for kind in FIELDS}
 MANDATORY = {
     TIME_BILL: {"employee": "Employee", "customer": "Customer", "hours": "Duration",
                 "tranDate": "Date"},

@@ -16,12 +16,13 @@ from fastapi import APIRouter, Body, Depends, Query, Request, Response
 from fastapi.responses import JSONResponse
 
 from sandbox.auth import UNAUTHORIZED, TokenIssuer, bearer_required
-from sandbox.erp import access, invoices, postings, query
+from sandbox.erp import access, invoices, postings, query, views
 from sandbox.erp.billing_query import BILLING_TYPES, EXPENSE_REPORT, FILTERS, INVOICE, TIME_BILL
-from sandbox.erp.billing_records import Lookups, refuse_if_billed
+from sandbox.erp.billing_records import NAMES, Lookups, refuse_if_billed
 from sandbox.erp.billing_store import BillingStore
 from sandbox.erp.errors import NetSuiteError, not_found, unauthorized
 from sandbox.erp.fields import external_id as checked_external_id
+from sandbox.erp.properties import named, validation_mode
 from sandbox.erp.protocol import (
     BEARER,
     BEARER_DESCRIPTION,
@@ -67,6 +68,22 @@ def load(billing: BillingStore, kind: str, key: str) -> dict[str, Any]:
     return record
 
 
+def _read(
+    request: Request,
+    store: RecordStore,
+    billing: BillingStore,
+    kind: str,
+    key: str,
+    fields: str | None,
+    expand: bool,
+) -> dict[str, Any]:
+    key, _, sub = key.partition("/")
+    record = load(billing, kind, key)
+    if sub:
+        return views.subresource(request, store, kind, record, sub)
+    return views.shown(request, kind, record, fields, expand)
+
+
 def billing_router(store: RecordStore, billing: BillingStore, issuer: TokenIssuer) -> APIRouter:
     """The routes of the three billing record types, all behind the bearer token."""
     router = APIRouter(
@@ -104,11 +121,18 @@ def _posting_routes(
 
         Body {"records": [{"externalId": ..., <fields>}, ...]}."""
         # Read and answered as plain JSON: no model to validate 200 records against twice.
-        return JSONResponse(postings.upsert_list(kind, store, billing, await json_body(request)))
+        body = await json_body(request)
+        validation_mode(request)  # a bad header fails the request, not each record
+
+        def spelled(record: dict[str, Any]) -> dict[str, Any]:
+            return named(request, record, NAMES[kind])
+
+        return JSONResponse(postings.upsert_list(kind, store, billing, body, spelled))
 
     @router.post(f"/{kind}", status_code=204, name=f"create_{kind}")
     async def create(request: Request, body: JsonObject) -> Response:
         """Create one record: 204 with its URL in Location."""
+        body = named(request, body, NAMES[kind])
         external_id = body.get("externalId")
         if external_id is not None:
             checked_external_id(external_id)
@@ -117,13 +141,17 @@ def _posting_routes(
         return access.created(request, kind, saved["id"])
 
     @router.get(f"/{kind}/{{key:path}}", name=f"get_{kind}")
-    async def get(key: str, request: Request) -> dict[str, Any]:
-        """One record by internal id or eid:<external id>."""
-        return access.render(request, kind, load(billing, kind, key))
+    async def get(
+        key: str, request: Request, fields: views.Fields = None, expand: views.Expand = False
+    ) -> dict[str, Any]:
+        """One record by internal id or eid:<external id>, or a sub-resource of it
+        (`{id}/employee`: the record a reference field points at)."""
+        return _read(request, store, billing, kind, key, fields, expand)
 
     @router.patch(f"/{kind}/{{key:path}}", status_code=204, name=f"update_{kind}")
-    async def update(key: str, body: JsonObject) -> Response:
+    async def update(key: str, request: Request, body: JsonObject) -> Response:
         """Set the given fields; a billed record cannot change."""
+        body = named(request, body, NAMES[kind])
         current = load(billing, kind, key)
         external_id = body.get("externalId", current.get("externalId"))
         if external_id is not None:
@@ -139,7 +167,8 @@ def _posting_routes(
             detail = "The upsert operation requires an external ID (eid:...) in the request URL."
             raise NetSuiteError(400, detail, "INVALID_REQUEST")
         external_id = checked_external_id(key.removeprefix(EID_PREFIX))
-        body = {k: v for k, v in body.items() if k != "externalId"}
+        body = {k: v for k, v in named(request, body, NAMES[kind]).items()
+                if k != "externalId"}  # fmt: skip
         current = find(billing, kind, key)
         with billing.transaction():
             saved, _ = postings.write(kind, billing, Lookups(store), current, body, external_id)
@@ -158,16 +187,22 @@ def _invoice_routes(router: APIRouter, store: RecordStore, billing: BillingStore
     @router.post(f"/{INVOICE}", status_code=204)
     async def create_invoice(request: Request, body: JsonObject) -> Response:
         """Draft an invoice for a project and period: 204 with its URL in Location."""
+        body = named(request, body, invoices.NAMES)
         return access.created(request, INVOICE, invoices.create(store, billing, body))
 
     @router.get(f"/{INVOICE}/{{key:path}}")
-    async def get_invoice(key: str, request: Request) -> dict[str, Any]:
-        """One invoice by internal id or eid:<external id>."""
-        return access.render(request, INVOICE, load(billing, INVOICE, key))
+    async def get_invoice(
+        key: str, request: Request, fields: views.Fields = None, expand: views.Expand = False
+    ) -> dict[str, Any]:
+        """One invoice by internal id or eid:<external id>, its lines inline with
+        expandSubResources=true; or a sub-resource: `{id}/item`, `{id}/item/{line}`,
+        `{id}/job`."""
+        return _read(request, store, billing, INVOICE, key, fields, expand)
 
     @router.patch(f"/{INVOICE}/{{key:path}}", status_code=204)
-    async def update_invoice(key: str, body: JsonObject) -> Response:
+    async def update_invoice(key: str, request: Request, body: JsonObject) -> Response:
         """Move the invoice's status (custbody_psflow_status) or change its externalId."""
+        body = named(request, body, invoices.NAMES)
         invoices.change(billing, load(billing, INVOICE, key), body)
         return Response(status_code=204)
 

@@ -14,8 +14,8 @@ ALWAYS_ALLOWED_CURRENCIES = ("USD", "EUR")
 _COMMON_FIELDS: dict[str, f.FieldParser] = {
     "companyName": f.text,
     "entityId": f.text,
-    "subsidiary": f.reference_to("subsidiary"),
-    "currency": f.reference_to("currency"),
+    "subsidiary": f.Reference("subsidiary"),
+    "currency": f.Reference("currency"),
     "isInactive": f.boolean,
 }
 
@@ -66,7 +66,7 @@ CUSTOMER = RecordType(
     name="customer",
     fields={
         **_COMMON_FIELDS,
-        "terms": f.reference_to("term"),
+        "terms": f.Reference("term"),
         "custentity_psflow_origin": f.text,
     },
     mandatory={"companyName": "Company Name", "subsidiary": "Primary Subsidiary"},
@@ -77,10 +77,10 @@ JOB = RecordType(
     name="job",
     fields={
         **_COMMON_FIELDS,
-        "parent": f.reference_to("customer"),
-        "customer": f.reference_to("customer"),
-        "jobBillingType": f.select(data.BILLING_TYPES),
-        "entityStatus": f.select(data.JOB_STATUSES),
+        "parent": f.Reference("customer"),
+        "customer": f.Reference("customer"),
+        "jobBillingType": f.Select(data.BILLING_TYPES),
+        "entityStatus": f.Select(data.JOB_STATUSES),
         "custentity_psflow_budget": f.amount,
     },
     mandatory={"companyName": "Project Name", "parent": "Customer"},

@@ -48,15 +48,26 @@ def _title(status: int) -> str:
 
 
 def error_body(
-    status: int, detail: str, code: str | None = None, path: str | None = None
+    status: int,
+    detail: str,
+    code: str | None = None,
+    path: str | None = None,
+    *,
+    header: str | None = None,
+    query_param: str | None = None,
 ) -> dict[str, Any]:
-    """A NetSuite REST error body: RFC 9457 problem details plus o:errorDetails."""
+    """A NetSuite REST error body: RFC 9457 problem details plus o:errorDetails, naming the
+    body path, request header or query parameter at fault."""
     item: dict[str, Any] = {
         "detail": detail,
         "o:errorCode": code or _DEFAULT_CODES.get(status, "UNEXPECTED_ERROR"),
     }
     if path:
         item["o:errorPath"] = path
+    if header:
+        item["o:errorHeader"] = header
+    if query_param:
+        item["o:errorQueryParam"] = query_param
     return {
         "type": _problem_type(status),
         "title": _title(status),
@@ -69,11 +80,18 @@ class NetSuiteError(Exception):
     """An error the sandbox answers in NetSuite's format."""
 
     def __init__(
-        self, status: int, detail: str, code: str | None = None, path: str | None = None
+        self,
+        status: int,
+        detail: str,
+        code: str | None = None,
+        path: str | None = None,
+        *,
+        header: str | None = None,
+        query_param: str | None = None,
     ) -> None:
         super().__init__(detail)
         self.status = status
-        self.body = error_body(status, detail, code, path)
+        self.body = error_body(status, detail, code, path, header=header, query_param=query_param)
 
     def response(self) -> JSONResponse:
         """The error as the HTTP response NetSuite would give."""

@@ -75,33 +75,35 @@ def display_name(record: dict[str, Any]) -> str:
     )
 
 
-def reference_to(kind: str) -> FieldParser:
+class Reference:
     """A parser for {"id": ...} (or {"externalId": ...}) pointing at a record of `kind`."""
 
-    def parse(store: RecordStore, field: str, value: Any) -> dict[str, str]:
+    def __init__(self, kind: str) -> None:
+        self.kind = kind
+
+    def __call__(self, store: RecordStore, field: str, value: Any) -> dict[str, str]:
         if not isinstance(value, dict):
             raise invalid(field, value)
         id = value.get("id")
         if id is None and isinstance(value.get("externalId"), str):
-            id = store.id_for_external(kind, value["externalId"])
-        target = store.get(kind, str(id)) if isinstance(id, str | int) else None
+            id = store.id_for_external(self.kind, value["externalId"])
+        target = store.get(self.kind, str(id)) if isinstance(id, str | int) else None
         if target is None:
             raise invalid(field, value.get("id", value.get("externalId")))
         return data.ref(str(id), display_name(target))
 
-    return parse
 
-
-def select(options: dict[str, str]) -> FieldParser:
+class Select:
     """A parser for {"id": ...} naming one of a fixed list of options."""
 
-    def parse(store: RecordStore, field: str, value: Any) -> dict[str, str]:
-        id = value.get("id") if isinstance(value, dict) else None
-        if str(id) not in options:
-            raise invalid(field, id)
-        return data.ref(str(id), options[str(id)])
+    def __init__(self, options: dict[str, str]) -> None:
+        self.options = options
 
-    return parse
+    def __call__(self, store: RecordStore, field: str, value: Any) -> dict[str, str]:
+        id = value.get("id") if isinstance(value, dict) else None
+        if str(id) not in self.options:
+            raise invalid(field, id)
+        return data.ref(str(id), self.options[str(id)])
 
 
 def external_id(value: Any, field: str = "externalId") -> str:

@@ -52,8 +52,14 @@ TRANSITIONS = {
     "released": set(),
     "voided": set(),
 }
-_CREATE_FIELDS = {"externalId", "job", "currency", PERIOD_FIELD, "custbody_psflow_source",
+CREATE_FIELDS = {"externalId", "job", "currency", PERIOD_FIELD, "custbody_psflow_source",
                   "memo", "item"}  # fmt: skip
+# every property an invoice has, read-only ones included
+NAMES = frozenset({
+    *CREATE_FIELDS, "id", "links", "tranId", "tranDate", "entity", "subsidiary", STATUS_FIELD,
+    "total", "custbody_psflow_time_count", "custbody_psflow_expense_count",
+    "custbody_psflow_approvers", "dateCreated", "lastModifiedDate",
+})  # fmt: skip
 
 
 def _now() -> str:
@@ -162,7 +168,7 @@ def _expense_lines(expenses: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 def create(store: RecordStore, billing: BillingStore, body: dict[str, Any]) -> str:
     """Draft the invoice `body` asks for and put its time and expenses on it; its id."""
-    unknown = sorted(set(body) - _CREATE_FIELDS - {"id", "links"})
+    unknown = sorted(set(body) - CREATE_FIELDS - {"id", "links"})
     if unknown:
         raise NetSuiteError(400, f"Invalid field name: {unknown[0]}.", "INVALID_FLD", unknown[0])
     external_id = body.get("externalId")

@@ -9,6 +9,7 @@ that fails (inactive employee, unknown project, already billed, a bad value) doe
 the others. The whole list is written in one transaction.
 """
 
+from collections.abc import Callable
 from typing import Any
 
 from sandbox.erp import billing_records as records
@@ -71,25 +72,44 @@ def _response(
 
 
 def upsert_list(
-    kind: str, store: RecordStore, billing: BillingStore, body: dict[str, Any]
+    kind: str,
+    store: RecordStore,
+    billing: BillingStore,
+    body: dict[str, Any],
+    named: Callable[[dict[str, Any]], dict[str, Any]],
 ) -> dict[str, Any]:
-    """Upsert each record of `body["records"]` by its externalId; the write responses."""
-    items = body.get("records")
-    if not isinstance(items, list) or not all(isinstance(i, dict) for i in items):
+    """Upsert each record of `body["records"]` by its externalId; the write responses.
+
+    `named` spells each record's property names as the record type does (or refuses one)."""
+    given = body.get("records")
+    if not isinstance(given, list) or not all(isinstance(i, dict) for i in given):
         detail = 'Provide the records to upsert as {"records": [{...}, ...]}.'
         raise NetSuiteError(400, detail, "INVALID_CONTENT", "records")
-    if len(items) > MAX_UPSERT_RECORDS:
+    if len(given) > MAX_UPSERT_RECORDS:
         detail = (
             f"upsertList takes at most {MAX_UPSERT_RECORDS} records in one request; "
-            f"this one has {len(items)}."
+            f"this one has {len(given)}."
         )
         raise NetSuiteError(400, detail, "EXCEEDED_MAX_RECORDS", "records")
-    keys = [i.get("externalId") for i in items if isinstance(i.get("externalId"), str)]
+    items: list[dict[str, Any] | NetSuiteError] = []
+    for item in given:
+        try:
+            items.append(named(item))
+        except NetSuiteError as error:
+            items.append(error)
+    keys = [
+        i["externalId"]
+        for i in items
+        if isinstance(i, dict) and isinstance(i.get("externalId"), str)
+    ]
     existing = billing.by_external_ids(kind, keys)
     lookups = records.Lookups(store)
     responses = []
     with billing.transaction():
-        for item in items:
+        for original, item in zip(given, items, strict=True):
+            if isinstance(item, NetSuiteError):
+                responses.append(_response(original.get("externalId"), None, False, item))
+                continue
             key = item.get("externalId")
             current = existing.get(key) if isinstance(key, str) else None
             try:

@@ -26,7 +26,7 @@ Condition = tuple[str, str, list[str]]
 
 def _refused(q: str, why: str) -> NetSuiteError:
     detail = f"Invalid search query: {q}. {why}"
-    return NetSuiteError(400, detail, "INVALID_PARAMETER", "q")
+    return NetSuiteError(400, detail, "INVALID_PARAMETER", query_param="q")
 
 
 def _values(token: str) -> list[str]:
@@ -69,8 +69,8 @@ def _same(value: Any, wanted: str) -> bool:
         value = value.get("id")
     if value is None:
         return False
-    if isinstance(value, bool):
-        return wanted.lower() == str(value).lower()
+    if isinstance(value, bool):  # true/false in `q`, 'T'/'F' in SuiteQL
+        return wanted.lower() in (("true", "t") if value else ("false", "f"))
     if isinstance(value, int | float):
         try:
             return Decimal(wanted) == Decimal(repr(value))

@@ -5,9 +5,10 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Body, Depends, Query, Request, Response
 
 from sandbox.auth import UNAUTHORIZED, TokenIssuer, bearer_required
-from sandbox.erp import access
+from sandbox.erp import access, views
 from sandbox.erp.errors import NetSuiteError, unauthorized
 from sandbox.erp.fields import external_id as checked_external_id
+from sandbox.erp.properties import named
 from sandbox.erp.protocol import (
     BEARER,
     BEARER_DESCRIPTION,
@@ -48,6 +49,7 @@ def record_router(store: RecordStore, issuer: TokenIssuer) -> APIRouter:
     async def create_record(record_type: str, request: Request, body: JsonObject) -> Response:
         """Create a record: 204 with its URL in Location (repeatable with an idempotency key)."""
         definition = writable(record_type)
+        body = named(request, body, definition.names)
         key = request.headers.get(IDEMPOTENCY_HEADER)
         seen = store.remembered(f"{record_type}:{key}") if key else None
         if seen is not None:
@@ -61,16 +63,29 @@ def record_router(store: RecordStore, issuer: TokenIssuer) -> APIRouter:
         return access.created(request, record_type, id)
 
     @router.get("/{record_type}/{key:path}")
-    async def get_record(record_type: str, key: str, request: Request) -> dict[str, Any]:
-        """One record by internal id or eid:<external id>."""
+    async def get_record(
+        record_type: str,
+        key: str,
+        request: Request,
+        fields: views.Fields = None,
+        expand: views.Expand = False,
+    ) -> dict[str, Any]:
+        """One record by internal id or eid:<external id>, or a sub-resource of it
+        (`{id}/subsidiary`: the record a reference field points at)."""
         known_type(record_type)
+        key, _, sub = key.partition("/")
         _, record = access.load(store, record_type, key)
-        return access.render(request, record_type, record)
+        if sub:
+            return views.subresource(request, store, record_type, record, sub)
+        return views.shown(request, record_type, record, fields, expand)
 
     @router.patch("/{record_type}/{key:path}", status_code=204)
-    async def update_record(record_type: str, key: str, body: JsonObject) -> Response:
+    async def update_record(
+        record_type: str, key: str, request: Request, body: JsonObject
+    ) -> Response:
         """Set the given fields of an existing record."""
         definition = writable(record_type)
+        body = named(request, body, definition.names)
         id, current = access.load(store, record_type, key)
         access.update(store, definition, id, current, body)
         return Response(status_code=204)
@@ -85,7 +100,8 @@ def record_router(store: RecordStore, issuer: TokenIssuer) -> APIRouter:
             detail = "The upsert operation requires an external ID (eid:...) in the request URL."
             raise NetSuiteError(400, detail, "INVALID_REQUEST")
         external_id = checked_external_id(key.removeprefix(EID_PREFIX))
-        body = {k: v for k, v in body.items() if k != "externalId"}
+        body = {k: v for k, v in named(request, body, definition.names).items()
+                if k != "externalId"}  # fmt: skip
         id = store.id_for_external(record_type, external_id)
         current = store.get(record_type, id) if id else None
         if id is None or current is None:

@@ -31,6 +31,11 @@ class RecordType:
     dependents: tuple[tuple[str, str], ...] = field(default=())
     """(record type, reference field): records that, pointing here, block a delete."""
 
+    @property
+    def names(self) -> frozenset[str]:
+        """Every property a body may name, read-only ones included."""
+        return frozenset({*self.fields, *IGNORED_FIELDS})
+
     def build(
         self, store: RecordStore, current: dict[str, Any] | None, body: dict[str, Any]
     ) -> dict[str, Any]:

@@ -1,56 +1,39 @@
-"""A small SuiteQL: read many time bills, expense reports or employees, with their fields, in
-one call.
+"""A small SuiteQL: read many records, with their fields, in one call.
 
 NetSuite's record collections answer ids only; reading many records with their fields is what
-SuiteQL is for: `POST /services/rest/query/v1/suiteql?limit=1000&offset=0` with
-{"q": "SELECT id, externalid, custcol_psflow_source, invoice FROM timebill WHERE externalid IN
-('a', 'b')"} answers {"items": [{"links": [], "id": "17", ...}], "count", "hasMore", "offset",
-"totalResults", "links"}.
+SuiteQL is for: `POST /services/rest/query/v1/suiteql?limit=1000&offset=0` with the header
+`Prefer: transient` (refused without it, as NetSuite does) and {"q": "SELECT id, externalid,
+invoice FROM timebill WHERE externalid IN ('a', 'b')"} answers {"items": [{"links": [], "id":
+"17", ...}], "count", "hasMore", "offset", "totalResults", "links"}.
 
-The sandbox understands SELECT <columns or *> FROM timebill|expensereport [WHERE <condition>
-[AND <condition>]...] [ORDER BY id [ASC]], where a condition is `column = value`, `<>`, `IN
-(...)`, `NOT IN (...)`, `IS [NOT] NULL`, `>=`/`<=`/`>`/`<` and `BETWEEN a AND b` (dates as
-'YYYY-MM-DD'), on the columns `q` filters by. Column names are the record's field names in
-lower case; a reference reads as its internal id, a checkbox as 'T' or 'F', a date as
+The sandbox understands SELECT <columns or *> FROM <table> [WHERE <condition> [AND
+<condition>]...] [ORDER BY id [ASC]] over the tables of suiteql_tables, where a condition is
+`column = value`, `<>`, `IN (...)`, `NOT IN (...)`, `IS [NOT] NULL`, `>=`/`<=`/`>`/`<` and
+`BETWEEN a AND b` (dates as 'YYYY-MM-DD'). Keywords, table and column names are
+case-insensitive; a reference reads as its internal id, a checkbox as 'T' or 'F', a date as
 'YYYY-MM-DD' (real SuiteQL formats dates by the user's preference), other values as stored.
-It reads `employee` by id and externalid too (suiteql_employees).
 """
 
 import re
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Depends, Query, Request
+from fastapi import APIRouter, Body, Depends, Header, Query, Request, Response
 
 from sandbox.auth import UNAUTHORIZED, TokenIssuer, bearer_required
-from sandbox.erp.billing_query import EXPENSE_REPORT, FILTERS, TIME_BILL
-from sandbox.erp.billing_records import FIELDS, READ_ONLY, REFERENCES
 from sandbox.erp.billing_store import BillingStore
 from sandbox.erp.errors import NetSuiteError, unauthorized
 from sandbox.erp.protocol import BEARER, BEARER_DESCRIPTION, MAX_PAGE_SIZE, QUERY_PATH
 from sandbox.erp.query import Condition
-from sandbox.erp.suiteql_employees import (
-    EMPLOYEE_TABLE,
-    employee_columns,
-    search_employees,
-)
-from sandbox.erp.suiteql_employees import FILTERS as EMPLOYEE_FILTERS
+from sandbox.erp.suiteql_tables import TABLES, cell, columns, filters, search
 from sandbox.records import RecordStore
 
-TABLES = {"timebill": TIME_BILL, "expensereport": EXPENSE_REPORT, EMPLOYEE_TABLE: EMPLOYEE_TABLE}
 _TOKEN = re.compile(r"'(?:[^']|'')*'|-?\d+(?:\.\d+)?|[A-Za-z_][A-Za-z0-9_]*|>=|<=|<>|!=|\S")
 _COMPARISONS = {">=": "ON_OR_AFTER", "<=": "ON_OR_BEFORE", ">": "AFTER", "<": "BEFORE"}
+PREFER_TRANSIENT = "transient"
 
 
 def _refused(why: str) -> NetSuiteError:
     return NetSuiteError(400, f"Invalid search query: {why}", "INVALID_PARAMETER", "q")
-
-
-def columns(kind: str) -> dict[str, str]:
-    """column name -> record field, for every field of the kind."""
-    if kind == EMPLOYEE_TABLE:
-        return employee_columns()
-    names = [*FIELDS[kind], *REFERENCES[kind], *READ_ONLY - {"links"}]
-    return {name.lower(): name for name in names}
 
 
 class _Parser:
@@ -126,15 +109,14 @@ class _Parser:
         unknown = [c for c in selected if c not in known]
         if unknown:
             raise _refused(f"unknown column {unknown[0]} of {table}.")
-        names = EMPLOYEE_FILTERS if kind == EMPLOYEE_TABLE else FILTERS[kind]
-        filters = {name.lower(): name for name in names}
+        allowed = filters(kind)
         conditions: list[Condition] = []
         if self.peek().upper() == "WHERE":
             self.take()
-            conditions += self.condition(filters)
+            conditions += self.condition(allowed)
             while self.peek().upper() == "AND":
                 self.take()
-                conditions += self.condition(filters)
+                conditions += self.condition(allowed)
         if self.peek().upper() == "ORDER":
             self.take()
             self.take("BY")
@@ -144,14 +126,6 @@ class _Parser:
         if self.peek():
             raise _refused(f"unexpected {self.peek()}.")
         return kind, selected, conditions
-
-
-def _cell(value: Any) -> Any:
-    if isinstance(value, dict):
-        return value.get("id")
-    if isinstance(value, bool):
-        return "T" if value else "F"
-    return value
 
 
 def suiteql_router(store: RecordStore, billing: BillingStore, issuer: TokenIssuer) -> APIRouter:
@@ -166,22 +140,27 @@ def suiteql_router(store: RecordStore, billing: BillingStore, issuer: TokenIssue
     @router.post("/suiteql")
     async def suiteql(
         request: Request,
+        response: Response,
         body: Annotated[dict[str, Any], Body()],
+        prefer: Annotated[str | None, Header(description="transient (required)")] = None,
         limit: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = MAX_PAGE_SIZE,
         offset: Annotated[int, Query(ge=0)] = 0,
     ) -> dict[str, Any]:
-        """Rows of time bills, expense reports or employees, by internal id, a page at a time."""
+        """Rows of one table (timebill, expensereport, employee, customer, job or
+        transaction), by internal id, a page at a time."""
+        preferences = [p.strip().lower() for p in (prefer or "").split(",")]
+        if PREFER_TRANSIENT not in preferences:
+            detail = "SuiteQL queries run with the header Prefer: transient."
+            raise NetSuiteError(400, detail, "INVALID_HEADER", header="Prefer")
+        response.headers["Preference-Applied"] = PREFER_TRANSIENT
         q = body.get("q")
         if not isinstance(q, str) or not q.strip():
             raise NetSuiteError(400, 'Provide the query as {"q": "SELECT ..."}.', path="q")
         kind, selected, conditions = _Parser(q).parse()
         known = columns(kind)
-        if kind == EMPLOYEE_TABLE:
-            found, total = search_employees(store, conditions, (limit, offset))
-        else:
-            found, total = billing.search(kind, conditions, (limit, offset))
+        found, total = search(kind, store, billing, conditions, (limit, offset))
         items = [
-            {"links": [], **{c: _cell(record.get(known[c])) for c in selected}} for record in found
+            {"links": [], **{c: cell(kind, record, known[c]) for c in selected}} for record in found
         ]
         url = f"{str(request.base_url).rstrip('/')}{QUERY_PATH}/suiteql"
         links = [{"rel": "self", "href": f"{url}?limit={limit}&offset={offset}"}]
