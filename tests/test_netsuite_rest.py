@@ -190,6 +190,14 @@ async def test_suiteql_wants_prefer_transient(raw: httpx.AsyncClient) -> None:
     assert response.status_code == 400 and error(response)["o:errorHeader"] == "Prefer"
 
 
+async def test_an_id_of_non_ascii_digits_is_refused_not_a_crash(raw: httpx.AsyncClient) -> None:
+    listed = await raw.get(f"{RECORD}/timeBill", params={"q": "id ANY_OF ²"})
+    assert listed.status_code == 400 and error(listed)["o:errorQueryParam"] == "q"
+    q = {"q": "SELECT id FROM transaction WHERE id = '²'"}
+    assert (await raw.post(SUITEQL, json=q, headers=TRANSIENT)).status_code == 400
+    assert (await raw.get(f"{RECORD}/invoice/²")).status_code == 404
+
+
 async def test_suiteql_reads_customers_jobs_and_invoice_transactions(
     raw: httpx.AsyncClient, invoiced: tuple[Job, str]
 ) -> None:

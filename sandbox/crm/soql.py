@@ -199,7 +199,7 @@ class QueryRunner:
     def more(self, cursor: str, version: str = API_VERSION) -> dict[str, Any]:
         locator, _, start = cursor.rpartition("-")
         rows = self._cursors.get(locator)
-        if rows is None or not start.isdigit():
+        if rows is None or not (start.isascii() and start.isdigit()):
             raise SalesforceError(400, "INVALID_QUERY_LOCATOR", "invalid query locator")
         return self._page(rows, int(start), len(rows), version, locator)
 

@@ -19,7 +19,7 @@ OWNERS = ("sam", "alex")
 def is_volume_id(opportunity_id: str) -> bool:
     """Whether an opportunity id is one the volume seed hands out."""
     digits = opportunity_id[5:15]
-    return digits.isdigit() and int(digits) > VOLUME_BASE
+    return digits.isascii() and digits.isdigit() and int(digits) > VOLUME_BASE
 
 
 def volume_opportunity(project: VolumeProject) -> dict[str, Any]:

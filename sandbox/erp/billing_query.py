@@ -48,7 +48,7 @@ def _value(column: str, raw: str) -> Any:
             raise _refused(f"isBillable is true or false, not {raw}.")
         return int(raw.lower() in ("true", "t"))
     if column in _INTEGER_COLUMNS:
-        if not raw.isdigit():
+        if not (raw.isascii() and raw.isdigit()):
             raise _refused(f"An internal id is a number, not {raw}.")
         return int(raw)
     return raw

@@ -114,7 +114,7 @@ class BillingStore:
 
     def get(self, kind: str, id: str) -> dict[str, Any] | None:
         """One record by internal id."""
-        if not id.isdigit():
+        if not (id.isascii() and id.isdigit()):
             return None
         with self._lock:
             row = self._db.execute(

@@ -53,7 +53,7 @@ class VolumeRequest(BaseModel):
 
 
 def _in(id: str, bounds: tuple[int, int]) -> bool:
-    return id.isdigit() and bounds[0] <= int(id) <= bounds[1]
+    return id.isascii() and id.isdigit() and bounds[0] <= int(id) <= bounds[1]
 
 
 def remove(store: RecordStore, billing: BillingStore) -> None:
