@@ -3,7 +3,7 @@
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 
-from models.billing import Invoice, InvoiceStatus, TimeEntry
+from models.billing import InvoiceHeader, InvoiceStatus, TimeEntry
 from models.reconcile import REPAIRS, Finding, FindingKind, OpportunityLinks, RepairTarget
 
 
@@ -98,7 +98,9 @@ def _hours(hours: float) -> str:
     return f"{int(hours)} h" if float(hours).is_integer() else f"{hours} h"
 
 
-def invoice_drift(opportunity: OpportunityLinks, invoices: list[Invoice]) -> Finding | None:
+def invoice_drift(
+    opportunity: OpportunityLinks, invoices: list[InvoiceHeader]
+) -> Finding | None:
     """The CRM must show the ERP's latest released invoice, with the ERP's status.
 
     Drafts and approvals in progress are not drift: time-to-bill writes the CRM on release.

@@ -12,7 +12,6 @@ from collections import Counter, defaultdict
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
-from urllib.parse import quote
 
 from pydantic import BaseModel
 from sqlalchemy import Engine
@@ -20,7 +19,7 @@ from temporalio.client import Client
 
 from config import Settings
 from connectors.erp import ErpConnector
-from connectors.netsuite import RECORD_PATH, json_object
+from connectors.erp_reconcile import invoice_numbers
 from connectors.psa import PsaConnector
 from models.billing import time_bill_external_id
 from store.audit import audit_entries
@@ -178,7 +177,9 @@ async def time_to_invoice(
         posted = await erp.posted_records(
             "timeBill", [time_bill_external_id(e.id) for e in entries]
         )
-        number_of = await _invoice_numbers(erp, {r.invoice_id for r in posted.values()})
+        number_of = await invoice_numbers(
+            erp, sorted({r.invoice_id or "" for r in posted.values()})
+        )
         for entry in entries:
             record = posted.get(time_bill_external_id(entry.id))
             number = number_of.get(record.invoice_id or "") if record else None
@@ -187,15 +188,6 @@ async def time_to_invoice(
                 values.append(released_at - entry.approved_at)
     latency = Durations.of(values)
     return Latency(**latency.model_dump(), invoices=sum(map(len, released.values())))
-
-
-async def _invoice_numbers(erp: ErpConnector, ids: set[str | None]) -> dict[str, str]:
-    """ERP invoice id -> its number (tranId)."""
-    numbers = {}
-    for id in sorted(i for i in ids if i):
-        response = await erp.request("GET", f"{RECORD_PATH}/invoice/{quote(id, safe='')}")
-        numbers[id] = str(json_object(response).get("tranId") or "")
-    return numbers
 
 
 def dead_letters(engine: Engine, since: datetime, until: datetime) -> dict[str, int]:

@@ -3,10 +3,10 @@
 import asyncio
 from collections import defaultdict
 from decimal import Decimal
-from urllib.parse import quote
 
 from connectors.erp import ErpConnector
-from connectors.netsuite import RECORD_PATH, json_decimal, json_object, reference_id
+from connectors.erp_reconcile import job_currencies
+from connectors.netsuite import json_decimal
 
 # A time bill is in its project's currency; an expense report names its own.
 TIME = (
@@ -22,10 +22,7 @@ EXPENSES = (
 async def unbilled(erp: ErpConnector) -> dict[str, tuple[Decimal, int]]:
     """Currency -> (amount, records) of billable postings no invoice bills yet."""
     time_rows, expense_rows = await asyncio.gather(erp.suiteql(TIME), erp.suiteql(EXPENSES))
-    jobs = sorted({str(r.get("customer") or "") for r in time_rows})
-    job_currency = dict(
-        zip(jobs, await asyncio.gather(*map(lambda j: _job_currency(erp, j), jobs)), strict=True)
-    )
+    job_currency = await job_currencies(erp, [str(r.get("customer") or "") for r in time_rows])
     totals: dict[str, tuple[Decimal, int]] = defaultdict(lambda: (Decimal(0), 0))
     rows = [
         (job_currency[str(r.get("customer") or "")], r.get("custcol_psflow_amount"))
@@ -37,8 +34,3 @@ async def unbilled(erp: ErpConnector) -> dict[str, tuple[Decimal, int]]:
         total, count = totals[currency]
         totals[currency] = (total + json_decimal(amount or 0), count + 1)
     return dict(sorted(totals.items()))
-
-
-async def _job_currency(erp: ErpConnector, job_id: str) -> str:
-    response = await erp.request("GET", f"{RECORD_PATH}/job/{quote(job_id, safe='')}")
-    return await erp.currency_code(reference_id(json_object(response), "currency") or "")

@@ -236,7 +236,9 @@ class InvoiceDraftInput(BaseModel):
     """Completed fixed-fee milestones to bill; ones already on a live invoice are skipped."""
 
 
-class Invoice(BaseModel):
+class InvoiceHeader(BaseModel):
+    """An invoice without its lines: what one query reads for many invoices at once."""
+
     id: str
     external_id: str
     number: str
@@ -246,13 +248,16 @@ class Invoice(BaseModel):
     period: str
     status: InvoiceStatus
     total: Decimal
+    source: str
+
+
+class Invoice(InvoiceHeader):
     lines: list[InvoiceLine]
     """Summarised: one line per role and rate, per milestone, per expense category."""
     time_count: int
     expense_count: int
     approvers: list[str]
     """Everyone who approved time or expenses on the invoice (sorted)."""
-    source: str
 
 
 class InvoiceStatusUpdate(BaseModel):

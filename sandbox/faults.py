@@ -27,6 +27,9 @@ class FaultSpec(BaseModel):
 
     path: str = Field(description="glob over the request path, e.g. */sobjects/Opportunity/*")
     method: str = Field("*", description="HTTP method, or * for any")
+    body_contains: str | None = Field(
+        None, description="only requests whose body holds this text (e.g. FROM transaction)"
+    )
     status: int | None = Field(503, description="status to answer; null for latency only")
     count: int = Field(1, ge=1, description="how many matching calls fail")
     retry_after: float | None = Field(None, description="Retry-After seconds to send")
@@ -62,20 +65,52 @@ class FaultBook:
     def clear(self) -> None:
         self.faults.clear()
 
-    def take(self, method: str, path: str) -> Fault | None:
-        """The first armed fault that matches, spending one of its calls."""
+    def _routed(self, method: str, path: str) -> list[Fault]:
         now = time.monotonic()
         self.faults = [
             f for f in self.faults if (f.until is None and f.remaining > 0) or (f.until or 0) > now
         ]
-        for fault in self.faults:
-            if fault.method not in ("*", method) or not fnmatch.fnmatchcase(path, fault.path):
+        return [
+            f
+            for f in self.faults
+            if f.method in ("*", method) and fnmatch.fnmatchcase(path, f.path)
+        ]
+
+    def wants_body(self, method: str, path: str) -> bool:
+        """Whether a fault for this route matches on the request's body."""
+        return any(f.body_contains is not None for f in self._routed(method, path))
+
+    def take(self, method: str, path: str, body: str = "") -> Fault | None:
+        """The first armed fault that matches, spending one of its calls."""
+        for fault in self._routed(method, path):
+            if fault.body_contains is not None and fault.body_contains not in body:
                 continue
             if fault.until is None:
                 fault.remaining -= 1
             fault.hits += 1
             return fault
         return None
+
+
+async def _buffered(receive: Receive) -> tuple[bytes, Receive]:
+    """The request's body, and a receive that hands it to the app again."""
+    chunks, more = [], True
+    while more:
+        message = await receive()
+        if message["type"] != "http.request":
+            break
+        chunks.append(message.get("body", b""))
+        more = message.get("more_body", False)
+    body, replayed = b"".join(chunks), False
+
+    async def replay() -> Message:
+        nonlocal replayed
+        if replayed:
+            return await receive()
+        replayed = True
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    return body, replay
 
 
 async def _discard(message: Message) -> None:
@@ -94,7 +129,10 @@ class FaultMiddleware:
         if scope["type"] != "http" or scope["path"].startswith(ADMIN_PREFIX):
             await self.app(scope, receive, send)
             return
-        fault = self.book.take(scope["method"], scope["path"])
+        body = b""
+        if self.book.wants_body(scope["method"], scope["path"]):
+            body, receive = await _buffered(receive)
+        fault = self.book.take(scope["method"], scope["path"], body.decode(errors="replace"))
         if fault is None:
             await self.app(scope, receive, send)
             return

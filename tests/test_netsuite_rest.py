@@ -10,6 +10,7 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
+from connectors import erp_reconcile
 from connectors.erp import ErpConnector
 from models.billing import InvoiceStatus
 from sandbox.erp.protocol import QUERY_PATH
@@ -240,3 +241,49 @@ async def test_the_metadata_catalog_lists_types_and_describes_custom_fields(
     missing = await raw.get(f"{RECORD}/metadata-catalog/salesOrder")
     assert missing.status_code == 404
 
+
+# ---------------------------------------------------------------- the connector's batch reads
+
+
+class Counting(httpx.AsyncBaseTransport):
+    """The app's transport, counting the requests that are not for a token."""
+
+    def __init__(self, app: FastAPI) -> None:
+        self.inner = httpx.ASGITransport(app=app)
+        self.calls: list[str] = []
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        if "/auth/" not in request.url.path:
+            self.calls.append(f"{request.method} {request.url.path.rsplit('/', 1)[-1]}")
+        return await self.inner.handle_async_request(request)
+
+
+async def test_reconciliation_reads_many_projects_in_one_query_each(
+    app: FastAPI, erp: ErpConnector
+) -> None:
+    jobs = [await new_job(erp) for _ in range(3)]
+    for job in jobs:
+        await erp.upsert_time_bills([posting(job, 1)])
+        await erp.draft_invoice(draft(job))
+    external_ids = [f"nowhere-{n}" for n in range(1500)] + [f"bill-{j.name[-10:]}" for j in jobs]
+    ids = [j.id for j in jobs] + [str(900000 + n) for n in range(997)]
+    counting = Counting(app)
+    connector = build_connector(counting)
+    try:
+        await connector.currency_code("1")  # the currency list, read once per connector
+        counting.calls.clear()
+        missing = await erp_reconcile.missing_jobs(connector, external_ids)
+        assert missing == set(external_ids[:1500])
+        assert counting.calls == ["POST suiteql"] * 2  # 1,503 keys: two IN lists of 1,000
+        counting.calls.clear()
+        found = await erp_reconcile.invoices_by_project(connector, ids)
+        assert counting.calls == ["POST suiteql"]
+        assert [len(found[j.id]) for j in jobs] == [1, 1, 1]
+        assert found[jobs[0].id][0].status == InvoiceStatus.DRAFT
+        numbers = await erp_reconcile.invoice_numbers(connector, [found[j.id][0].id for j in jobs])
+        currencies = await erp_reconcile.job_currencies(connector, [j.id for j in jobs])
+        assert counting.calls == ["POST suiteql"] * 3
+        assert sorted(numbers.values()) == sorted(found[j.id][0].number for j in jobs)
+        assert set(currencies.values()) == {"USD"}
+    finally:
+        await connector.aclose()

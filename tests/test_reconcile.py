@@ -252,7 +252,8 @@ async def test_without_now_it_shows_the_latest_completed_run_not_a_failed_ones_p
 
     # The next run fails for good in its last check, after storing the earlier checks' pages.
     sandbox = Sandbox(estate)
-    sandbox.fault("erp", path="*/record/v1/invoice", method="GET", status=400, count=10)
+    invoices = "FROM transaction WHERE type = 'CustInvc'"
+    sandbox.fault("erp", path="*/suiteql", body_contains=invoices, status=400, count=10)
     try:
         failed = await cli(env, "reconcile", "--now")
     finally:
