@@ -30,6 +30,22 @@ CRM_FIELDS: list[tuple[str, str, bool, str]] = [
     ("Account", "Psflow_External_Id__c", True, "Text(80), External ID, Unique"),
 ]
 ERP_RECORD_TYPES = ("customer", "job", "employee", "timeBill", "expenseReport", "invoice")
+# record type -> (custom field psflow writes, its NetSuite field type)
+ERP_FIELDS: dict[str, list[tuple[str, str]]] = {
+    "customer": [("custentity_psflow_origin", "Free-Form Text")],
+    "job": [("custentity_psflow_budget", "Currency")],
+    "employee": [("custentity_psflow_origin", "Free-Form Text"),
+                 ("custentity_psflow_cost_center", "Free-Form Text")],
+    "resourceAllocation": [("custrecord_psflow_cost", "Currency")],
+    "timeBill": [(f"custcol_psflow_{n}", "Free-Form Text")
+                 for n in ("role", "cost_center", "approver", "source")]
+                + [("custcol_psflow_amount", "Currency")],
+    "expenseReport": [(f"custcol_psflow_{n}", "Free-Form Text")
+                      for n in ("category", "cost_center", "approver", "source")],
+    "invoice": [("custbody_psflow_period", "Free-Form Text"),
+                ("custbody_psflow_source", "Free-Form Text"),
+                ("custbody_psflow_status", "List/Record: draft, approved, released, voided")],
+}  # fmt: skip
 
 
 @dataclass
@@ -148,10 +164,30 @@ async def _erp(settings: Settings) -> Checks:
                     Check("ERP", f"read {record_type}", False,
                           f"{exc.message}: give the integration role view and edit on it")
                 )  # fmt: skip
+        await _erp_fields(found, read)
         await _erp_mappings(found, settings, read)
     finally:
         await erp.aclose()
     return found
+
+
+async def _erp_fields(found: Checks, read: Callable[[str], Awaitable[Any]]) -> None:
+    """Each custom field psflow writes, from the metadata catalog's schema of its record."""
+    for record_type, wanted in ERP_FIELDS.items():
+        try:
+            described = (await read(f"metadata-catalog/{record_type}")).get("properties", {})
+        except ConnectorError as exc:
+            fix = f"{exc.message}: give the integration role REST Web Services and view on it"
+            found.append(Check("ERP", f"{record_type}: describe", False, fix))
+            continue
+        for name, kind in wanted:
+            field = described.get(name)
+            ok = field is not None and not field.get("readOnly")
+            detail = "present and writable" if ok else (
+                f"create the custom field {name} ({kind}) applied to {record_type}"
+                if field is None else f"make {record_type}.{name} editable (not read-only)"
+            )  # fmt: skip
+            found.append(Check("ERP", f"{record_type}.{name} (written)", ok, detail))
 
 
 async def _erp_mappings(

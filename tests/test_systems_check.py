@@ -3,10 +3,14 @@ reported with its fix and a non-zero exit."""
 
 import json
 from pathlib import Path
+from typing import Any
 
 from typer.testing import CliRunner
 
+from application import system_checks
+from application.system_checks import Check
 from cli.main import app
+from connectors.errors import NotFound
 from tests.support import Sandbox, env_for
 
 runner = CliRunner()
@@ -24,6 +28,7 @@ def test_every_check_passes_against_the_sandbox(sandbox: Sandbox) -> None:
     names = {(c["system"], c["check"]) for c in checks}
     assert ("CRM", "Opportunity.ERP_Project_Id__c (written)") in names
     assert ("ERP", "read timeBill") in names and ("ERP", "legal entity US01") in names
+    assert ("ERP", "invoice.custbody_psflow_status (written)") in names
     assert {"CRM", "ERP", "PSA", "HCM", "policy"} == {c["system"] for c in checks}
 
     shown = runner.invoke(app, ["systems", "check"], env=env_for(sandbox.config))
@@ -67,3 +72,23 @@ def test_a_policy_id_the_erp_lacks_is_named_with_its_setting(
     assert problems == {
         ("ERP", "legal entity US01"): "no subsidiary 999 in the ERP: fix [policy] legal_entities"
     }
+
+
+async def test_a_missing_or_read_only_erp_custom_field_names_what_to_create() -> None:
+    schema = {"properties": {"custbody_psflow_period": {"type": "string", "readOnly": True}}}
+
+    async def read(path: str) -> Any:
+        if path.endswith("/timeBill"):
+            raise NotFound("erp", "Record type 'timeBill' does not exist.", status=404)
+        return schema
+
+    found: list[Check] = []
+    await system_checks._erp_fields(found, read)
+    problems = {c.check: c.detail for c in found if not c.ok}
+    assert problems["invoice.custbody_psflow_period (written)"] == (
+        "make invoice.custbody_psflow_period editable (not read-only)"
+    )
+    assert problems["invoice.custbody_psflow_status (written)"].startswith(
+        "create the custom field custbody_psflow_status (List/Record"
+    )
+    assert "give the integration role REST Web Services" in problems["timeBill: describe"]
