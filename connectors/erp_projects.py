@@ -96,7 +96,8 @@ class ErpProjectsMixin(Connector):
             raise NotFound(
                 self.system, f"no project (job) {job_id}", status=404, fields=["job"]
             ) from None
-        digits = job_id if job_id.isascii() and job_id.isdigit() else "0"  # an internal id is a number
+        # an internal id is a number
+        digits = job_id if job_id.isascii() and job_id.isdigit() else "0"
         rows = await self.suiteql(
             f"SELECT id, {AMOUNT_COLUMN} FROM timebill "
             f"WHERE customer = {digits} AND isbillable = 'T' ORDER BY id"

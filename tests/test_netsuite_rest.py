@@ -117,8 +117,8 @@ async def test_upsert_list_refuses_only_the_record_with_an_unknown_property(
     erp: ErpConnector, raw: httpx.AsyncClient
 ) -> None:
     job = await new_job(erp)
-    good = {"externalId": "tb-good", "Employee": {"id": job.employee_id}, "customer": {"id": job.id},
-            "HOURS": "1:00", "trandate": "2026-09-02"}  # fmt: skip
+    good = {"externalId": "tb-good", "Employee": {"id": job.employee_id},
+            "customer": {"id": job.id}, "HOURS": "1:00", "trandate": "2026-09-02"}  # fmt: skip
     bad = good | {"externalId": "tb-bad", "colour": "red"}
     response = await raw.post(
         f"{RECORD}/timeBill/upsertList",
