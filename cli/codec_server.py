@@ -3,19 +3,22 @@
 POST /encode and /decode (also under /{namespace}/, for `--codec-endpoint` templates) take
 and answer `{"payloads": [...]}` in proto3 JSON (metadata values and data base64). Every call
 needs `Authorization: Bearer <[codec] server_token>`; without it: 401, nothing decoded.
+GET /openapi.json describes them (cli/codec_document.py).
 """
 
 import hmac
-from typing import Annotated
+from typing import Annotated, Any
 from urllib.parse import urlparse
 
 import typer
-from fastapi import FastAPI, Request
+from fastapi import FastAPI, Path, Request, Security
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
 from google.protobuf import json_format
 from temporalio.api.common.v1 import Payloads
 
+from application.openapi import json_body, with_schemas
+from cli.codec_document import ERRORS, MAX_BODY_BYTES, TOKEN, PayloadsJson
 from cli.output import CliError, console, fail
 from cli.state import settings_of
 from config import ConfigError, Settings
@@ -37,13 +40,10 @@ def ui_origins(ui_url: str) -> list[str]:
     return [origin]
 
 
-# Temporal's own limit on a gRPC message: no page of payloads the UI sends is larger.
-MAX_BODY_BYTES = 4 * 1024 * 1024
-
-
 def codec_app(codec: EncryptionCodec, token: str, origins: list[str]) -> FastAPI:
     """The codec server's ASGI app: bearer token first, then the codec."""
-    api = FastAPI(title="psflow codec server", docs_url=None, redoc_url=None, openapi_url=None)
+    # The document is served (/openapi.json); no docs pages, which would load scripts.
+    api = FastAPI(title="psflow codec server", version="1.0.0", docs_url=None, redoc_url=None)
     api.add_middleware(
         CORSMiddleware,
         allow_origins=origins,
@@ -87,9 +87,29 @@ def codec_app(codec: EncryptionCodec, token: str, origins: list[str]) -> FastAPI
         """Decrypt payloads under any listed key; unencrypted ones come back as they are."""
         return await convert(request, encode=False)
 
-    for prefix in ("", "/{namespace}"):
-        api.add_api_route(f"{prefix}/encode", encode, methods=["POST"])
-        api.add_api_route(f"{prefix}/decode", decode, methods=["POST"])
+    Namespace = Annotated[str, Path(description="Any namespace: one codec serves them all")]
+
+    async def encode_in(namespace: Namespace, request: Request) -> JSONResponse:
+        """Encrypt payloads with the current key (the path's namespace changes nothing)."""
+        return await convert(request, encode=True)
+
+    async def decode_in(namespace: Namespace, request: Request) -> JSONResponse:
+        """Decrypt payloads under any listed key (the path's namespace changes nothing)."""
+        return await convert(request, encode=False)
+
+    documented: dict[str, Any] = {
+        "methods": ["POST"],
+        "response_model": PayloadsJson,
+        "responses": ERRORS,
+        "dependencies": [Security(TOKEN)],
+        "openapi_extra": json_body(PayloadsJson, "Payloads in proto3 JSON"),
+    }
+    for path, handler in (
+        ("/encode", encode), ("/decode", decode),
+        ("/{namespace}/encode", encode_in), ("/{namespace}/decode", decode_in),
+    ):  # fmt: skip
+        api.add_api_route(path, handler, **documented)
+    with_schemas(api, [PayloadsJson])
     return api
 
 

@@ -9,14 +9,24 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
-from fastapi import FastAPI, Request
+from fastapi import FastAPI, Request, Security
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ValidationError
 from temporalio.client import Client
 
+from application.openapi import json_body, with_schemas
 from config import Settings
 from ingress.dispatch import Dispatcher, Refused, Temporal, log, log_answer
 from ingress.events import Answer, CrmEvent, PsaEvent
+from ingress.openapi import (
+    DESCRIPTION,
+    ERRORS,
+    EXAMPLES,
+    MAX_BODY_BYTES,
+    OPEN,
+    RETRY_AFTER_SECONDS,
+    SIGNATURE,
+)
 from ingress.signing import SIGNATURE_HEADER, ReplayGuard, SignatureRefused, verify
 from models.hcm import WorkerEvent
 from security.bodies import TooLarge, capped_body
@@ -24,27 +34,7 @@ from telemetry import entry_span
 from telemetry.attributes import workflow_attributes
 
 E = TypeVar("E", bound=BaseModel)
-RETRY_AFTER_SECONDS = 5
-# An event is well under 2 KB; anything near this is not one, and is not read to the end.
-MAX_BODY_BYTES = 64 * 1024
 SENDERS = ("crm", "hcm", "psa")
-
-DESCRIPTION = f"""
-Webhooks from the CRM, HCM and PSA. Sign each request with the shared secret
-(`[ingress] secret`): header `{SIGNATURE_HEADER}: t=<unix seconds>,v1=<hex>` where the hex is
-HMAC-SHA256 of `"<t>.<raw body>"`. Answers: 202 accepted (body says what was started or
-signalled),
-401 unsigned, badly signed or outside the time tolerance, 409 a signature seen before,
-413 a body over {MAX_BODY_BYTES} bytes, 422 a body ingress cannot use, 503 Temporal (or a
-system a check needs) is unavailable: send it again.
-"""
-ERRORS: dict[int | str, dict[str, Any]] = {
-    401: {"description": "Missing or wrong signature, or timestamp outside the tolerance"},
-    409: {"description": "The same signature was received before (a replay)"},
-    413: {"description": f"The body is over {MAX_BODY_BYTES} bytes"},
-    422: {"description": "The body is not an event ingress can act on"},
-    503: {"description": "Temporal or a system is unavailable: send the event again"},
-}
 
 
 def _error(status: int, message: str, system: str) -> JSONResponse:
@@ -143,27 +133,40 @@ def create_app(
         log_answer(system, answer)
         return JSONResponse(answer.model_dump(mode="json"), 202)
 
-    @app.post("/events/crm", status_code=202, response_model=Answer, responses=ERRORS)
+    signed = [Security(SIGNATURE)]
+
+    def route(system: str, model: type[BaseModel], what: str) -> dict[str, Any]:
+        body = json_body(model, f"{what}, signed as the header says", EXAMPLES[system])
+        return {
+            "status_code": 202,
+            "response_model": Answer,
+            "responses": ERRORS,
+            "dependencies": signed,
+            "openapi_extra": body,
+        }
+
+    @app.post("/events/crm", **route("crm", CrmEvent, "An opportunity event"))
     async def crm_event(request: Request) -> JSONResponse:
         """`opportunity.closed_won` starts opportunity-to-project for the opportunity;
         `opportunity.amount_changed` signals its running run (`deal_changed`), if any."""
         return await receive(request, "crm", CrmEvent, dispatcher.crm)
 
-    @app.post("/events/hcm", status_code=202, response_model=Answer, responses=ERRORS)
+    @app.post("/events/hcm", **route("hcm", WorkerEvent, "A worker event"))
     async def hcm_event(request: Request) -> JSONResponse:
         """A worker event: a hire starts hire-to-staff, a transfer or termination
         worker-change/<worker>/<event>."""
         return await receive(request, "hcm", WorkerEvent, dispatcher.hcm)
 
-    @app.post("/events/psa", status_code=202, response_model=Answer, responses=ERRORS)
+    @app.post("/events/psa", **route("psa", PsaEvent, "A change order or time entry event"))
     async def psa_event(request: Request) -> JSONResponse:
         """`change_order.submitted` starts change-order once the live project accepts it;
         `timesheet.approved` signals the period's running time-to-bill (`time_approved`)."""
         return await receive(request, "psa", PsaEvent, dispatcher.psa)
 
-    @app.get("/health")
+    @app.get("/health", openapi_extra=OPEN)
     def health() -> dict[str, bool]:
-        """The process is up (it does not check Temporal)."""
+        """The process is up (it does not check Temporal). Open: no signature."""
         return {"ok": True}
 
+    with_schemas(app, [CrmEvent, PsaEvent, WorkerEvent])
     return app

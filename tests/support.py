@@ -48,7 +48,7 @@ def free_port() -> int:
 # Test modules that run a sandbox of their own also get a namespace of their own, so that
 # their business keys (workflow ids) never meet the shared sandbox's on the one dev server.
 OWN_NAMESPACES = (
-    "ingress-tests", "reconcile-tests", "report-tests", "proofs-tests", "inbox-tests",
+    "ingress-tests", "reconcile-tests", "report-tests", "proofs-tests", "inbox-tests", "fuzz-tests",
 )  # fmt: skip
 
 

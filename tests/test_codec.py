@@ -2,6 +2,7 @@
 its token, keys rotate by id, and runs started in clear go on once encryption is turned on."""
 
 import asyncio
+import base64
 import json
 import subprocess
 import time
@@ -414,3 +415,31 @@ async def test_codec_server_answers_bad_requests_in_words_and_only_the_ui_origin
         huge = {"payloads": [{"data": "A" * MAX_BODY_BYTES}]}
         too_big = await decode(huge, bearer)
         assert too_big.status_code == 413 and "over" in too_big.json()["error"]
+
+
+async def test_codec_server_answers_malformed_payloads_4xx_never_5xx() -> None:
+    codec = codec_from(keyed(Settings(), NEW, NEW).codec)
+    assert codec is not None
+    transport = httpx.ASGITransport(app=codec_app(codec, TOKEN, ui_origins(UI)))
+    bearer = {"Authorization": f"Bearer {TOKEN}"}
+    marker = base64.b64encode(b"binary/encrypted").decode()
+    unknown = {"encoding": marker, KEY_ID: base64.b64encode(b"2020-01").decode()}
+    bodies = {
+        "bad base64": {"payloads": [{"data": "a"}]},
+        "wrong shape": {"payloads": {"data": ""}},
+        "metadata not bytes": {"payloads": [{"metadata": {"encoding": 1}}]},
+        "not an object": [1],
+        "unknown key id": {"payloads": [{"metadata": unknown, "data": "AAAA"}]},
+    }
+    async with httpx.AsyncClient(transport=transport, base_url="http://codec") as http:
+        answers = {
+            name: await http.post("/ns/decode", json=body, headers=bearer)
+            for name, body in bodies.items()
+        }
+
+    assert {name: a.status_code for name, a in answers.items()} == {
+        "bad base64": 400, "wrong shape": 400, "metadata not bytes": 400, "not an object": 400,
+        "unknown key id": 422,
+    }  # fmt: skip
+    refused = answers["unknown key id"].json()["error"]
+    assert 'key id "2020-01", which [codec] keys does not list' in refused

@@ -1,8 +1,10 @@
 """A property-based fuzzer (schemathesis) against each sandbox system's own OpenAPI document,
 authenticated as psflow is: no 5xx, no status, content type or body the document does not
 declare. Bounded (EXAMPLES per operation) to keep `make test` short; admin routes and token
-endpoints are left out."""
+endpoints are left out. psflow's codec server is fuzzed the same way with its token (and
+refuses every request without it); ingress is in tests/test_fuzz_ingress.py."""
 
+import os
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -17,11 +19,14 @@ from schemathesis.specs.openapi.checks import (
 )
 from starlette.testclient import TestClient
 
+from cli.codec_server import codec_app
 from connectors import systems
 from sandbox.server import build_apps
+from security.codec import EncryptionCodec
 from tests.vendor_keys import settings_for
 
 EXAMPLES = 10
+UNSIGNED_EXAMPLES = 3  # enough to see every operation refuse them
 CHECKS = [
     not_a_server_error,
     status_code_conformance,
@@ -65,3 +70,24 @@ test_crm = fuzzed("crm")
 test_erp = fuzzed("erp")
 test_psa = fuzzed("psa")
 test_hcm = fuzzed("hcm")
+
+
+# ---- psflow's codec server: bearer token, Temporal's payloads in proto3 JSON
+
+CODEC_TOKEN = "fuzz-codec-token"
+CODEC = codec_app(EncryptionCodec({"fuzz": os.urandom(32)}, "fuzz"), CODEC_TOKEN, ["http://ui"])
+CODEC_SCHEMA = schemathesis.openapi.from_asgi("/openapi.json", CODEC)
+
+
+@CODEC_SCHEMA.parametrize()
+@hypothesis_settings(max_examples=EXAMPLES, deadline=None)
+def test_codec_server(case: Any) -> None:
+    case.call_and_validate(headers={"Authorization": f"Bearer {CODEC_TOKEN}"}, checks=CHECKS)
+
+
+@CODEC_SCHEMA.parametrize()
+@hypothesis_settings(max_examples=UNSIGNED_EXAMPLES, deadline=None)
+def test_codec_server_without_the_token(case: Any) -> None:
+    response = case.call_and_validate(headers={"Authorization": "Bearer wrong"}, checks=CHECKS)
+    # The coverage phase also sends other methods, answered 405.
+    assert response.status_code == (401 if case.method == "POST" else 405)

@@ -1,6 +1,8 @@
-"""The sandbox systems' OpenAPI documents say what the systems really do: the security scheme
-every protected operation needs, its 401, and 400 (not FastAPI's 422) where Salesforce and
-NetSuite answer bad input with 400; operation ids are unique."""
+"""The OpenAPI documents say what the servers really do. The sandbox systems: the security
+scheme every protected operation needs, its 401, and 400 (not FastAPI's 422) where Salesforce
+and NetSuite answer bad input with 400; operation ids are unique. psflow's own servers: ingress
+declares its signature header, the codec server its bearer token, each the body it takes and
+every status it answers with its body; the inbox serves HTML pages and no document."""
 
 import tempfile
 import warnings
@@ -10,9 +12,15 @@ from typing import Any
 import httpx
 import pytest
 from fastapi import FastAPI
+from pydantic import SecretStr
+from sqlalchemy import create_engine
 
+from cli.codec_server import codec_app
 from config import Settings
+from inbox.app import create_app as inbox_app
+from ingress.app import create_app as ingress_app
 from sandbox.server import build_apps
+from security.codec import EncryptionCodec
 from tests.vendor_keys import auth, settings_for
 
 OPEN = ("/__admin", "/oauth/token", "/oauth2/token", "/oauth2/v1/token", "/token", "/services/data")
@@ -71,3 +79,68 @@ async def test_salesforce_and_netsuite_document_the_400_they_answer(
     ) as client:
         answer = await client.get(bad)
     assert answer.status_code == 400
+
+
+def ingress() -> FastAPI:
+    settings = Settings()
+    settings.ingress.secret = SecretStr("openapi-secret")
+    return ingress_app(settings)
+
+
+def codec_server() -> FastAPI:
+    return codec_app(EncryptionCodec({"k": bytes(32)}, "k"), "openapi-token", ["http://ui"])
+
+
+def error_body(response: dict[str, Any]) -> str:
+    return str(response["content"]["application/json"]["schema"]["$ref"])
+
+
+def test_ingress_declares_its_signature_body_and_every_status_it_answers() -> None:
+    app = ingress()
+    document = app.openapi()
+    (scheme,) = document["components"]["securitySchemes"].values()
+    assert scheme["type"] == "apiKey" and scheme["in"] == "header"
+    assert scheme["name"] == "Psflow-Signature" and "HMAC-SHA256" in scheme["description"]
+    events = [(p, o) for p, m, o in operations(app) if p.startswith("/events/")]
+
+    assert [p for p, _ in events] == ["/events/crm", "/events/hcm", "/events/psa"]
+    for _, operation in events:
+        assert operation["security"] == [{"PsflowSignature": []}]
+        assert set(operation["responses"]) == {"202", "401", "409", "413", "422", "503"}
+        errors = [r for status, r in operation["responses"].items() if status != "202"]
+        assert {error_body(r) for r in errors} == {"#/components/schemas/ErrorBody"}
+        assert "Retry-After" in operation["responses"]["503"]["headers"]
+        body = operation["requestBody"]["content"]["application/json"]
+        assert body["schema"]["$ref"].rpartition("/")[2] in document["components"]["schemas"]
+        assert body["examples"]
+    (health,) = [o for p, _, o in operations(app) if p == "/health"]
+    assert health["security"] == []  # open, and says so
+    assert "HTTPValidationError" not in str(document)
+
+
+def test_the_codec_server_declares_its_token_payloads_and_every_status_it_answers() -> None:
+    app = codec_server()
+    document = app.openapi()
+    assert document["components"]["securitySchemes"]["CodecToken"]["scheme"] == "bearer"
+    paths = ["/encode", "/decode", "/{namespace}/encode", "/{namespace}/decode"]
+
+    assert [p for p, _, _ in operations(app)] == paths
+    for path, _, operation in operations(app):
+        assert operation["security"] == [{"CodecToken": []}]
+        assert set(operation["responses"]) == {"200", "400", "401", "413", "422"}
+        assert error_body(operation["responses"]["401"]) == "#/components/schemas/ErrorBody"
+        body = operation["requestBody"]["content"]["application/json"]["schema"]
+        assert body == {"$ref": "#/components/schemas/PayloadsJson"}
+        names = [p["name"] for p in operation.get("parameters", [])]
+        assert names == (["namespace"] if "{namespace}" in path else [])
+    assert "HTTPValidationError" not in str(document)
+
+
+async def test_the_inbox_serves_pages_and_no_openapi_document() -> None:
+    app = inbox_app(Settings(), create_engine("sqlite://"))
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://inbox.test"
+    ) as client:
+        answers = [await client.get(path) for path in ("/openapi.json", "/docs", "/redoc")]
+    assert app.openapi_url is None
+    assert [a.status_code for a in answers] == [404, 404, 404]
