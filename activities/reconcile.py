@@ -28,6 +28,7 @@ from connectors.psa import PsaConnector
 from models.billing import (
     EntryKind,
     ExceptionState,
+    Invoice,
     InvoiceStatusUpdate,
     TimeEntry,
     time_bill_external_id,
@@ -40,6 +41,8 @@ from models.reconcile import (
     CheckRequest,
     Finding,
     FindingKind,
+    InvoiceRepairRequest,
+    InvoiceRepairResult,
     OpportunityLinks,
     ReconcilePolicy,
     RepairOutcome,
@@ -181,21 +184,42 @@ class ReconcileActivities:
             activity.info().task_queue,
         )
 
+    @activity.defn(name="reconcile.repair_invoice_statuses")
+    async def repair_invoice_statuses(self, request: InvoiceRepairRequest) -> InvoiceRepairResult:
+        """Write the ERP's invoice status of every target to the CRM, 200 opportunities to a
+        request (sObject Collections); each outcome is stored with its finding."""
+        targets = request.targets
+        invoices = await asyncio.gather(*(self._invoice(t.invoice_external_id) for t in targets))
+        found = [(t.business_key, i) for t, i in zip(targets, invoices, strict=True) if i]
+        refusals = iter(await self._crm.set_invoice_statuses([_status_update(*f) for f in found]))
+        outcomes = []
+        for target, invoice in zip(targets, invoices, strict=True):
+            if invoice is None:
+                outcome = _no_invoice(target.invoice_external_id)
+            elif (refused := next(refusals)) is not None:
+                outcome = f"not repaired: the CRM refused it: {refused}; {NO_REPAIR}"
+            else:
+                outcome = _written(invoice)
+            repaired = outcome.startswith(WRITTEN)
+            outcomes.append(RepairOutcome(target=target, outcome=outcome, repaired=repaired))
+        await asyncio.to_thread(self._set_repairs, request.run_id, outcomes)
+        return InvoiceRepairResult(outcomes=outcomes)
+
     async def _write_invoice_status(self, opportunity_id: str, external_id: str | None) -> str:
-        invoice = await self._erp.get_invoice(external_id or "") if external_id else None
+        invoice = await self._invoice(external_id)
         if invoice is None:
-            return f"not repaired: the ERP has no invoice {external_id}; {NO_REPAIR}"
-        await self._crm.set_invoice_status(
-            InvoiceStatusUpdate(
-                opportunity_id=opportunity_id,
-                invoice_number=invoice.number,
-                status=invoice.status,
-                total=invoice.total,
-                currency=invoice.currency,
-                period=invoice.period,
+            return _no_invoice(external_id)
+        await self._crm.set_invoice_status(_status_update(opportunity_id, invoice))
+        return _written(invoice)
+
+    async def _invoice(self, external_id: str | None) -> Invoice | None:
+        return await self._erp.get_invoice(external_id) if external_id else None
+
+    def _set_repairs(self, run_id: str, outcomes: list[RepairOutcome]) -> None:
+        for done in outcomes:
+            set_repair(
+                self._engine, run_id, done.target.kind, done.target.business_key, done.outcome
             )
-        )
-        return f"{WRITTEN}: {invoice.number} {invoice.status.value}"
 
     # ---- helpers ---------------------------------------------------------------------
 
@@ -261,3 +285,23 @@ class ReconcileActivities:
             record_findings, self._engine, request.run_id, request.now, findings
         )
         return CheckPage(found=len(findings), targets=targets, next_page_token=next_token)
+
+
+def _status_update(opportunity_id: str, invoice: Invoice) -> InvoiceStatusUpdate:
+    """What the CRM records of an opportunity's latest invoice."""
+    return InvoiceStatusUpdate(
+        opportunity_id=opportunity_id,
+        invoice_number=invoice.number,
+        status=invoice.status,
+        total=invoice.total,
+        currency=invoice.currency,
+        period=invoice.period,
+    )
+
+
+def _no_invoice(external_id: str | None) -> str:
+    return f"not repaired: the ERP has no invoice {external_id}; {NO_REPAIR}"
+
+
+def _written(invoice: Invoice) -> str:
+    return f"{WRITTEN}: {invoice.number} {invoice.status.value}"

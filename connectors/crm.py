@@ -7,6 +7,7 @@ the connected app's client credentials differ.
 
 import asyncio
 import json
+from collections.abc import Iterator
 from datetime import date
 from decimal import Decimal
 from typing import Any, ClassVar
@@ -19,7 +20,9 @@ from connectors.errors import RequestRejected
 from connectors.salesforce_records import (
     INVOICE_FIELDS,
     invoice_status_fields,
+    invoice_status_record,
     required,
+    save_outcomes,
     to_account,
     to_invoice_status,
     to_line,
@@ -43,6 +46,7 @@ OPPORTUNITY_FIELDS: dict[str, str] = {
     "psa_project_id": "PSA_Project_Id__c",
 }
 
+COLLECTION_LIMIT = 200  # records per sObject Collections request
 LINE_ITEMS = "OpportunityLineItems"
 MILESTONES = "Project_Milestones__r"
 
@@ -162,6 +166,33 @@ class CrmConnector(Connector):
         """
         body = invoice_status_fields(update)
         await self.request("PATCH", self._url("Opportunity", update.opportunity_id), json=body)
+
+    async def set_invoice_statuses(self, updates: list[InvoiceStatusUpdate]) -> list[str | None]:
+        """Write many opportunities' latest invoice, 200 to an sObject Collections PATCH
+        (allOrNone false): per update, None when written or Salesforce's reason it was not.
+
+        A request that fails as a whole raises as `request` classifies it (5xx, 429
+        retryable); writing the same values again changes nothing, so a retry is harmless.
+        """
+        outcomes: list[str | None] = []
+        for start in range(0, len(updates), COLLECTION_LIMIT):
+            chunk = updates[start : start + COLLECTION_LIMIT]
+            outcomes += await self._save_invoice_statuses(chunk)
+        return outcomes
+
+    async def _save_invoice_statuses(self, chunk: list[InvoiceStatusUpdate]) -> list[str | None]:
+        """One PATCH; an update refused before sending (an inexact amount) says why instead."""
+        prepared = [invoice_status_record(u) for u in chunk]
+        sent = [r for r in prepared if isinstance(r, dict)]
+        said: Iterator[str | None] = iter([])
+        if sent:
+            body = {"allOrNone": False, "records": sent}
+            response = await self.request("PATCH", self._collection_url(), json=body)
+            said = iter(save_outcomes(response.json(), len(sent)))
+        return [next(said) if isinstance(r, dict) else r for r in prepared]
+
+    def _collection_url(self) -> str:
+        return f"/services/data/{self.api_version}/composite/sobjects"
 
     async def invoice_status(self, opportunity_id: str) -> InvoiceStatusUpdate | None:
         """The latest invoice the opportunity records (status, number, amount, period)."""

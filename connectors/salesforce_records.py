@@ -4,7 +4,7 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
-from connectors.errors import RequestRejected
+from connectors.errors import RequestRejected, SystemUnavailable
 from models.billing import InvoiceStatus, InvoiceStatusUpdate
 from models.crm import Account, Milestone, Opportunity, ResourceLine
 
@@ -62,6 +62,29 @@ def invoice_status_fields(update: InvoiceStatusUpdate) -> dict[str, object]:
         "Last_Invoice_Amount__c": _amount(update.total),
         "Last_Invoiced_Period__c": update.period,
     }
+
+
+def invoice_status_record(update: InvoiceStatusUpdate) -> dict[str, object] | str:
+    """An opportunity's invoice fields as one record of an sObject Collections update, or
+    why it cannot be sent (an amount a JSON number would round)."""
+    try:
+        fields = invoice_status_fields(update)
+    except RequestRejected as exc:
+        return str(exc)
+    return {"attributes": {"type": "Opportunity"}, "id": update.opportunity_id, **fields}
+
+
+def save_outcomes(body: Any, sent: int) -> list[str | None]:
+    """Each record's outcome in a collection's answer: None when saved, else Salesforce's
+    words. An answer that does not match the records sent is the system's fault."""
+    if not isinstance(body, list) or len(body) != sent:
+        raise SystemUnavailable("crm", f"sObject Collections answered {sent} records unreadably")
+    return [None if r.get("success") else _errors(r.get("errors") or []) for r in body]
+
+
+def _errors(errors: list[dict[str, Any]]) -> str:
+    said = [f"{e.get('statusCode', 'ERROR')}: {e.get('message', '')}" for e in errors]
+    return "; ".join(said) or "UNKNOWN_EXCEPTION: not saved"
 
 
 def to_invoice_status(record: dict[str, Any]) -> InvoiceStatusUpdate | None:

@@ -142,6 +142,18 @@ class RepairOutcome(BaseModel):
     """A workflow was started, or the CRM written."""
 
 
+class InvoiceRepairRequest(BaseModel):
+    """A run's invoice-status repairs, written to the CRM together (200 to a request)."""
+
+    run_id: str
+    targets: list[RepairTarget]
+
+
+class InvoiceRepairResult(BaseModel):
+    outcomes: list[RepairOutcome]
+    """One per target, in the targets' order."""
+
+
 class OpportunityLinks(BaseModel):
     """What the CRM says a closed-won opportunity became: projects and latest invoice."""
 

@@ -3,6 +3,8 @@
 import json
 import sqlite3
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -41,6 +43,24 @@ class RecordStore:
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.executescript(SCHEMA)
         self._lock = threading.RLock()
+        self._savepoints = 0  # how deep `atomic` is nested
+
+    @contextmanager
+    def atomic(self) -> Iterator[None]:
+        """The writes inside commit together or not at all (an exception undoes them); nested,
+        an inner block is undone alone. Other threads wait: one connection is shared."""
+        with self._lock:
+            name = f"psflow_{self._savepoints}"
+            self._savepoints += 1
+            self._db.execute(f"SAVEPOINT {name}")
+            try:
+                yield
+            except BaseException:
+                self._db.execute(f"ROLLBACK TO {name}")
+                raise
+            finally:
+                self._db.execute(f"RELEASE {name}")
+                self._savepoints -= 1
 
     def close(self) -> None:
         self._db.close()
@@ -78,16 +98,19 @@ class RecordStore:
             )
         return data
 
+    # Reads hold the lock too, so that no thread sees another's uncommitted `atomic` writes.
     def get(self, kind: str, id: str) -> dict[str, Any] | None:
-        row = self._db.execute(
-            "SELECT data FROM records WHERE kind = ? AND id = ?", (kind, id)
-        ).fetchone()
+        with self._lock:
+            row = self._db.execute(
+                "SELECT data FROM records WHERE kind = ? AND id = ?", (kind, id)
+            ).fetchone()
         return json.loads(row[0]) if row else None
 
     def id_for_external(self, kind: str, external_id: str) -> str | None:
-        row = self._db.execute(
-            "SELECT id FROM records WHERE kind = ? AND external_id = ?", (kind, external_id)
-        ).fetchone()
+        with self._lock:
+            row = self._db.execute(
+                "SELECT id FROM records WHERE kind = ? AND external_id = ?", (kind, external_id)
+            ).fetchone()
         return row[0] if row else None
 
     def update(self, kind: str, id: str, changes: dict[str, Any]) -> dict[str, Any] | None:
@@ -115,9 +138,10 @@ class RecordStore:
             return cursor.rowcount > 0
 
     def all(self, kind: str) -> list[dict[str, Any]]:
-        rows = self._db.execute(
-            "SELECT data FROM records WHERE kind = ? ORDER BY created_at, id", (kind,)
-        ).fetchall()
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT data FROM records WHERE kind = ? ORDER BY created_at, id", (kind,)
+            ).fetchall()
         return [json.loads(r[0]) for r in rows]
 
     def find(self, kind: str, **equals: Any) -> list[dict[str, Any]]:
@@ -125,7 +149,10 @@ class RecordStore:
         return [r for r in self.all(kind) if all(r.get(k) == v for k, v in equals.items())]
 
     def count(self, kind: str) -> int:
-        row = self._db.execute("SELECT COUNT(*) FROM records WHERE kind = ?", (kind,)).fetchone()
+        with self._lock:
+            row = self._db.execute(
+                "SELECT COUNT(*) FROM records WHERE kind = ?", (kind,)
+            ).fetchone()
         return int(row[0])
 
     def remembered(self, key: str) -> tuple[int, Any] | None:

@@ -142,10 +142,17 @@ async def seed_drift(systems: Systems) -> dict[str, str]:
         idempotency_key=str(uuid.uuid4()),
     )
     # A released invoice the CRM still shows as approved.
-    volume_project = volume_projects(VOLUME)[0]
+    opportunity, invoice = await seed_invoice_drift(systems, 0)
+    return {"psa_project": project.id, "invoice": invoice, "opportunity": opportunity}
+
+
+async def seed_invoice_drift(systems: Systems, index: int) -> tuple[str, str]:
+    """A volume project's invoice released in the ERP that the CRM still shows as approved:
+    its opportunity and the invoice's number."""
+    volume_project = volume_projects(VOLUME)[index]
     done = BillingMilestone(
-        id="M-RECON", name="Workshop", due_date=date(2026, 5, 31), amount=Decimal("1200"),
-        completed_on=date(2026, 5, 31),
+        id=f"M-RECON-{uuid.uuid4().hex[:6]}", name="Workshop", due_date=date(2026, 5, 31),
+        amount=Decimal("1200"), completed_on=date(2026, 5, 31),
     )  # fmt: skip
     invoice = await systems.erp.draft_invoice(
         InvoiceDraftInput(
@@ -169,11 +176,7 @@ async def seed_drift(systems: Systems) -> dict[str, str]:
             period=VOLUME.period,
         )
     )
-    return {
-        "psa_project": project.id,
-        "invoice": released.number,
-        "opportunity": volume_project.opportunity_id,
-    }
+    return volume_project.opportunity_id, released.number
 
 
 async def test_reconciliation_finds_each_kind_of_drift_and_repairs_only_what_policy_allows(
@@ -370,6 +373,38 @@ async def test_a_deal_whose_saga_ended_is_left_to_a_person_not_started_again(
             f"not started: {workflow_id(deal)} ended failed; {NO_REPAIR}"
         )
         assert (await latest_run(client, workflow_id(deal)))[0] == WorkflowExecutionStatus.FAILED
+    finally:
+        await systems.aclose()
+
+
+async def test_a_runs_invoice_status_repairs_are_written_in_one_crm_request(
+    estate: Path, own_worker: Settings
+) -> None:
+    systems = Systems(own_worker)
+    sandbox = Sandbox(estate)
+    try:
+        seeded = dict([await seed_invoice_drift(systems, i) for i in range(VOLUME.projects)])
+        # Faults that fail nothing (no status): their hits count the CRM writes.
+        collection = "*/composite/sobjects"
+        sandbox.fault("crm", path=collection, method="PATCH", status=None, count=1000)
+        for opportunity in seeded:
+            sandbox.fault("crm", path=f"*/sobjects/Opportunity/{opportunity}", method="PATCH",
+                          status=None, count=1000)  # fmt: skip
+        answer = await reconcile_now(estate, own_worker)
+        hits = {f["path"]: f["hits"] for f in sandbox.armed_faults("crm")}
+    finally:
+        sandbox.clear_faults()
+    try:
+        repaired = by_kind(answer, FindingKind.INVOICE_STATUS)
+        assert {o: repaired[o]["repair"] for o in seeded} == {
+            o: f"written to CRM: {number} released" for o, number in seeded.items()
+        }
+        assert hits.pop(collection) == 1
+        assert set(hits.values()) == {0}, "no opportunity was written on its own"
+        for opportunity, number in seeded.items():
+            shown = await systems.crm.invoice_status(opportunity)
+            assert shown is not None
+            assert (shown.invoice_number, shown.status) == (number, InvoiceStatus.RELEASED)
     finally:
         await systems.aclose()
 

@@ -3,7 +3,8 @@
 Run by a Temporal Schedule (`psflow schedules apply`) or once (`psflow reconcile --now`).
 Checks page through the systems in activities, which store the findings and hand back only
 counts and the ids to repair. Repairs start workflows by business key (a running one is
-found, never started twice) or write the ERP's invoice status to the CRM.
+found, never started twice) or write the ERP's invoice status to the CRM: every invoice-status
+repair of a run in one activity, 200 opportunities to a CRM request.
 """
 
 from datetime import timedelta
@@ -18,17 +19,29 @@ with workflow.unsafe.imports_passed_through():
         CheckPage,
         CheckRequest,
         FindingKind,
+        InvoiceRepairRequest,
         KindCount,
         ReconcileInput,
         ReconcileResult,
+        RepairOutcome,
         RepairRequest,
         RepairTarget,
     )
     from models.status import RunState
-    from workflows.calls import SYSTEM_CALL_RETRY, call, read
+    from workflows.calls import (
+        HEARTBEAT_TIMEOUT,
+        SYSTEM_CALL_RETRY,
+        call,
+        cancellation_type,
+        read,
+        step_summary,
+    )
     from workflows.interaction import Interactive
+    from workflows.patches import patched
 
 CHECK_TIMEOUT = timedelta(minutes=5)
+# Runs that began before it wrote each invoice status in a `reconcile.repair` of its own.
+INVOICE_REPAIRS_PATCH = "invoice-repairs-together"
 CHECKS = [
     ("closed-won deals have projects", FindingKind.MISSING_PROJECT),
     ("PSA projects have ERP projects", FindingKind.PSA_WITHOUT_ERP),
@@ -85,11 +98,16 @@ class Reconcile(Interactive):
                 step.detail = f"{self._counts[kind].found} found"
         lines = []
         async with self.step(REPAIRS) as step:
-            for target in self._targets:
-                outcome = await call(
-                    ReconcileActivities.repair,
-                    RepairRequest(run_id=run_id, target=target, requested_by=input.requested_by),
-                )
+            together = await self._repair_invoice_statuses(run_id)
+            for index, target in enumerate(self._targets):
+                outcome = together.get(index)
+                if outcome is None:  # not an invoice status, or a run from before the patch
+                    outcome = await call(
+                        ReconcileActivities.repair,
+                        RepairRequest(
+                            run_id=run_id, target=target, requested_by=input.requested_by
+                        ),
+                    )
                 lines.append(f"{target.kind.value} {target.business_key}: {outcome.outcome}")
                 self._counts[target.kind].repaired += int(outcome.repaired)
             step.detail = f"{len(self._targets)} attempted"
@@ -103,3 +121,20 @@ class Reconcile(Interactive):
             start_to_close_timeout=CHECK_TIMEOUT,
             retry_policy=SYSTEM_CALL_RETRY,
         )
+
+    async def _repair_invoice_statuses(self, run_id: str) -> dict[int, RepairOutcome]:
+        """The invoice-status repairs, all in one activity: their outcomes by target index."""
+        indexes = [i for i, t in enumerate(self._targets) if t.kind == FindingKind.INVOICE_STATUS]
+        if not indexes or not patched(INVOICE_REPAIRS_PATCH):
+            return {}
+        method = ReconcileActivities.repair_invoice_statuses
+        result = await workflow.execute_activity_method(
+            method,
+            InvoiceRepairRequest(run_id=run_id, targets=[self._targets[i] for i in indexes]),
+            start_to_close_timeout=CHECK_TIMEOUT,
+            heartbeat_timeout=HEARTBEAT_TIMEOUT,
+            retry_policy=SYSTEM_CALL_RETRY,
+            cancellation_type=cancellation_type(),
+            summary=step_summary(method),
+        )
+        return dict(zip(indexes, result.outcomes, strict=True))

@@ -1,4 +1,5 @@
-"""The Salesforce REST data routes: sObject records, related lists, upserts and /query."""
+"""The Salesforce REST data routes: sObject records, related lists, upserts, sObject
+Collections (sandbox/crm/collections.py) and /query."""
 
 from typing import Any
 
@@ -6,6 +7,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse, Response
 
 from sandbox.auth import UNAUTHORIZED, TokenIssuer, bearer_required
+from sandbox.crm.collections import add_collection_routes
 from sandbox.crm.describe import basic_info, describe, limits
 from sandbox.crm.errors import SalesforceError, not_found
 from sandbox.crm.objects import field_list, render, schema_for
@@ -107,6 +109,7 @@ def data_router(crm: Crm, issuer: TokenIssuer) -> APIRouter:
         """The next batch of a query's records."""
         return runner.more(locator, version)
 
+    add_collection_routes(router, crm)
     return router
 
 

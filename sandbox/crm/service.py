@@ -2,7 +2,8 @@
 
 import threading
 from collections.abc import Callable
-from typing import Any
+from dataclasses import dataclass, field
+from typing import Any, Literal
 
 from sandbox.crm.errors import SalesforceError, not_found
 from sandbox.crm.objects import (
@@ -16,6 +17,26 @@ from sandbox.crm.objects import (
 )
 from sandbox.crm.seed import seed
 from sandbox.records import RecordStore
+
+
+@dataclass(frozen=True)
+class Write:
+    """One record's write in a batch: what the single-record route would do with it."""
+
+    action: Literal["update", "create", "delete"]
+    name: str
+    record_id: str = ""
+    body: dict[str, Any] = field(default_factory=dict)
+    refused: SalesforceError | None = None
+    """Why the record was refused before any write (no id to update, say)."""
+
+
+class RolledBack(Exception):
+    """A batch with allOrNone undone because one of its writes failed; carries the outcomes."""
+
+    def __init__(self, outcomes: list["str | SalesforceError"]) -> None:
+        super().__init__("rolled back")
+        self.outcomes = outcomes
 
 
 class Crm:
@@ -82,17 +103,48 @@ class Crm:
             if existing is not None:
                 self._update(name, existing["Id"], body)
                 return existing["Id"], False
-            return self._create(name, column, value, body), True
+            return self._create(name, body, (column, value)), True
 
-    def _create(self, name: str, column: str, value: str, body: dict[str, Any]) -> str:
-        changes = validate_changes(name, body)
+    def _create(
+        self, name: str, body: dict[str, Any], external: tuple[str, str] | None = None
+    ) -> str:
+        """Insert a record; `external` is the (column, value) an upsert's URL names."""
+        changes = validate_changes(name, body) | dict([external] if external else [])
         schema = SOBJECTS[name]
-        record = {f: None for f in schema.fields} | changes | {column: value}
+        record = {f: None for f in schema.fields} | changes
         for required in schema.required:
             check_value(name, required, schema.fields[required], record[required])
         record["Id"] = normalise_id(schema, f"{schema.prefix}Hs{self.store.next_number(name):010d}")
+        column, value = external or (None, None)
         self.store.insert(name, record["Id"], record | derived(name, record), external_id=value)
+        for named in schema.external_ids & changes.keys() - {column}:  # set in the body
+            self._claim_external_id(name, record["Id"], named, changes[named])
         return str(record["Id"])
+
+    def write_all(self, writes: list[Write], all_or_none: bool) -> list[str | SalesforceError]:
+        """Each write in order, each undone alone if it fails: the record's id or its error.
+        With `all_or_none`, one failure undoes every write and raises RolledBack(outcomes)."""
+        with self._writing, self.store.atomic():
+            outcomes = [self._write(w) for w in writes]
+            if all_or_none and any(isinstance(o, SalesforceError) for o in outcomes):
+                raise RolledBack(outcomes)  # leaving `atomic` by it undoes every write
+            return outcomes
+
+    def _write(self, write: Write) -> str | SalesforceError:
+        if write.refused is not None:
+            return write.refused
+        try:
+            with self.store.atomic():
+                if write.action == "create":
+                    return self._create(write.name, write.body)
+                current = self.record(write.name, write.record_id)
+                if write.action == "update":
+                    self._update(write.name, current["Id"], write.body)
+                else:
+                    self.store.delete(write.name, current["Id"])
+                return str(current["Id"])
+        except SalesforceError as exc:
+            return exc
 
     def listing(self, name: str, limit: int) -> list[dict[str, Any]]:
         records = sorted(self.store.all(name), key=lambda r: r["Id"])
