@@ -4,6 +4,7 @@ from pydantic import BaseModel
 from temporalio import activity
 
 from connectors.crm import CrmConnector
+from connectors.crm_status_batch import InvoiceStatusBatcher
 from connectors.erp import ErpConnector
 from connectors.errors import NotFound, RequestRejected
 from models.billing import Invoice, InvoiceDraftInput, InvoiceStatus, InvoiceStatusUpdate
@@ -28,7 +29,7 @@ class InvoiceStatusChange(BaseModel):
 class InvoicingActivities:
     def __init__(self, erp: ErpConnector, crm: CrmConnector) -> None:
         self._erp = erp
-        self._crm = crm
+        self._statuses = InvoiceStatusBatcher(crm)
 
     @activity.defn(name="erp.draft_invoice")
     async def draft_invoice(self, draft: InvoiceDraftInput) -> Drafted:
@@ -71,5 +72,6 @@ class InvoicingActivities:
 
     @activity.defn(name="crm.set_invoice_status")
     async def invoice_status_to_crm(self, update: InvoiceStatusUpdate) -> None:
-        """Write the invoice's number, status and total on the opportunity."""
-        await self._crm.set_invoice_status(update)
+        """Write the invoice's number, status and total on the opportunity, in one CRM
+        request with the other releases of the moment."""
+        await self._statuses.write(update)

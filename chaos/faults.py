@@ -95,6 +95,7 @@ WRITES = [
     ("psa", "POST", "*/api/v1/projects/*/staffing-requests"),
     ("psa", "POST", "*/api/v1/projects/*/forecast-revisions"),
     ("crm", "PATCH", "*/sobjects/Opportunity/*"),
+    ("crm", "PATCH", "*/composite/sobjects"),
     ("erp", "POST", "*/record/v1/timeBill/upsertList"),
     ("erp", "POST", "*/record/v1/invoice"),
 ]

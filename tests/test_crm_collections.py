@@ -4,6 +4,7 @@ many records written in one request with one SaveResult each, allOrNone undoing 
 delete, and the bearer token every data route needs. Then the connector's
 `set_invoice_statuses`: 200 opportunities to a request, each one's outcome its own."""
 
+import asyncio
 from collections.abc import AsyncIterator
 from decimal import Decimal
 from pathlib import Path
@@ -14,7 +15,8 @@ import pytest
 from fastapi import FastAPI
 
 from connectors.crm import CrmConnector
-from connectors.errors import SystemUnavailable
+from connectors.crm_status_batch import InvoiceStatusBatcher
+from connectors.errors import RequestRejected, SystemUnavailable
 from models.billing import InvoiceStatus, InvoiceStatusUpdate
 from sandbox.crm.app import create_app
 from sandbox.crm.seed import SPARE_CLOSED_WON
@@ -300,3 +302,55 @@ async def test_a_failed_collection_request_is_retryable_and_an_inexact_amount_is
     assert outcomes[0] is None
     assert outcomes[1] is not None and "cannot be sent exactly" in outcomes[1]
     assert await statuses(api, DEALS[:2]) == ["Released", None]
+
+
+# ---- invoice statuses written at about the same time share a request ------------------
+
+
+async def test_concurrent_status_writes_share_one_request_each_answering_for_itself(
+    app: FastAPI, api: httpx.AsyncClient
+) -> None:
+    added = await api.post("/__admin/seed/deals", json={"count": 249})
+    deals = added.json()["opportunities"]
+    transport = Counting(app)
+    crm = CrmConnector.build(BASE_URL, auth(KEYS, "crm"), transport=transport)
+    batcher = InvoiceStatusBatcher(crm)
+    writes = [update(d, f"INV-{i:04d}") for i, d in enumerate(deals)]
+    writes.insert(10, update(MISSING, "INV-LOST"))
+    try:
+        answers = await asyncio.gather(*(batcher.write(w) for w in writes), return_exceptions=True)
+    finally:
+        await crm.aclose()
+
+    data = [c for c in transport.calls if not c.endswith("/oauth2/token")]
+    assert data == [f"PATCH {COLLECTION}"] * 2  # 250 writes: 200, then 50
+    refused = answers.pop(10)
+    assert isinstance(refused, RequestRejected) and not refused.retryable
+    assert f"opportunity {MISSING}: NOT_FOUND" in refused.message
+    assert answers == [None] * 249
+    assert await statuses(api, deals[:1] + deals[-1:]) == ["Released", "Released"]
+
+
+async def test_two_writes_for_one_deal_go_in_turn_and_a_failed_request_fails_each(
+    app: FastAPI, api: httpx.AsyncClient
+) -> None:
+    transport = Counting(app)
+    crm = CrmConnector.build(BASE_URL, auth(KEYS, "crm"), transport=transport)
+    batcher = InvoiceStatusBatcher(crm)
+    first = update(DEALS[0], "INV-1").model_copy(update={"status": InvoiceStatus.APPROVED})
+    try:
+        await asyncio.gather(batcher.write(first), batcher.write(update(DEALS[0], "INV-1")))
+        assert [c for c in transport.calls if "composite" in c] == [f"PATCH {COLLECTION}"] * 2
+        assert await statuses(api, DEALS[:1]) == ["Released"]  # the later write wins
+
+        fault = {"path": "*/composite/sobjects", "method": "PATCH", "status": 503, "count": 1}
+        assert (await api.post("/__admin/faults", json=fault)).status_code == 201
+        failed = await asyncio.gather(
+            batcher.write(update(DEALS[1], "INV-2")),
+            batcher.write(update(DEALS[2], "INV-3")),
+            return_exceptions=True,
+        )
+    finally:
+        await crm.aclose()
+    assert [type(f) for f in failed] == [SystemUnavailable, SystemUnavailable]
+    assert all(isinstance(f, SystemUnavailable) and f.retryable for f in failed)

@@ -191,6 +191,26 @@ async def test_a_failed_release_voids_the_draft_so_a_rerun_invoices_the_postings
     assert again.invoice.total == month.invoice_total
 
 
+async def test_a_status_the_crm_refuses_fails_the_released_run_naming_reconciliation(
+    client: Client, worker: Settings, sandbox: Sandbox, systems: Systems
+) -> None:
+    volume = Volume(projects=6, entries=900, period="2025-09", seed=27)
+    seed_volume(sandbox, volume)
+    month = pick_project(volume, billing_type=TM, with_invalid=False)
+
+    handle = await start(client, worker, month.project.psa_id, volume.period)
+    await awaiting_finance(handle)
+    sandbox.fault("crm", path="*/composite/sobjects", method="PATCH", status=400, count=1)
+    await approve(worker, handle)
+    with pytest.raises(WorkflowFailureError) as failed:
+        await handle.result()
+    cause = str(failed.value.cause)
+    assert "is released, but its status did not reach the CRM" in cause
+    assert "reconciliation lists it as invoice_status drift" in cause
+    invoices = await systems.erp.invoices_for_project(month.project.erp_job_id)
+    assert [i.status for i in invoices] == [InvoiceStatus.RELEASED]
+
+
 async def test_an_exception_fixed_in_the_psa_and_resubmitted_lands_on_the_next_invoice(
     client: Client, worker: Settings, sandbox: Sandbox, systems: Systems, config_file: Path
 ) -> None:
