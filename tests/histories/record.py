@@ -56,6 +56,8 @@ from tests.test_change_order import order as change_order
 from tests.test_change_order import start as start_change
 from tests.test_hire_to_staff import apply_event, hcm_event, hire, open_only_request
 from tests.test_opportunity_to_project import start, status_when, waiting_for
+from tests.test_reconcile import VOLUME as RECONCILE_VOLUME
+from tests.test_reconcile import seed_invoice_drift
 from tests.test_time_to_bill import approve as approve_invoice
 from tests.test_time_to_bill import release
 from tests.test_time_to_bill import start as start_billing
@@ -433,6 +435,26 @@ async def reconcile_with_repair(estate: Estate) -> Recorded:
         result = await handle.result()
     assert sum(c.repaired for c in result.counts) == 1, result
     return {"reconcile-with-repair": handle}
+
+
+@scenario("reconcile-invoice-repairs")
+async def reconcile_invoice_repairs(estate: Estate) -> Recorded:
+    # Two released invoices the CRM still shows as approved, repaired in one collection write.
+    seed_volume(estate.sandbox, RECONCILE_VOLUME)
+    drift = [await seed_invoice_drift(estate.systems, index) for index in range(2)]
+    settings = estate.worker.model_copy(deep=True)
+    settings.reconcile = ReconcileSettings(repair=[FindingKind.INVOICE_STATUS], max_repairs=5)
+    async with running_worker(estate.client, settings, "psflow-record-invoices") as used:
+        handle = await estate.client.start_workflow(
+            Reconcile.run,
+            ReconcileInput(requested_by="schedule", periods=[RECONCILE_VOLUME.period]),
+            id="reconcile/record-invoices",
+            task_queue=used.temporal.task_queue,
+        )
+        result = await handle.result()
+    repaired = {c.kind: c.repaired for c in result.counts}
+    assert repaired[FindingKind.INVOICE_STATUS] == len(drift), result
+    return {"reconcile-invoice-repairs": handle}
 
 
 @asynccontextmanager
