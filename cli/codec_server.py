@@ -17,6 +17,7 @@ from fastapi.responses import JSONResponse
 from google.protobuf import json_format
 from temporalio.api.common.v1 import Payloads
 
+from application.health import add_health_routes
 from application.openapi import json_body, with_schemas
 from cli.codec_document import ERRORS, MAX_BODY_BYTES, TOKEN, PayloadsJson
 from cli.output import CliError, console, fail
@@ -110,6 +111,7 @@ def codec_app(codec: EncryptionCodec, token: str, origins: list[str]) -> FastAPI
     ):  # fmt: skip
         api.add_api_route(path, handler, **documented)
     with_schemas(api, [PayloadsJson])
+    add_health_routes(api, {})  # ready once started: it needs nothing but its keys
     return api
 
 

@@ -6,6 +6,7 @@ from fastapi.staticfiles import StaticFiles
 from sqlalchemy import Engine
 from temporalio.client import Client
 
+from application.health import add_health_routes, store_check, temporal_check
 from config import Settings
 from inbox.pages import HERE, Inbox
 from inbox.runs import run_routes
@@ -18,4 +19,6 @@ def create_app(settings: Settings, engine: Engine, client: Client | None = None)
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     sign_in_routes(app, inbox)
     run_routes(app, inbox)
+    checks = {"temporal": temporal_check(inbox.client), "store": store_check(engine)}
+    add_health_routes(app, checks)
     return app
