@@ -20,7 +20,7 @@ from sandbox.erp.billing_store import BillingStore
 from sandbox.erp.errors import error_body, install_error_handlers
 from sandbox.erp.governance import ConcurrencyLimit
 from sandbox.erp.metadata import metadata_router
-from sandbox.erp.properties import install_warnings
+from sandbox.erp.properties import WarningHeader
 from sandbox.erp.protocol import RECORD_PATH, TOKEN_PATH
 from sandbox.erp.routes import record_router
 from sandbox.erp.suiteql import suiteql_router
@@ -73,7 +73,7 @@ def create_app(
     app.include_router(admin_router(book, reset))
     app.include_router(volume_router(store, billing))
     install_error_handlers(app)
-    install_warnings(app)
+    app.add_middleware(WarningHeader)
     validation_answered_400(app, "Bad request: NetSuite's o:errorDetails names the problem")
     # Added last, so outermost: requests delayed by an injected fault still count as in flight.
     app.add_middleware(FaultMiddleware, book=book, error_body=error_body)

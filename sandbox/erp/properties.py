@@ -7,8 +7,8 @@ names it in the response's `Warning` header, `Ignore` writes the rest silently.
 from collections.abc import Iterable
 from typing import Any
 
-from fastapi import FastAPI, Request, Response
-from starlette.middleware.base import RequestResponseEndpoint
+from fastapi import Request
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from sandbox.erp.errors import NetSuiteError
 
@@ -58,14 +58,25 @@ def _header_safe(name: str) -> str:
     return name.encode("unicode_escape").decode("ascii").replace('"', '\\"')
 
 
-def install_warnings(app: FastAPI) -> None:
-    """Name the properties a request's body had and the record has not in a Warning header."""
+class WarningHeader:
+    """Names the properties a request's body had and the record has not in a `Warning`
+    header. Plain ASGI: it adds no task of its own around the request (a request must stop
+    counting against the concurrency limit the moment its answer is sent)."""
 
-    @app.middleware("http")
-    async def warn(request: Request, call_next: RequestResponseEndpoint) -> Response:
-        response = await call_next(request)
-        ignored = getattr(request.state, _IGNORED, None)
-        if ignored:
-            names = ", ".join(_header_safe(name) for name in dict.fromkeys(ignored))
-            response.headers["Warning"] = f'299 - "Unknown properties ignored: {names}"'
-        return response
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_with_warning(message: Message) -> None:
+            ignored = scope.get("state", {}).get(_IGNORED)
+            if message["type"] == "http.response.start" and ignored:
+                names = ", ".join(_header_safe(name) for name in dict.fromkeys(ignored))
+                warning = f'299 - "Unknown properties ignored: {names}"'
+                message["headers"] = [*message.get("headers", []), (b"warning", warning.encode())]
+            await send(message)
+
+        await self.app(scope, receive, send_with_warning)
