@@ -4,7 +4,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PACKAGES := application models workflows activities connectors store sandbox cli security telemetry ingress \
 	stack inbox \
-	worker.py config.py
+	worker.py config.py config_sources.py
 TYPED := $(PACKAGES) bench chaos
 
 .PHONY: install bytecode demo dev test lint bench chaos clean postgres browser

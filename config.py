@@ -1,16 +1,29 @@
-"""Settings, read once: defaults, then a TOML file, then PSFLOW_* environment variables.
+"""Settings, read once with pydantic-settings: defaults, then a TOML file, then PSFLOW_*_FILE
+secrets, then PSFLOW_* environment variables (config_sources.py has the table and the sources).
 
 Secrets come only from the file or the environment, never from workflow payloads.
 """
 
 import os
-import tomllib
+from collections.abc import Mapping
+from contextvars import ContextVar
 from datetime import timedelta
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field, SecretStr, field_validator
+from pydantic import BaseModel, Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    SettingsError,
+)
 
+from config_sources import CONFIG_ENV as CONFIG_ENV
+from config_sources import DEFAULT_CONFIG_FILE as DEFAULT_CONFIG_FILE
+from config_sources import ENV_KEYS as ENV_KEYS
+from config_sources import ConfigError as ConfigError
+from config_sources import layers, problem_lines
 from models.policy import (
     ApprovalLevel,
     ApprovalPolicy,
@@ -23,8 +36,10 @@ from models.policy import (
 from models.reconcile import ReconcilePolicy, parse_every
 from sandbox import catalog
 
-CONFIG_ENV = "PSFLOW_CONFIG"
-DEFAULT_CONFIG_FILE = "psflow.toml"
+# What load_settings is reading (the file named, the environment); unset: Settings() in code.
+_READING: ContextVar[tuple[Path | None, Mapping[str, str]] | None] = ContextVar(
+    "psflow_settings_reading", default=None
+)
 
 
 class TemporalSettings(BaseModel):
@@ -189,6 +204,9 @@ class WorkerSettings(BaseModel):
     sandbox_passthrough: bool = False
     """Pass every module through the workflow sandbox instead of re-importing per run: less
     memory per run, but the sandbox no longer catches non-deterministic calls."""
+    shutdown_grace_seconds: float = Field(default=30, ge=0)
+    """On SIGTERM, how long activities in flight may run on before they are cancelled and
+    handed back to Temporal (which runs them again on another worker)."""
 
 
 class CodecSettings(BaseModel):
@@ -297,7 +315,31 @@ _USERS = [
 ]
 
 
-class Settings(BaseModel):
+class Settings(BaseSettings):
+    """Every setting. `Settings(...)` in code is the defaults and what it is given;
+    `load_settings()` reads the file and the environment."""
+
+    model_config = SettingsConfigDict(
+        extra="ignore",  # unknown sections and keys in the file are ignored, as before
+        validate_default=False,
+        nested_model_default_partial_update=True,  # [crm] client_id alone keeps [crm] url
+    )
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        """init > PSFLOW_* > PSFLOW_*_FILE > TOML (pydantic-settings adds the defaults last)."""
+        reading = _READING.get()
+        if reading is None:
+            return (init_settings,)
+        return (init_settings, *layers(settings_cls, *reading))
+
     temporal: TemporalSettings = TemporalSettings()
     crm: CrmSettings = CrmSettings(
         url="http://127.0.0.1:8701", client_secret=SecretStr("sandbox-crm-secret")
@@ -409,113 +451,15 @@ class Settings(BaseModel):
         return self.store_url or f"sqlite:///{self.data_dir / 'psflow.db'}"
 
 
-# Flat environment variables and the nested setting each one sets.
-ENV_KEYS: dict[str, tuple[str, ...]] = {
-    "PSFLOW_TEMPORAL_ADDRESS": ("temporal", "address"),
-    "PSFLOW_NAMESPACE": ("temporal", "namespace"),
-    "PSFLOW_TASK_QUEUE": ("temporal", "task_queue"),
-    "PSFLOW_UI_URL": ("temporal", "ui_url"),
-    "PSFLOW_CRM_URL": ("crm", "url"),
-    "PSFLOW_CRM_CLIENT_ID": ("crm", "client_id"),
-    "PSFLOW_CRM_CLIENT_SECRET": ("crm", "client_secret"),
-    "PSFLOW_ERP_URL": ("erp", "url"),
-    "PSFLOW_ERP_CLIENT_ID": ("erp", "client_id"),
-    "PSFLOW_ERP_CLIENT_SECRET": ("erp", "client_secret"),
-    "PSFLOW_PSA_URL": ("psa", "url"),
-    "PSFLOW_PSA_CLIENT_ID": ("psa", "client_id"),
-    "PSFLOW_PSA_CLIENT_SECRET": ("psa", "client_secret"),
-    "PSFLOW_HCM_URL": ("hcm", "url"),
-    "PSFLOW_HCM_CLIENT_ID": ("hcm", "client_id"),
-    "PSFLOW_HCM_CLIENT_SECRET": ("hcm", "client_secret"),
-    "PSFLOW_HCM_TENANT": ("hcm", "tenant"),
-    "PSFLOW_HCM_REFRESH_TOKEN": ("hcm", "refresh_token"),
-    "PSFLOW_CRM_AUTH": ("crm", "auth"),
-    "PSFLOW_CRM_USERNAME": ("crm", "username"),
-    "PSFLOW_CRM_API_VERSION": ("crm", "api_version"),
-    "PSFLOW_CRM_PRIVATE_KEY_FILE": ("crm", "private_key_file"),
-    "PSFLOW_ERP_AUTH": ("erp", "auth"),
-    "PSFLOW_ERP_CERTIFICATE_ID": ("erp", "certificate_id"),
-    "PSFLOW_ERP_PRIVATE_KEY_FILE": ("erp", "private_key_file"),
-    "PSFLOW_ERP_ACCOUNT": ("erp", "account"),
-    "PSFLOW_ERP_TOKEN_ID": ("erp", "token_id"),
-    "PSFLOW_ERP_TOKEN_SECRET": ("erp", "token_secret"),
-    "PSFLOW_WORKER_MAX_ACTIVITIES": ("worker", "max_concurrent_activities"),
-    "PSFLOW_WORKER_MAX_WORKFLOW_TASKS": ("worker", "max_concurrent_workflow_tasks"),
-    "PSFLOW_WORKER_ACTIVITY_POLLERS": ("worker", "activity_pollers"),
-    "PSFLOW_WORKER_WORKFLOW_POLLERS": ("worker", "workflow_pollers"),
-    "PSFLOW_WORKER_MAX_CACHED_WORKFLOWS": ("worker", "max_cached_workflows"),
-    "PSFLOW_WORKER_EAGER_ACTIVITIES": ("worker", "eager_activities"),
-    "PSFLOW_WORKER_SANDBOX_PASSTHROUGH": ("worker", "sandbox_passthrough"),
-    "PSFLOW_CODEC_KEYS": ("codec", "keys"),
-    "PSFLOW_CODEC_CURRENT": ("codec", "current"),
-    "PSFLOW_CODEC_SERVER_TOKEN": ("codec", "server_token"),
-    "PSFLOW_CODEC_PLAINTEXT": ("codec", "plaintext"),
-    "PSFLOW_RECONCILE_EVERY": ("reconcile", "every"),
-    "PSFLOW_RECONCILE_MAX_REPAIRS": ("reconcile", "max_repairs"),
-    "PSFLOW_RECONCILE_UNPOSTED_AFTER_HOURS": ("reconcile", "unposted_after_hours"),
-    "PSFLOW_RETRY_ERP": ("retry", "erp"),
-    "PSFLOW_RETRY_CRM": ("retry", "crm"),
-    "PSFLOW_RETRY_PSA": ("retry", "psa"),
-    "PSFLOW_RETRY_HCM": ("retry", "hcm"),
-    "PSFLOW_RETRY_STORE": ("retry", "store"),
-    "PSFLOW_DATA_DIR": ("data_dir",),
-    "PSFLOW_STORE_URL": ("store_url",),
-    "PSFLOW_INGRESS_HOST": ("ingress", "host"),
-    "PSFLOW_INGRESS_PORT": ("ingress", "port"),
-    "PSFLOW_INGRESS_SECRET": ("ingress", "secret"),
-    "PSFLOW_INGRESS_CRM_SECRET": ("ingress", "secrets", "crm"),
-    "PSFLOW_INGRESS_HCM_SECRET": ("ingress", "secrets", "hcm"),
-    "PSFLOW_INGRESS_PSA_SECRET": ("ingress", "secrets", "psa"),
-    "PSFLOW_INGRESS_TOLERANCE_SECONDS": ("ingress", "tolerance_seconds"),
-    "PSFLOW_INBOX_HOST": ("inbox", "host"),
-    "PSFLOW_INBOX_PORT": ("inbox", "port"),
-    "PSFLOW_INBOX_PUBLIC_URL": ("inbox", "public_url"),
-    "PSFLOW_SERVICE_NAME": ("telemetry", "service_name"),
-    "PSFLOW_TRACES": ("telemetry", "traces"),
-    "PSFLOW_OTLP_ENDPOINT": ("telemetry", "otlp_endpoint"),
-    "PSFLOW_METRICS_ADDRESS": ("telemetry", "metrics_address"),
-}
-
-
-class ConfigError(Exception):
-    """The configuration file or environment holds something unusable."""
-
-
-def _merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
-    merged = dict(base)
-    for key, value in override.items():
-        if isinstance(value, dict) and isinstance(merged.get(key), dict):
-            merged[key] = _merge(merged[key], value)
-        else:
-            merged[key] = value
-    return merged
-
-
 def load_settings(config_file: Path | None = None, env: dict[str, str] | None = None) -> Settings:
-    """Defaults, overlaid by the TOML file (if any), overlaid by PSFLOW_* variables."""
-    env = dict(os.environ) if env is None else env
-    data = Settings().model_dump(mode="python")
-    for section in ("crm", "erp", "psa", "hcm"):
-        for key, value in data[section].items():
-            if isinstance(value, SecretStr):
-                data[section][key] = value.get_secret_value()
-    path = config_file or Path(env.get(CONFIG_ENV, DEFAULT_CONFIG_FILE))
-    if config_file is not None or CONFIG_ENV in env or path.exists():
-        try:
-            data = _merge(data, tomllib.loads(path.read_text()))
-        except FileNotFoundError:
-            raise ConfigError(
-                f"config file {path} does not exist: create it or unset {CONFIG_ENV}"
-            ) from None
-        except tomllib.TOMLDecodeError as exc:
-            raise ConfigError(f"config file {path} is not valid TOML: {exc}") from None
-    for var, keys in ENV_KEYS.items():
-        if var in env:
-            target = data
-            for key in keys[:-1]:
-                target = target[key]
-            target[keys[-1]] = env[var]
+    """Defaults, overlaid by the TOML file (if any), by PSFLOW_*_FILE secrets, then by PSFLOW_*
+    variables; `env` instead of os.environ when given."""
+    token = _READING.set((config_file, os.environ if env is None else env))
     try:
-        return Settings.model_validate(data)
-    except ValueError as exc:
-        raise ConfigError(f"configuration is invalid: {exc}") from None
+        return Settings()
+    except ValidationError as exc:
+        raise ConfigError("\n".join(problem_lines(exc, Settings))) from None
+    except SettingsError as exc:  # pydantic-settings' own refusals, in one line
+        raise ConfigError(" ".join(str(exc).split())) from None
+    finally:
+        _READING.reset(token)

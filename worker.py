@@ -3,10 +3,12 @@
 import asyncio
 import gc
 import logging
+import signal
 import sys
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import AsyncExitStack
+from datetime import timedelta
 from functools import partial
 from typing import Any, TypeVar
 
@@ -22,6 +24,7 @@ from activities.crm import CrmActivities
 from activities.employees import EmployeeActivities
 from activities.erp import ErpActivities
 from activities.hcm import HcmActivities
+from activities.in_flight import InFlight
 from activities.invoicing import InvoicingActivities
 from activities.policy import PolicyActivities
 from activities.psa import PsaActivities
@@ -134,14 +137,17 @@ async def run_worker(
         client = client or await connect(settings)
         client = await telemetry.on_metrics_runtime(client, settings.telemetry)
         methods, executor = build_activities(settings, client, engine, stack)
+        in_flight = InFlight()
+        grace = settings.worker.shutdown_grace_seconds
         worker = Worker(
             client,
             task_queue=settings.temporal.task_queue,
             workflows=ALL_WORKFLOWS,
             activities=methods,
             activity_executor=executor,
-            interceptors=[RetryWindowInterceptor(settings.retry.windows(), client)],
+            interceptors=[in_flight, RetryWindowInterceptor(settings.retry.windows(), client)],
             plugins=telemetry.worker_plugins(settings, client),
+            graceful_shutdown_timeout=timedelta(seconds=grace),
             **worker_options(settings.worker),
         )
         async with worker:
@@ -149,7 +155,15 @@ async def run_worker(
             try:
                 await (stop.wait() if stop else asyncio.Future())
             finally:
+                running = in_flight.counts.running
+                log.info("worker stopping: %d activities in flight, %g s to finish", running, grace)
                 _evict_cached_runs(worker)
+        counts = in_flight.counts
+        log.info(
+            "worker stopped: %d activities finished while stopping, %d handed back to Temporal",
+            counts.finished_while_stopping,
+            counts.handed_back,
+        )
 
 
 def _evict_cached_runs(worker: Worker) -> None:
@@ -171,11 +185,20 @@ def _evict_cached_runs(worker: Worker) -> None:
         bridge().request_workflow_eviction(run_id)
 
 
+async def run_until_signalled(settings: Settings) -> None:
+    """Run the worker until SIGINT or SIGTERM (how a container platform stops it)."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    await run_worker(settings, stop=stop)
+
+
 def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     try:
         settings = load_settings()
-        asyncio.run(run_worker(settings))
+        asyncio.run(run_until_signalled(settings))
     except (ConfigError, StoreError) as exc:
         sys.exit(f"error: {exc}")  # exit 1, no traceback
     except RuntimeError as exc:

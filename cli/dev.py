@@ -1,6 +1,7 @@
 """Long-running commands: the whole local stack (dev, demo) or just a worker."""
 
 import asyncio
+import logging
 import shutil
 from typing import Annotated
 
@@ -77,6 +78,7 @@ def worker(ctx: typer.Context) -> None:
     """
     settings = settings_of(ctx)
     one_line_logging()
+    logging.getLogger("psflow.worker").setLevel(logging.INFO)  # start and stop, with counts
     run(_worker(settings))
 
 

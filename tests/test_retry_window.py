@@ -100,5 +100,5 @@ def test_windows_are_read_from_the_environment_and_a_bad_one_is_named() -> None:
     assert settings.retry.crm == timedelta(hours=3)
     with pytest.raises(ConfigError) as bad:
         load_settings(env={"PSFLOW_RETRY_PSA": "0s"})
-    assert "retry.psa" in str(bad.value)
+    assert "[retry] psa (PSFLOW_RETRY_PSA)" in str(bad.value)
     assert "a retry window must be at least 1 second, e.g. '2h'" in str(bad.value)
