@@ -85,13 +85,17 @@ class ReconcileActivities:
         """Closed-won deals with no ERP or PSA project, one page of them."""
         since = request.policy.closed_won_since
         page, next_token = await self._opportunities(request, lambda o: in_scope(o, since))
-        found = await asyncio.gather(
-            *(asyncio.gather(self._has_erp(o), self._has_psa(o)) for o in page)
+        # The ERP is asked once for the page's deals it has no project id for.
+        unlinked = [project_external_id(o.id) for o in page if not o.erp_project_id]
+        no_job, in_psa = await asyncio.gather(
+            missing_jobs(self._erp, unlinked),
+            asyncio.gather(*(self._has_psa(o) for o in page)),
         )
         findings = [
             finding
-            for opportunity, (erp, psa) in zip(page, found, strict=True)
-            if (finding := missing_project(opportunity, erp, psa)) is not None
+            for opportunity, psa in zip(page, in_psa, strict=True)
+            if (finding := missing_project(opportunity, self._in_erp(opportunity, no_job), psa))
+            is not None
         ]
         return await self._store(request, findings, next_token)
 
@@ -232,10 +236,9 @@ class ReconcileActivities:
         end = start + max(request.policy.page_size, 1)
         return every[start:end], str(end) if end < len(every) else None
 
-    async def _has_erp(self, opportunity: OpportunityLinks) -> bool:
-        if opportunity.erp_project_id:
-            return True
-        return await self._erp.get_project(project_external_id(opportunity.id)) is not None
+    @staticmethod
+    def _in_erp(opportunity: OpportunityLinks, no_job: set[str]) -> bool:
+        return bool(opportunity.erp_project_id) or project_external_id(opportunity.id) not in no_job
 
     async def _has_psa(self, opportunity: OpportunityLinks) -> bool:
         if opportunity.psa_project_id:
