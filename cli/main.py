@@ -24,6 +24,7 @@ from cli import (
 )
 from cli import inbox as inbox_command
 from cli import ingress as ingress_command
+from cli import store as store_command
 from cli import systems as systems_command
 from cli.state import State
 
@@ -89,3 +90,4 @@ app.add_typer(schedules.app, name="schedules")
 app.add_typer(ingress_command.app)
 app.add_typer(inbox_command.app)
 app.add_typer(systems_command.app, name="systems")
+app.add_typer(store_command.app, name="store")

@@ -62,10 +62,11 @@ def store_of(settings: Settings) -> Engine:
 
 
 def run(coro: Coroutine[Any, Any, T]) -> T:
-    """Run an async command body; a CliError becomes one line on stderr and exit 1."""
+    """Run an async command body; a CliError or StoreError (a server or worker opening the
+    store) becomes one line on stderr and exit 1."""
     try:
         return asyncio.run(coro)
-    except CliError as exc:
+    except (CliError, StoreError) as exc:
         fail(str(exc))
     finally:
         # Temporal clients sit in reference cycles; freed during interpreter shutdown, their

@@ -12,6 +12,7 @@ from typing import Any, TypeVar
 from fastapi import FastAPI, Request, Security
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ValidationError
+from sqlalchemy import Engine
 from temporalio.client import Client
 
 from application.openapi import json_body, with_schemas
@@ -27,7 +28,13 @@ from ingress.openapi import (
     RETRY_AFTER_SECONDS,
     SIGNATURE,
 )
-from ingress.signing import SIGNATURE_HEADER, ReplayGuard, SignatureRefused, verify
+from ingress.signing import (
+    SIGNATURE_HEADER,
+    ReplayGuard,
+    SignatureRefused,
+    StoreUnreachable,
+    verify,
+)
 from models.hcm import WorkerEvent
 from security.bodies import TooLarge, capped_body
 from telemetry import entry_span
@@ -73,14 +80,18 @@ def config_problem(settings: Settings) -> str | None:
 
 
 def create_app(
-    settings: Settings, client: Client | None = None, clock: Callable[[], float] = time.time
+    settings: Settings,
+    client: Client | None = None,
+    clock: Callable[[], float] = time.time,
+    engine: Engine | None = None,
 ) -> FastAPI:
-    """The app; `client` is connected on first use when not given."""
+    """The app; `client` is connected, and psflow's store (`engine`) opened, on first use when
+    not given."""
     problem = config_problem(settings)
     if problem:
         raise ValueError(problem)
     config = settings.ingress
-    guard = ReplayGuard(config.tolerance_seconds)
+    guard = ReplayGuard(config.tolerance_seconds, settings.resolved_store_url, engine)
     dispatcher = Dispatcher(settings, Temporal(settings, client))
     app = FastAPI(
         title="psflow ingress",
@@ -107,7 +118,11 @@ def create_app(
             )
         except SignatureRefused as exc:
             return _error(401, str(exc), system)
-        if not guard.claim(signature, stamp, now):
+        try:
+            fresh = await guard.claim(signature, stamp, now)
+        except StoreUnreachable as exc:
+            return _error(503, str(exc), system)
+        if not fresh:
             message = "this signature was received before: sign each delivery afresh"
             return _error(409, message, system)
         try:
@@ -125,10 +140,10 @@ def create_app(
                     span.set_attributes(workflow_attributes(kind, answer.workflow_id))
         except Refused as exc:
             if exc.status >= 500:
-                guard.release(signature)  # not taken: the same request may come again
+                await guard.release(signature)  # not taken: the same request may come again
             return _error(exc.status, exc.message, system)
         except BaseException:
-            guard.release(signature)
+            await guard.release(signature)
             raise
         log_answer(system, answer)
         return JSONResponse(answer.model_dump(mode="json"), 202)

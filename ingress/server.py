@@ -7,6 +7,7 @@ from temporalio.client import Client
 from application.serving import serve_app
 from config import Settings
 from ingress.app import create_app
+from store.db import open_engine
 
 
 def events_url(settings: Settings) -> str:
@@ -21,7 +22,13 @@ async def serve(
 ) -> None:
     """Serve ingress on [ingress] host and port until cancelled; set `ready` once it listens.
 
-    Raises OSError when it cannot listen (uvicorn would exit the whole process instead).
+    Raises OSError when it cannot listen (uvicorn would exit the whole process instead), and
+    StoreError when psflow's store, which records the signatures seen, cannot be used.
     """
     config = settings.ingress
-    await serve_app(create_app(settings, client), config.host, config.port, "ingress", ready)
+    engine = open_engine(settings.resolved_store_url)  # an old store is refused before serving
+    try:
+        app = create_app(settings, client, engine=engine)
+        await serve_app(app, config.host, config.port, "ingress", ready)
+    finally:
+        engine.dispose()

@@ -1,13 +1,28 @@
-"""Checking an event's signature, Stripe-style, and refusing a signature seen before.
+"""Checking an event's signature, Stripe-style, and refusing a signature seen before by any
+ingress process sharing psflow's store.
 
 Header: `Psflow-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256(secret, "<t>.<raw body>")>`.
 More than one `v1` may be given (a sender rolling its secret); one must match.
 """
 
+import asyncio
 import hashlib
 import hmac
+import logging
+import threading
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any, TypeVar
+
+from sqlalchemy import Engine
+from sqlalchemy.exc import SQLAlchemyError
+
+from store.db import StoreError, open_engine
+from store.signatures import claim_signature, release_signature
 
 SIGNATURE_HEADER = "Psflow-Signature"
+T = TypeVar("T")
+log = logging.getLogger("psflow.ingress")
 
 
 class SignatureRefused(Exception):
@@ -56,37 +71,54 @@ def verify(
     return timestamp, matched[0]
 
 
+class StoreUnreachable(Exception):
+    """psflow's store cannot say whether a signature was seen: the sender should try later."""
+
+
 class ReplayGuard:
     """Signatures accepted within the tolerance window; a second use of one is a replay.
 
-    In memory, per process: behind several ingress processes a replay may reach another one,
-    where it starts nothing new anyway (every start is idempotent by business key).
+    Recorded in psflow's store (store.signatures), so every ingress process sharing the store
+    refuses a replay, whichever of them took the first delivery. The store is opened on first
+    use when no engine is given; its calls run in a thread.
     """
 
-    def __init__(self, tolerance: int) -> None:
+    def __init__(self, tolerance: int, store_url: str, engine: Engine | None = None) -> None:
         self.tolerance = tolerance
-        self._until: dict[str, float] = {}  # signature -> when it can be forgotten
+        self._url = store_url
+        self._engine = engine
+        self._opening = threading.Lock()
 
-    def claim(self, signature: str, timestamp_of: float, now: float) -> bool:
+    async def claim(self, signature: str, timestamp_of: float, now: float) -> bool:
         """Take the signature for this request; False if it was taken already."""
-        self._forget(now)
-        if signature in self._until:
-            return False
+        seen = datetime.fromtimestamp(now, UTC)
         # Past timestamp + tolerance, verify() refuses the signature by its age anyway.
-        self._until[signature] = timestamp_of + self.tolerance
-        return True
+        expires = datetime.fromtimestamp(timestamp_of + self.tolerance, UTC)
+        return await self._call(claim_signature, signature, seen, expires)
 
-    def release(self, signature: str) -> None:
-        """Give the signature back: the request was not accepted, the sender may repeat it."""
-        self._until.pop(signature, None)
+    async def release(self, signature: str) -> None:
+        """Give the signature back: the request was not accepted, the sender may repeat it.
 
-    def _forget(self, now: float) -> None:
-        # Oldest first (insertion order, close to timestamp order): stop at the first live one.
-        while self._until:
-            signature = next(iter(self._until))
-            if self._until[signature] >= now:
-                break
-            del self._until[signature]
+        A store out of reach keeps it: a sender signs each attempt afresh anyway."""
+        try:
+            await self._call(release_signature, signature)
+        except StoreUnreachable as exc:
+            log.warning("%s; a resend of the same signature is refused as a replay", exc)
 
-    def __len__(self) -> int:
-        return len(self._until)
+    async def _call(self, action: Callable[..., T], *args: Any) -> T:
+        def in_thread() -> T:
+            return action(self._store(), *args)
+
+        try:
+            return await asyncio.to_thread(in_thread)
+        except (StoreError, SQLAlchemyError) as exc:
+            reason = str(exc).strip().splitlines()[0]
+            raise StoreUnreachable(
+                f"cannot record the signature in psflow's store: {reason}"
+            ) from exc
+
+    def _store(self) -> Engine:
+        with self._opening:
+            if self._engine is None:
+                self._engine = open_engine(self._url)
+            return self._engine

@@ -1,27 +1,17 @@
-"""Tables and engine: SQLite by default, PostgreSQL by URL."""
+"""The store's tables, SQLite by default, PostgreSQL by URL; their schema is versioned by the
+revisions in store/migrations (a change to a model needs a new revision there)."""
 
-import sqlite3
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
-from sqlalchemy import (
-    JSON,
-    DateTime,
-    Dialect,
-    Engine,
-    Index,
-    Table,
-    TypeDecorator,
-    UniqueConstraint,
-    event,
-    text,
-)
-from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError, InterfaceError, OperationalError
-from sqlmodel import Field, SQLModel, create_engine
+from sqlalchemy import JSON, DateTime, Dialect, Index, Table, TypeDecorator, UniqueConstraint
+from sqlmodel import Field, SQLModel
 
-from store.audit_identity import add_audit_identity, add_columns
+# Opening the store lives in store.engine; these names have always been imported from here.
+from store.engine import STORE_URLS as STORE_URLS
+from store.engine import StoreError as StoreError
+from store.engine import engine_url as engine_url
+from store.engine import open_engine as open_engine
 
 
 class UtcDateTime(TypeDecorator[datetime]):
@@ -45,8 +35,6 @@ class UtcDateTime(TypeDecorator[datetime]):
 
 AUDIT_LOG = "audit_log"
 AUDIT_IDENTITY_INDEX = "uq_audit_log_entry_key"
-VERIFIED_COLUMNS = ("subject", "issuer")
-"""Added to audit logs made before decisions were proven."""
 
 
 class AuditRecord(SQLModel, table=True):
@@ -129,78 +117,6 @@ def audit_table() -> Table:
     return SQLModel.metadata.tables[AUDIT_LOG]
 
 
-STORE_URLS = "sqlite:///path/to/psflow.db or postgresql://user:password@host:5432/psflow"
-# Any fixed number: the lock every psflow process takes while it creates the tables.
-SCHEMA_LOCK = 0x7073666C6F77
-
-
-class StoreError(Exception):
-    """psflow's store cannot be opened: an unusable `store_url` or a database out of reach."""
-
-
-def engine_url(url: str) -> str:
-    """A plain postgresql:// URL speaks through psycopg 3, the driver psflow installs."""
-    for prefix in ("postgresql://", "postgres://"):
-        if url.startswith(prefix):
-            return "postgresql+psycopg://" + url.removeprefix(prefix)
-    return url
-
-
-def _sqlite_journal(connection: Any, _record: Any) -> None:
-    """Write-ahead log, synced at checkpoints: a commit costs no fsync of its own, and a
-    killed process still loses nothing committed (only a power cut may lose the last ones)."""
-    cursor = connection.cursor()
-    try:
-        if cursor.execute("PRAGMA journal_mode").fetchone()[0] == "delete":
-            try:
-                cursor.execute("PRAGMA journal_mode=WAL")
-            except sqlite3.OperationalError:  # another process switches it at this moment
-                pass
-        cursor.execute("PRAGMA synchronous=NORMAL")
-    finally:
-        cursor.close()
-
-
-def open_engine(url: str) -> Engine:
-    """Create the engine and the tables if they are missing (SQLite or PostgreSQL), and bring
-    an audit log made by an earlier psflow up to date (store.audit_identity).
-
-    Several processes may do this at once on an empty database (two workers starting
-    together): they take turns, under SQLite's write lock or a PostgreSQL advisory lock.
-    A URL psflow cannot use, or a database it cannot reach, is a StoreError naming
-    `store_url` (password hidden).
-    """
-    try:
-        shown = make_url(url).render_as_string(hide_password=True)
-        parsed = make_url(engine_url(url))
-    except (ArgumentError, ValueError):
-        raise StoreError(f"store_url is not a database URL: use {STORE_URLS}") from None
-    if parsed.get_backend_name() == "sqlite":
-        if parsed.database and parsed.database != ":memory:":
-            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(parsed, connect_args={"check_same_thread": False})
-        event.listen(engine, "connect", _sqlite_journal)
-    elif parsed.get_backend_name() == "postgresql":
-        engine = create_engine(parsed, pool_pre_ping=True)
-    else:
-        raise StoreError(f'store_url "{shown}" is neither SQLite nor PostgreSQL: use {STORE_URLS}')
-    try:
-        with engine.connect() as connection:
-            if engine.dialect.name == "postgresql":
-                connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": SCHEMA_LOCK})
-            else:  # the database's write lock, held until the tables exist
-                connection.exec_driver_sql("BEGIN IMMEDIATE")
-            SQLModel.metadata.create_all(connection)
-            add_audit_identity(connection, audit_table(), AUDIT_IDENTITY_INDEX)
-            add_columns(connection, audit_table(), VERIFIED_COLUMNS)
-            connection.commit()
-    except (OperationalError, InterfaceError) as exc:
-        engine.dispose()
-        reason = str(exc.orig or exc).strip().splitlines()[0]
-        raise StoreError(f'cannot open the store at store_url "{shown}": {reason}') from None
-    return engine
-
-
 class WorkerEventRecord(SQLModel, table=True):
     """HCM events already applied, so a duplicate or an older one has no second effect."""
 
@@ -249,3 +165,18 @@ class FindingRecord(SQLModel, table=True):
     detail: str
     suggested_repair: str
     repair: str | None = None
+
+
+SEEN_SIGNATURES = "seen_signatures"
+
+
+class SeenSignatureRecord(SQLModel, table=True):
+    """A signed ingress request, kept until its signature is too old to be accepted anyway;
+    shared by every ingress process on the store, so a replay to any of them is refused."""
+
+    __tablename__ = SEEN_SIGNATURES
+
+    digest: str = Field(primary_key=True, max_length=64)
+    """SHA-256 of the signature."""
+    seen_at: datetime = Field(sa_type=UtcDateTime)
+    expires_at: datetime = Field(index=True, sa_type=UtcDateTime)

@@ -29,6 +29,7 @@ from store.dead_letters import (
     mark_retried,
     record_dead_letter,
 )
+from store.engine import upgrade_store
 from store.events import mark_applied, staleness
 from store.exceptions import list_exceptions, mark_resubmitted, record_problems, resolve
 from tests.postgres import PostgresServer
@@ -271,8 +272,11 @@ def test_an_earlier_audit_log_loses_its_duplicates_and_keeps_one_row_per_entry(
     approved = AuditEntry(at=T0, workflow_id="w", kind="approved", user="dana", detail="ok")
     later = posted.model_copy(update={"at": T0 + timedelta(seconds=1)})
     earlier_audit_log(store_url, [posted, approved, posted, later, approved, posted])
+    with pytest.raises(StoreError, match="made by an earlier psflow"):
+        open_engine(store_url)
 
-    engines = at_once(3, lambda: open_engine(store_url))  # workers upgrading together
+    at_once(3, lambda: upgrade_store(store_url))  # upgrades run together take turns
+    engines = [open_engine(store_url) for _ in range(3)]
 
     assert audit_entries(engines[0]) == [posted, approved, later]  # one of each, by time
     at_once(4, lambda: append_audit(engines[1], approved))
