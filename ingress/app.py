@@ -15,6 +15,7 @@ from pydantic import BaseModel, ValidationError
 from sqlalchemy import Engine
 from temporalio.client import Client
 
+from application.health import add_health_routes, temporal_check
 from application.openapi import json_body, with_schemas
 from config import Settings
 from ingress.dispatch import Dispatcher, Refused, Temporal, log, log_answer
@@ -92,7 +93,8 @@ def create_app(
         raise ValueError(problem)
     config = settings.ingress
     guard = ReplayGuard(config.tolerance_seconds, settings.resolved_store_url, engine)
-    dispatcher = Dispatcher(settings, Temporal(settings, client))
+    temporal = Temporal(settings, client)
+    dispatcher = Dispatcher(settings, temporal)
     app = FastAPI(
         title="psflow ingress",
         version="1.0.0",
@@ -183,5 +185,6 @@ def create_app(
         """The process is up (it does not check Temporal). Open: no signature."""
         return {"ok": True}
 
+    add_health_routes(app, {"temporal": temporal_check(temporal.client), "store": guard.answers})
     with_schemas(app, [CrmEvent, PsaEvent, WorkerEvent])
     return app

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
-from sqlalchemy import Engine
+from sqlalchemy import Engine, text
 from sqlalchemy.exc import SQLAlchemyError
 
 from store.db import StoreError, open_engine
@@ -105,6 +105,10 @@ class ReplayGuard:
         except StoreUnreachable as exc:
             log.warning("%s; a resend of the same signature is refused as a replay", exc)
 
+    async def answers(self) -> None:
+        """The store answers a query (raises StoreUnreachable otherwise): readiness."""
+        await self._call(_ping)
+
     async def _call(self, action: Callable[..., T], *args: Any) -> T:
         def in_thread() -> T:
             return action(self._store(), *args)
@@ -122,3 +126,8 @@ class ReplayGuard:
             if self._engine is None:
                 self._engine = open_engine(self._url)
             return self._engine
+
+
+def _ping(engine: Engine) -> None:
+    with engine.connect() as connection:
+        connection.execute(text("SELECT 1"))

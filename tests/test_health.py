@@ -11,9 +11,11 @@ from temporalio.client import Client
 from cli.codec_server import codec_app
 from config import Settings
 from inbox.app import create_app as inbox_app
+from ingress.app import create_app as ingress_app
 from security.codec import EncryptionCodec
 from store.db import open_engine
 from tests.support import free_port
+from tests.test_fuzz_ingress import receiving
 
 
 async def probe(app: FastAPI, path: str) -> httpx.Response:
@@ -58,3 +60,26 @@ async def test_the_inbox_is_live_but_not_ready_while_its_store_and_temporal_are_
     answer = ready.json()
     assert answer["status"] == "unavailable"
     assert answer["checks"]["temporal"] != "ok" and answer["checks"]["store"] != "ok"
+
+
+async def test_ingress_is_ready_when_temporal_and_its_store_answer_and_says_which_does_not(
+    client: Client, settings: Settings, tmp_path: Path
+) -> None:
+    signed = receiving(settings)
+    engine = open_engine(f"sqlite:///{tmp_path / 'store.db'}")
+    try:
+        ready = await probe(ingress_app(signed, client, engine=engine), "/readyz")
+    finally:
+        engine.dispose()
+    assert ready.status_code == 200
+    assert ready.json()["checks"] == {"temporal": "ok", "store": "ok"}
+
+    down = signed.model_copy(deep=True)
+    down.temporal.address = f"127.0.0.1:{free_port()}"
+    down.store_url = f"postgresql://psflow:x@127.0.0.1:{free_port()}/psflow"
+    app = ingress_app(down)
+    assert (await probe(app, "/healthz")).status_code == 200
+    unready = await probe(app, "/readyz")
+    assert unready.status_code == 503
+    checks = unready.json()["checks"]
+    assert "Temporal" in checks["temporal"] and "store" in checks["store"]
