@@ -38,7 +38,7 @@ from connectors.base import Connector
 from security.codec import codec_from, data_converter, plaintext_problem
 from security.issuer import public_keys
 from store.db import StoreError, open_engine
-from workflows.catalog import ALL_WORKFLOWS
+from workflows.catalog import ALL_WORKFLOWS, WORKFLOW_TYPES
 
 log = logging.getLogger("psflow.worker")
 C = TypeVar("C", bound=Connector)
@@ -136,6 +136,8 @@ async def run_worker(
         stack.callback(engine.dispose)
         client = client or await connect(settings)
         client = await telemetry.on_metrics_runtime(client, settings.telemetry)
+        queue = settings.temporal.task_queue
+        telemetry.kpis_at_zero(client, settings.telemetry, queue, WORKFLOW_TYPES)
         methods, executor = build_activities(settings, client, engine, stack)
         in_flight = InFlight()
         grace = settings.worker.shutdown_grace_seconds

@@ -9,7 +9,7 @@ from application.temporal import connect, require_search_attributes
 from cli.logs import one_line_logging
 from cli.output import CliError, console, fail
 from cli.state import run, settings_of
-from config import Settings
+from config import ConfigError, Settings
 from stack.local import port_free
 
 app = typer.Typer()
@@ -70,6 +70,6 @@ async def _serve(settings: Settings) -> None:
     )
     try:
         await serve(settings, client)
-    except OSError as exc:
+    except (OSError, ConfigError) as exc:  # ConfigError: the metrics port is taken
         raise CliError(str(exc)) from None
     console.print("ingress stopped")

@@ -20,6 +20,7 @@ from application.openapi import json_body, with_schemas
 from config import Settings
 from ingress.dispatch import Dispatcher, Refused, Temporal, log, log_answer
 from ingress.events import Answer, CrmEvent, PsaEvent
+from ingress.metrics import count_answers
 from ingress.openapi import (
     DESCRIPTION,
     ERRORS,
@@ -103,6 +104,7 @@ def create_app(
         # psflow chooses; FastAPI's built-in request spans, metrics and logs stay off.
         telemetry={"tracing": False, "metrics": False, "logs": False},
     )
+    count_answers(app, settings.telemetry, SENDERS)  # psflow_ingress_requests, when metrics on
 
     async def receive(
         request: Request, system: str, model: type[E], handle: Callable[[E], Awaitable[Answer]]

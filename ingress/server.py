@@ -8,6 +8,7 @@ from application.serving import serve_app
 from config import Settings
 from ingress.app import create_app
 from store.db import open_engine
+from telemetry.metrics import on_metrics_runtime
 
 
 def events_url(settings: Settings) -> str:
@@ -22,10 +23,13 @@ async def serve(
 ) -> None:
     """Serve ingress on [ingress] host and port until cancelled; set `ready` once it listens.
 
-    Raises OSError when it cannot listen (uvicorn would exit the whole process instead), and
-    StoreError when psflow's store, which records the signatures seen, cannot be used.
+    Raises OSError when it cannot listen (uvicorn would exit the whole process instead),
+    StoreError when psflow's store, which records the signatures seen, cannot be used, and
+    ConfigError when `[telemetry] metrics_address` cannot be served.
     """
     config = settings.ingress
+    if client is not None:  # its requests' metrics beside ingress's own, on one /metrics
+        client = await on_metrics_runtime(client, settings.telemetry)
     engine = open_engine(settings.resolved_store_url)  # an old store is refused before serving
     try:
         app = create_app(settings, client, engine=engine)

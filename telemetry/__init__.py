@@ -4,7 +4,8 @@
   client needs to trace (none when traces are off).
 - `worker_plugins(settings, client)`: what a worker adds when its client was built without them.
 - `entry_span(settings.telemetry, name, ...)`: the root span of a CLI command or ingress request.
-- `metrics_runtime` / `on_metrics_runtime`: the worker's SDK metrics on a Prometheus endpoint.
+- `metrics_runtime` / `on_metrics_runtime`: the worker's SDK metrics on a Prometheus endpoint;
+  `kpis_at_zero`: psflow's own counters there from the start (telemetry/kpis.py records them).
 """
 
 from collections.abc import Sequence
@@ -14,12 +15,13 @@ from temporalio.plugin import SimplePlugin
 
 from config import Settings
 from telemetry.entry import entry_span
-from telemetry.metrics import metrics_runtime, on_metrics_runtime
+from telemetry.metrics import kpis_at_zero, metrics_runtime, on_metrics_runtime
 from telemetry.tracing import missing_from, setup_tracing, tracing_plugins
 
 __all__ = [
     "client_plugins",
     "entry_span",
+    "kpis_at_zero",
     "metrics_runtime",
     "on_metrics_runtime",
     "worker_plugins",

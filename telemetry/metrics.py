@@ -2,16 +2,19 @@
 
 The SDK's core records the metrics (workflow and activity task latencies and counts, polls,
 cache, slots, requests) and serves them itself at http://<metrics_address>/metrics, from the
-Temporal Runtime the worker's client connects with.
+Temporal Runtime the worker's client connects with; psflow's own (`psflow_*`, telemetry/kpis.py)
+are recorded on the same runtime's meters.
 """
 
 import dataclasses
+from collections.abc import Iterable
 
 from temporalio.client import Client
 from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
 from temporalio.service import ServiceClient
 
 from config import ConfigError, TelemetrySettings
+from telemetry import kpis
 
 # One runtime per address: the port can be bound once per process.
 _runtimes: dict[str, Runtime] = {}
@@ -49,3 +52,12 @@ async def on_metrics_runtime(client: Client, settings: TelemetrySettings) -> Cli
     config = client.config()
     config["service_client"] = service
     return Client(**config)
+
+
+def kpis_at_zero(
+    client: Client, settings: TelemetrySettings, task_queue: str, workflow_types: Iterable[str]
+) -> None:
+    """Start the worker's psflow counters at 0, on the runtime its client is on (metrics on)."""
+    runtime = metrics_runtime(settings)
+    if runtime is not None:
+        kpis.zeros_at_start(runtime.metric_meter, client.namespace, task_queue, workflow_types)

@@ -31,6 +31,7 @@ with workflow.unsafe.imports_passed_through():
         WaitKind,
         WorkflowStatus,
     )
+    from telemetry import kpis
     from telemetry.workflow import step_span
     from workflows import search_attributes as sa
     from workflows.calls import CANCEL_PATCH, STEP, step_summary
@@ -190,11 +191,13 @@ class Interactive(Decisions):
         as PsflowStalledOn, with its step as PsflowStep, while it lasts."""
         if stall.recovered:
             if self._stalled_on is not None:
+                kpis.step_recovered(workflow.metric_meter(), self._stalled_on)
                 self._stalled_on = None
                 self.show_details()
                 shown = [] if self._status.waiting_for else [sa.STEP.value_unset()]
                 workflow.upsert_search_attributes([sa.STALLED_ON.value_unset(), *shown])
             return
+        kpis.step_stalled(workflow.metric_meter(), stall.system)
         self._stalled_on = stall.system
         self.show_details()
         running = [s.name for s in self._status.steps if s.state == StepState.RUNNING]
@@ -300,6 +303,8 @@ class Interactive(Decisions):
             )
         except ActivityError as exc:
             workflow.logger.error("dead letter for %s not stored: %s", info.workflow_id, exc)
+        else:
+            kpis.dead_letter_opened(workflow.metric_meter())  # a metric is no command
 
     async def _compensate(self) -> None:
         """Undo in reverse; a cancel request arriving meanwhile does not stop it half-way."""

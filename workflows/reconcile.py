@@ -28,6 +28,7 @@ with workflow.unsafe.imports_passed_through():
         RepairTarget,
     )
     from models.status import RunState
+    from telemetry import kpis
     from workflows.calls import (
         HEARTBEAT_TIMEOUT,
         SYSTEM_CALL_RETRY,
@@ -96,6 +97,8 @@ class Reconcile(Interactive):
                         if token is None:
                             break
                 step.detail = f"{self._counts[kind].found} found"
+        found = {kind.value: count.found for kind, count in self._counts.items()}
+        kpis.reconcile_findings(workflow.metric_meter(), found, now)  # no command: no patch
         lines = []
         async with self.step(REPAIRS) as step:
             together = await self._repair_invoice_statuses(run_id)
