@@ -157,7 +157,7 @@ async def run_worker(
             try:
                 await (stop.wait() if stop else asyncio.Future())
             finally:
-                running = in_flight.counts.running
+                running = in_flight.stop()
                 log.info("worker stopping: %d activities in flight, %g s to finish", running, grace)
                 _evict_cached_runs(worker)
         counts = in_flight.counts
