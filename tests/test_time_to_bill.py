@@ -27,7 +27,13 @@ from sandbox.rates import rate_for
 from sandbox.volume import Volume
 from store.db import open_engine
 from store.exceptions import list_exceptions
-from tests.billing_support import awaiting_finance, pick_project, posted_entry_ids, seed_volume
+from tests.billing_support import (
+    Expected,
+    awaiting_finance,
+    pick_project,
+    posted_entry_ids,
+    seed_volume,
+)
 from tests.support import Sandbox, Systems, env_for, proven
 from workflows.time_to_bill import TimeToBill
 
@@ -167,20 +173,30 @@ async def test_a_rejected_invoice_is_voided_and_a_rerun_invoices_the_same_time(
     )
 
 
+async def approved_into_a_refusal(
+    client: Client, worker: Settings, sandbox: Sandbox, volume: Volume, system: str, path: str
+) -> tuple[Expected, WorkflowHandle[TimeToBill, TimeToBillResult], str]:
+    """A project's run of `volume` approved by finance while `system` refuses the PATCH at
+    `path` once (400): the project, the failed run and why it failed."""
+    seed_volume(sandbox, volume)
+    month = pick_project(volume, billing_type=TM, with_invalid=False)
+    handle = await start(client, worker, month.project.psa_id, volume.period)
+    await awaiting_finance(handle)
+    sandbox.fault(system, path=path, method="PATCH", status=400, count=1)
+    await approve(worker, handle)
+    with pytest.raises(WorkflowFailureError) as failed:
+        await handle.result()
+    return month, handle, str(failed.value.cause)
+
+
 async def test_a_failed_release_voids_the_draft_so_a_rerun_invoices_the_postings(
     client: Client, worker: Settings, sandbox: Sandbox, systems: Systems
 ) -> None:
     volume = Volume(projects=6, entries=900, period="2026-07", seed=24)
-    seed_volume(sandbox, volume)
-    month = pick_project(volume, billing_type=TM, with_invalid=False)
-
-    handle = await start(client, worker, month.project.psa_id, volume.period)
-    await awaiting_finance(handle)
-    sandbox.fault("erp", path="*/record/v1/invoice/*", method="PATCH", status=400, count=1)
-    await approve(worker, handle)
-    with pytest.raises(WorkflowFailureError) as failed:
-        await handle.result()
-    assert "invoice" in str(failed.value.cause)
+    month, handle, cause = await approved_into_a_refusal(
+        client, worker, sandbox, volume, "erp", "*/record/v1/invoice/*"
+    )
+    assert "invoice" in cause
     status = await handle.query(TimeToBill.status)
     assert status.state is RunState.FAILED
     drafted = await systems.erp.invoices_for_project(month.project.erp_job_id)
@@ -195,16 +211,9 @@ async def test_a_status_the_crm_refuses_fails_the_released_run_naming_reconcilia
     client: Client, worker: Settings, sandbox: Sandbox, systems: Systems
 ) -> None:
     volume = Volume(projects=6, entries=900, period="2025-09", seed=27)
-    seed_volume(sandbox, volume)
-    month = pick_project(volume, billing_type=TM, with_invalid=False)
-
-    handle = await start(client, worker, month.project.psa_id, volume.period)
-    await awaiting_finance(handle)
-    sandbox.fault("crm", path="*/composite/sobjects", method="PATCH", status=400, count=1)
-    await approve(worker, handle)
-    with pytest.raises(WorkflowFailureError) as failed:
-        await handle.result()
-    cause = str(failed.value.cause)
+    month, _, cause = await approved_into_a_refusal(
+        client, worker, sandbox, volume, "crm", "*/composite/sobjects"
+    )
     assert "is released, but its status did not reach the CRM" in cause
     assert "reconciliation lists it as invoice_status drift" in cause
     invoices = await systems.erp.invoices_for_project(month.project.erp_job_id)
