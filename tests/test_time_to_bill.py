@@ -210,7 +210,7 @@ async def test_a_failed_release_voids_the_draft_so_a_rerun_invoices_the_postings
 async def test_a_status_the_crm_refuses_fails_the_released_run_naming_reconciliation(
     client: Client, worker: Settings, sandbox: Sandbox, systems: Systems
 ) -> None:
-    volume = Volume(projects=6, entries=900, period="2025-09", seed=27)
+    volume = Volume(projects=6, entries=900, period="2024-11", seed=27)
     month, _, cause = await approved_into_a_refusal(
         client, worker, sandbox, volume, "crm", "*/composite/sobjects"
     )

@@ -40,7 +40,8 @@ from workflows.time_to_bill import (
 
 INVOICES = "*/record/v1/invoice*"
 TIME_BILLS = "*/record/v1/timeBill/upsertList"
-OPPORTUNITY = "*/sobjects/Opportunity/*"
+# The invoice status goes to the CRM as sObject Collections writes (connectors/crm_status_batch.py).
+STATUS_WRITES = "*/composite/sobjects"
 Handle = WorkflowHandle[TimeToBill, TimeToBillResult]
 STARTED = PendingActivityState.PENDING_ACTIVITY_STATE_STARTED
 
@@ -136,7 +137,7 @@ async def test_a_crm_down_past_its_window_fails_the_run_with_the_invoice_release
     client: Client, settings: Settings, sandbox: Sandbox, systems: Systems
 ) -> None:
     month = month_of(sandbox, "2025-04", 42)
-    sandbox.fault("crm", path=OPPORTUNITY, method="PATCH", status=503, down_for_seconds=60)
+    sandbox.fault("crm", path=STATUS_WRITES, method="PATCH", status=503, down_for_seconds=60)
     async with worker_with_windows(client, settings, crm=timedelta(seconds=4)) as used:
         handle = await start(client, used, month.project.psa_id, "2025-04")
         await awaiting_finance(handle)
@@ -203,7 +204,7 @@ async def test_a_cancel_after_release_undoes_nothing(
     client: Client, worker: Settings, sandbox: Sandbox, systems: Systems
 ) -> None:
     month = month_of(sandbox, "2025-09", 45)
-    sandbox.fault("crm", path=OPPORTUNITY, method="PATCH", status=None, latency_ms=3000)
+    sandbox.fault("crm", path=STATUS_WRITES, method="PATCH", status=None, latency_ms=3000)
     handle = await start(client, worker, month.project.psa_id, "2025-09")
     await awaiting_finance(handle)
     await approve(worker, handle)
