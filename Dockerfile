@@ -26,6 +26,7 @@ COPY telemetry ./telemetry
 COPY ingress ./ingress
 COPY stack ./stack
 COPY inbox ./inbox
+COPY tryton_psflow ./tryton_psflow
 COPY worker.py config.py config_sources.py ./
 RUN /opt/psflow/bin/pip install . \
     && /opt/psflow/bin/python -m compileall -q /opt/psflow/lib

@@ -3,7 +3,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PACKAGES := application models workflows activities connectors store sandbox cli security telemetry ingress \
-	stack inbox \
+	stack inbox tryton_psflow \
 	worker.py config.py config_sources.py
 TYPED := $(PACKAGES) bench chaos
 
