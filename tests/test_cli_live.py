@@ -298,7 +298,7 @@ async def test_console_script_exits_with_its_own_code_every_time(
         return process.returncode, err.decode()
 
     outcomes = []
-    for _ in range(8):
+    for _ in range(6):
         outcomes += await asyncio.gather(*(once() for _ in range(5)))
     crashed = [(code, err[-300:]) for code, err in outcomes if code != 1]
     assert not crashed, crashed

@@ -71,7 +71,7 @@ async def test_an_erp_outage_during_posting_is_waited_out(
     volume = Volume(projects=3, entries=600, period="2026-04", seed=32)
     seed_volume(sandbox, volume)
     month = expected(volume, 1)
-    sandbox.fault("erp", path="*/upsertList", status=503, down_for_seconds=120)
+    sandbox.fault("erp", path="*/upsertList", status=503, down_for_seconds=25)
     handle = await client.start_workflow(
         TimeToBill.run,
         TimeToBillInput(project_id=month.project.psa_id, period=volume.period),

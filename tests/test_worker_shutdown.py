@@ -44,8 +44,8 @@ def fresh_deal(sandbox: Sandbox) -> str:
 @pytest.mark.parametrize(
     ("grace", "latency_ms", "said"),
     [
-        (20.0, 2500, "1 activities finished while stopping, 0 handed back to Temporal"),
-        (0.5, 6000, "0 activities finished while stopping, 1 handed back to Temporal"),
+        (20.0, 1500, "1 activities finished while stopping, 0 handed back to Temporal"),
+        (0.5, 3000, "0 activities finished while stopping, 1 handed back to Temporal"),
     ],
 )
 async def test_sigterm_lets_activities_finish_or_hands_them_back_and_nothing_is_lost(
