@@ -9,7 +9,6 @@ refused before sending. Time, expenses and invoices are not here yet.
 """
 
 import logging
-from decimal import Decimal
 from typing import Any, Literal
 
 import httpx
@@ -29,7 +28,6 @@ from connectors.tryton_rpc import TrytonRpc
 from models.erp import ErpCustomer, ErpCustomerInput, ErpProject, ErpProjectInput
 
 logger = logging.getLogger(__name__)
-LATER = "not yet on Tryton: time, expenses, invoices, budgets and actuals"
 ProjectRemoval = Literal["deleted", "closed", "gone"]
 
 
@@ -140,12 +138,6 @@ class TrytonErpConnector(TrytonEmployeesMixin):
         closed = {"status": done[0], "progress": 1.0}
         await self.rpc.model("project.work", "write", [record["id"]], closed)
         return "closed"
-
-    async def set_project_budget(self, external_id: str, budget: Decimal) -> ErpProject:
-        raise NotImplementedError(f"set_project_budget: {LATER}")
-
-    async def project_actuals(self, job_id: str) -> Decimal:
-        raise NotImplementedError(f"project_actuals: {LATER}")
 
     async def _project(self, record: dict[str, Any]) -> ErpProject:
         currency = await self._company_currency(int(record["company"]))
