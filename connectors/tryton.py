@@ -97,15 +97,8 @@ class TrytonErpConnector(TrytonEmployeesMixin):
     async def upsert_project(self, data: ErpProjectInput) -> ErpProject:
         """Create or update the project with `data.external_id` for the customer (party id)
         `customer_id`, in the subsidiary's company and its currency."""
-        company_id, currency = await self._company(data.subsidiary_id)
-        if data.currency != currency:
-            raise RequestRejected(
-                self.system,
-                f"project in {data.currency}, but Tryton keeps a project's amounts in its "
-                f"company's currency, {currency}",
-                fields=["currency"],
-            )
-        if not data.customer_id.isdigit():
+        company_id = await self._company_in(data.subsidiary_id, data.currency, "the budget")
+        if not (data.customer_id.isascii() and data.customer_id.isdigit()):
             raise RequestRejected(
                 self.system, f"no customer {data.customer_id!r}", fields=["customer_id"]
             )
@@ -182,6 +175,19 @@ class TrytonErpConnector(TrytonEmployeesMixin):
                 self.system, f"no company for subsidiary {subsidiary_id}", fields=["subsidiary"]
             )
         return found
+
+    async def _company_in(self, subsidiary_id: str, currency: str, what: str) -> int:
+        """The subsidiary's company; RequestRejected naming `currency` when `what` is in
+        another currency than the company's, which Tryton keeps amounts in."""
+        company_id, kept = await self._company(subsidiary_id)
+        if currency != kept:
+            raise RequestRejected(
+                self.system,
+                f"{what} is in {currency}, but Tryton keeps it in the currency of subsidiary "
+                f"{subsidiary_id}'s company, {kept}",
+                fields=["currency"],
+            )
+        return company_id
 
     async def _company_currency(self, company_id: int) -> str:
         if not any(c == company_id for c, _ in self._companies.values()):

@@ -11,7 +11,7 @@ import datetime as dt
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from connectors.errors import NotFound, RequestRejected
+from connectors.errors import NotFound
 from connectors.tryton_records import (
     EMPLOYEE_FIELDS,
     KEY,
@@ -36,7 +36,7 @@ class TrytonEmployeesMixin:
             self, model: str, external_id: str, fields: list[str]
         ) -> dict[str, Any] | None: ...
 
-        async def _company(self, subsidiary_id: str) -> tuple[int, str]: ...
+        async def _company_in(self, subsidiary_id: str, currency: str, what: str) -> int: ...
 
         async def _load_companies(self) -> None: ...
 
@@ -52,14 +52,7 @@ class TrytonEmployeesMixin:
         RequestRejected naming `currency`, before anything is sent. The origin is written only
         on create; the active state is left alone (see `set_employee_inactive`).
         """
-        company_id, currency = await self._company(data.subsidiary_id)
-        if data.currency != currency:
-            raise RequestRejected(
-                self.system,
-                f"labour cost in {data.currency} is not in the currency of subsidiary "
-                f"{data.subsidiary_id}, {currency}, which Tryton reads cost prices in",
-                fields=["currency"],
-            )
+        company_id = await self._company_in(data.subsidiary_id, data.currency, "the labour cost")
         person = {
             KEY: person_external_id(data.external_id),
             "name": f"{data.first_name} {data.last_name}",
