@@ -15,8 +15,7 @@ from sqlalchemy import Engine
 from temporalio import activity
 
 from activities.billing_rules import expense_posting, expense_problem, time_posting, time_problem
-from connectors.erp import ErpConnector
-from connectors.erp_billing import PostingType
+from connectors.erp_port import Erp, PostingType
 from connectors.psa import PsaConnector
 from models.audit import AuditEntry
 from models.billing import (
@@ -59,9 +58,7 @@ class BillingSetup(BaseModel):
 
 
 class BillingActivities:
-    def __init__(
-        self, psa: PsaConnector, erp: ErpConnector, engine: Engine, policy: BillingPolicy
-    ) -> None:
+    def __init__(self, psa: PsaConnector, erp: Erp, engine: Engine, policy: BillingPolicy) -> None:
         self._psa = psa
         self._erp = erp
         self._engine = engine

@@ -8,7 +8,7 @@ from temporalio.client import Client, WorkflowExecutionStatus
 from temporalio.service import RPCError, RPCStatusCode
 
 from connectors.crm import CrmConnector
-from connectors.erp import ErpConnector
+from connectors.erp_port import Erp
 from connectors.errors import NotFound
 from connectors.psa import PsaConnector
 from models.change_order import ChangeOrder, ForecastRevision, project_lock_id
@@ -58,9 +58,7 @@ class ChangeOrderStatus(BaseModel):
 
 
 class ChangeOrderActivities:
-    def __init__(
-        self, psa: PsaConnector, erp: ErpConnector, crm: CrmConnector, client: Client
-    ) -> None:
+    def __init__(self, psa: PsaConnector, erp: Erp, crm: CrmConnector, client: Client) -> None:
         self._psa = psa
         self._erp = erp
         self._crm = crm
@@ -182,7 +180,7 @@ class ChangeOrderActivities:
 
 
 async def read_project_state(
-    psa: PsaConnector, erp: ErpConnector, crm: CrmConnector, project_id: str
+    psa: PsaConnector, erp: Erp, crm: CrmConnector, project_id: str
 ) -> ProjectState:
     """Read by the workflow and by `psflow start change-order` before it starts anything."""
     project = await psa.billing_project(project_id)

@@ -3,7 +3,7 @@
 from pydantic import BaseModel
 from temporalio import activity
 
-from connectors.erp import ErpConnector
+from connectors.erp_port import Erp
 from connectors.errors import RecordInUse
 from models.erp import ErpEmployee, ErpEmployeeInput, LabourForecast, LabourForecastInput
 from models.status import CompensationOutcome
@@ -15,7 +15,7 @@ class EmployeeRemoval(BaseModel):
 
 
 class EmployeeActivities:
-    def __init__(self, erp: ErpConnector) -> None:
+    def __init__(self, erp: Erp) -> None:
         self._erp = erp
 
     @activity.defn(name="erp.get_employee")

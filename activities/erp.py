@@ -3,7 +3,7 @@
 from pydantic import BaseModel
 from temporalio import activity
 
-from connectors.erp import ErpConnector
+from connectors.erp_port import Erp
 from connectors.errors import RecordInUse
 from models.erp import ErpCustomer, ErpCustomerInput, ErpProject, ErpProjectInput
 from models.status import CompensationOutcome
@@ -21,7 +21,7 @@ class CustomerRemoval(BaseModel):
 
 
 class ErpActivities:
-    def __init__(self, erp: ErpConnector) -> None:
+    def __init__(self, erp: Erp) -> None:
         self._erp = erp
 
     @activity.defn(name="erp.upsert_customer")

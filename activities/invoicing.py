@@ -5,14 +5,11 @@ from temporalio import activity
 
 from connectors.crm import CrmConnector
 from connectors.crm_status_batch import InvoiceStatusBatcher
-from connectors.erp import ErpConnector
-from connectors.errors import NotFound, RequestRejected
+from connectors.erp_port import Erp
+from connectors.errors import NotFound, NothingToBill
 from models.billing import Invoice, InvoiceDraftInput, InvoiceStatus, InvoiceStatusUpdate
 from models.status import CompensationOutcome
 from models.undo import UndoReport
-
-# The ERP refuses an invoice without lines, naming its item sublist.
-NO_LINES_FIELD = "item"
 
 
 class Drafted(BaseModel):
@@ -27,7 +24,7 @@ class InvoiceStatusChange(BaseModel):
 
 
 class InvoicingActivities:
-    def __init__(self, erp: ErpConnector, crm: CrmConnector) -> None:
+    def __init__(self, erp: Erp, crm: CrmConnector) -> None:
         self._erp = erp
         self._statuses = InvoiceStatusBatcher(crm)
 
@@ -37,10 +34,8 @@ class InvoicingActivities:
         live one with its external id if an earlier attempt drafted it)."""
         try:
             return Drafted(invoice=await self._erp.draft_invoice(draft))
-        except RequestRejected as exc:
-            if exc.fields == [NO_LINES_FIELD]:
-                return Drafted()
-            raise
+        except NothingToBill:
+            return Drafted()
 
     @activity.defn(name="erp.move_invoice")
     async def move_invoice(self, change: InvoiceStatusChange) -> None:

@@ -22,8 +22,7 @@ from activities.reconcile_rules import (
 from application.repairs import NO_REPAIR, start_repair
 from connectors.crm import CrmConnector
 from connectors.crm_query import closed_won_opportunities
-from connectors.erp import ErpConnector
-from connectors.erp_reconcile import invoices_by_project, missing_jobs
+from connectors.erp_port import Erp
 from connectors.psa import PsaConnector
 from models.billing import (
     EntryKind,
@@ -62,7 +61,7 @@ class ReconcileActivities:
     def __init__(
         self,
         crm: CrmConnector,
-        erp: ErpConnector,
+        erp: Erp,
         psa: PsaConnector,
         engine: Engine,
         client: Client,
@@ -88,7 +87,7 @@ class ReconcileActivities:
         # The ERP is asked once for the page's deals it has no project id for.
         unlinked = [project_external_id(o.id) for o in page if not o.erp_project_id]
         no_job, in_psa = await asyncio.gather(
-            missing_jobs(self._erp, unlinked),
+            self._erp.missing_projects(unlinked),
             asyncio.gather(*(self._has_psa(o) for o in page)),
         )
         findings = [
@@ -104,7 +103,7 @@ class ReconcileActivities:
         """Deals whose CRM invoice status or number differs from the ERP's, one page."""
         # Every deal with an ERP project, whenever it closed: its invoices are psflow's.
         page, next_token = await self._opportunities(request, lambda o: bool(o.erp_project_id))
-        invoices = await invoices_by_project(self._erp, [o.erp_project_id or "" for o in page])
+        invoices = await self._erp.invoices_by_project([o.erp_project_id or "" for o in page])
         drift = [invoice_drift(o, invoices.get(o.erp_project_id or "", [])) for o in page]
         findings = [found for found in drift if found is not None]
         return await self._store(request, findings, next_token)
@@ -115,7 +114,7 @@ class ReconcileActivities:
         projects = sorted(await self._psa.list_projects(status="active"), key=lambda p: p.id)
         start = int(request.page_token or 0)
         page = projects[start : start + max(request.policy.page_size, 1)]
-        missing = await missing_jobs(self._erp, [p.external_id for p in page])
+        missing = await self._erp.missing_projects([p.external_id for p in page])
         findings = [
             psa_without_erp(p.id, p.external_id, p.name) for p in page if p.external_id in missing
         ]

@@ -98,9 +98,7 @@ def _hours(hours: float) -> str:
     return f"{int(hours)} h" if float(hours).is_integer() else f"{hours} h"
 
 
-def invoice_drift(
-    opportunity: OpportunityLinks, invoices: list[InvoiceHeader]
-) -> Finding | None:
+def invoice_drift(opportunity: OpportunityLinks, invoices: list[InvoiceHeader]) -> Finding | None:
     """The CRM must show the ERP's latest released invoice, with the ERP's status.
 
     Drafts and approvals in progress are not drift: time-to-bill writes the CRM on release.

@@ -12,7 +12,7 @@ from application.prechecks import checking
 from config import Settings
 from connectors import systems
 from connectors.crm import CrmConnector
-from connectors.erp import ErpConnector
+from connectors.erp_port import Erp
 from connectors.errors import ConnectorError
 from connectors.psa import PsaConnector
 from models.change_order import ChangeOrder
@@ -44,7 +44,7 @@ def _problem(error: ErrorDetails) -> str:
     return f"{field or 'file'}: {message}"
 
 
-def _connectors(settings: Settings) -> tuple[PsaConnector, ErpConnector, CrmConnector]:
+def _connectors(settings: Settings) -> tuple[PsaConnector, Erp, CrmConnector]:
     return (
         systems.psa(settings, timeout_seconds=TIMEOUT_SECONDS),
         systems.erp(settings, timeout_seconds=TIMEOUT_SECONDS),

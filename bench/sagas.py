@@ -130,6 +130,4 @@ async def measure_sagas(stack: Stack, count: int) -> SagaFigures:
     saga_seconds = await _timed([_saga(client, queue, d) for d in deals])
     bare_seconds = await _timed([_bare(client, activities) for _ in range(count)])
     same_calls_seconds = await _timed([_same_calls(client, d) for d in bare_deals])
-    return SagaFigures(
-        count, activities, saga_seconds, bare_seconds, events, same_calls_seconds
-    )
+    return SagaFigures(count, activities, saga_seconds, bare_seconds, events, same_calls_seconds)

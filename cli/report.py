@@ -16,7 +16,6 @@ from cli.render import cells
 from cli.state import run, settings_of, store_of
 from config import Settings
 from connectors import systems
-from connectors.erp_backlog import unbilled
 from connectors.errors import ConnectorError
 
 app = typer.Typer()
@@ -56,7 +55,7 @@ async def build(settings: Settings, since: datetime, until: datetime) -> figures
         latency = await figures.time_to_invoice(engine, psa, erp, since, until)
         backlog = [
             figures.Backlog(currency=c, amount=amount, records=n)
-            for c, (amount, n) in (await unbilled(erp)).items()
+            for c, (amount, n) in (await erp.unbilled()).items()
         ]
         letters = figures.dead_letters(engine, since, until)
         findings = figures.reconciliation(engine, since, until)

@@ -18,8 +18,7 @@ from sqlalchemy import Engine
 from temporalio.client import Client
 
 from config import Settings
-from connectors.erp import ErpConnector
-from connectors.erp_reconcile import invoice_numbers
+from connectors.erp_port import Erp
 from connectors.psa import PsaConnector
 from models.billing import time_bill_external_id
 from store.audit import audit_entries
@@ -154,7 +153,7 @@ async def approvals_waiting(client: Client, settings: Settings, now: datetime) -
 
 
 async def time_to_invoice(
-    engine: Engine, psa: PsaConnector, erp: ErpConnector, since: datetime, until: datetime
+    engine: Engine, psa: PsaConnector, erp: Erp, since: datetime, until: datetime
 ) -> Latency:
     """For each invoice released in the period (audit log), approval to release of each
     time entry on that invoice (a period rerun after a resubmission has several)."""
@@ -177,9 +176,7 @@ async def time_to_invoice(
         posted = await erp.posted_records(
             "timeBill", [time_bill_external_id(e.id) for e in entries]
         )
-        number_of = await invoice_numbers(
-            erp, sorted({r.invoice_id or "" for r in posted.values()})
-        )
+        number_of = await erp.invoice_numbers(sorted({r.invoice_id or "" for r in posted.values()}))
         for entry in entries:
             record = posted.get(time_bill_external_id(entry.id))
             number = number_of.get(record.invoice_id or "") if record else None

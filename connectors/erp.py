@@ -20,6 +20,7 @@ import httpx
 from connectors.base import Connector
 from connectors.erp_billing import ErpBillingMixin
 from connectors.erp_projects import ErpProjectsMixin
+from connectors.erp_reconcile import ErpReadsMixin
 from connectors.errors import NotFound, RecordInUse, RequestRejected, SystemUnavailable
 from connectors.netsuite import (
     DEPENDENTS_CODE,
@@ -50,7 +51,7 @@ from models.erp import (
 __all__ = ["ErpConnector", "money", "planned_end_date"]
 
 
-class ErpConnector(ErpProjectsMixin, ErpBillingMixin, Connector):
+class ErpConnector(ErpProjectsMixin, ErpBillingMixin, ErpReadsMixin, Connector):
     """Customers, projects, employees and labour forecasts in NetSuite, by external id."""
 
     system = "erp"

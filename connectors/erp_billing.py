@@ -21,10 +21,17 @@ not voided is returned as it is; a voided one gives its external id up (renamed
 import asyncio
 import time
 from collections.abc import Awaitable, Callable, Sequence
-from typing import TYPE_CHECKING, Any, Literal, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from connectors.base import Connector
-from connectors.errors import ConnectorError, NotFound, RequestRejected, SystemUnavailable
+from connectors.erp_port import PostingType
+from connectors.errors import (
+    ConnectorError,
+    NotFound,
+    NothingToBill,
+    RequestRejected,
+    SystemUnavailable,
+)
 from connectors.netsuite import RECORD_PATH, json_object
 from connectors.netsuite_billing import (
     EMPLOYEE_COLUMNS,
@@ -57,10 +64,11 @@ from models.billing import (
 from models.erp import ErpEmployee
 
 UPSERT_LIST_MAX = 200
+# NetSuite refuses an invoice without lines naming its item sublist.
+NO_LINES_FIELD = "item"
 # External ids per SuiteQL IN list: one page of answers (1000 rows) each.
 QUERY_CHUNK = 1000
 SUITEQL_PAGE = 1000
-PostingType = Literal["timeBill", "expenseReport"]
 T = TypeVar("T")
 
 
@@ -217,12 +225,15 @@ class ErpBillingMixin(Connector):
         """Draft the invoice with `data.external_id`, or answer the live one that has it: two
         calls (create, read back); a retry whose first attempt drafted it, two as well.
 
-        Nothing to bill is RequestRejected naming `item` (NetSuite wants a line at least).
+        Nothing to bill is NothingToBill (NetSuite refuses it naming `item`: a line at least).
         """
         body = invoice_body(data, await self._currency_id(data.currency))
         try:
             await self.request("POST", f"{RECORD_PATH}/invoice", json=body)
         except RequestRejected as exc:
+            if exc.status == 400 and exc.fields == [NO_LINES_FIELD]:
+                detail = exc.message.removeprefix(f"{self.system}: ")
+                raise NothingToBill(self.system, detail, status=400, fields=exc.fields) from None
             if exc.status != 409:  # 409: the external id is taken, by a live or void invoice
                 raise
             existing = await self._get_by_external_id("invoice", data.external_id, expand=True)

@@ -60,6 +60,10 @@ class NotFound(RequestRejected):
     """404: the record does not exist."""
 
 
+class NothingToBill(RequestRejected):
+    """An invoice draft without a line: nothing in the period is left to bill."""
+
+
 class RecordInUse(RequestRejected):
     """A delete the system refuses because other records still depend on the record."""
 

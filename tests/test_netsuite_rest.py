@@ -10,7 +10,6 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
-from connectors import erp_reconcile
 from connectors.erp import ErpConnector
 from models.billing import InvoiceStatus
 from sandbox.erp.protocol import QUERY_PATH
@@ -87,8 +86,8 @@ async def test_an_unknown_property_is_ignored_with_a_warning_by_default(
     record = (await raw.get(response.headers["Location"])).json()
     assert record["companyName"] == "Warned Ltd" and "shoeSize" not in record
 
-    odd = await created(raw, "customer", body | {"companyName": "Odd", "Ā\"": 1})
-    assert r'\u0100\"' in odd.headers["Warning"]  # header values are ASCII
+    odd = await created(raw, "customer", body | {"companyName": "Odd", 'Ā"': 1})
+    assert r"\u0100\"" in odd.headers["Warning"]  # header values are ASCII
 
     quiet = await created(
         raw, "customer", body | {"companyName": "Quiet"}, **{VALIDATION: "Ignore"}
@@ -272,16 +271,16 @@ async def test_reconciliation_reads_many_projects_in_one_query_each(
     try:
         await connector.currency_code("1")  # the currency list, read once per connector
         counting.calls.clear()
-        missing = await erp_reconcile.missing_jobs(connector, external_ids)
+        missing = await connector.missing_projects(external_ids)
         assert missing == set(external_ids[:1500])
         assert counting.calls == ["POST suiteql"] * 2  # 1,503 keys: two IN lists of 1,000
         counting.calls.clear()
-        found = await erp_reconcile.invoices_by_project(connector, ids)
+        found = await connector.invoices_by_project(ids)
         assert counting.calls == ["POST suiteql"]
         assert [len(found[j.id]) for j in jobs] == [1, 1, 1]
         assert found[jobs[0].id][0].status == InvoiceStatus.DRAFT
-        numbers = await erp_reconcile.invoice_numbers(connector, [found[j.id][0].id for j in jobs])
-        currencies = await erp_reconcile.job_currencies(connector, [j.id for j in jobs])
+        numbers = await connector.invoice_numbers([found[j.id][0].id for j in jobs])
+        currencies = await connector.job_currencies([j.id for j in jobs])
         assert counting.calls == ["POST suiteql"] * 3
         assert sorted(numbers.values()) == sorted(found[j.id][0].number for j in jobs)
         assert set(currencies.values()) == {"USD"}
