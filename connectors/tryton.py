@@ -5,16 +5,21 @@ Records are found by psflow's external id (the `psflow` Tryton module, tryton_ps
 written with its `psflow_upsert`, so a retried activity writes the same record again. A
 NetSuite subsidiary is a Tryton company (its party's external id is `subsidiary-<id>`);
 amounts on projects and employees are in the company's currency, so another currency is
-refused before sending. Time, expenses and invoices are not here yet.
+refused before sending. Time, expenses and invoices are in connectors.tryton_billing, the
+reads over many records in connectors.tryton_reads.
 """
 
 import logging
+from decimal import Decimal
 from typing import Any, Literal
 
 import httpx
 
 from connectors.errors import NotFound, RecordInUse, RequestRejected
+from connectors.tryton_billing import TrytonBillingMixin, internal_id
 from connectors.tryton_employees import TrytonEmployeesMixin
+from connectors.tryton_forecasts import TrytonForecastsMixin
+from connectors.tryton_reads import TrytonReadsMixin
 from connectors.tryton_records import (
     CUSTOMER_FIELDS,
     KEY,
@@ -31,8 +36,10 @@ logger = logging.getLogger(__name__)
 ProjectRemoval = Literal["deleted", "closed", "gone"]
 
 
-class TrytonErpConnector(TrytonEmployeesMixin):
-    """Customers, projects and employees in Tryton, by psflow's external id."""
+class TrytonErpConnector(
+    TrytonEmployeesMixin, TrytonForecastsMixin, TrytonBillingMixin, TrytonReadsMixin
+):
+    """What psflow asks of an ERP (connectors.erp_port.Erp), in Tryton."""
 
     def __init__(self, rpc: TrytonRpc) -> None:
         self.rpc = rpc
@@ -131,6 +138,37 @@ class TrytonErpConnector(TrytonEmployeesMixin):
         closed = {"status": done[0], "progress": 1.0}
         await self.rpc.model("project.work", "write", [record["id"]], closed)
         return "closed"
+
+    async def set_project_budget(self, external_id: str, budget: Decimal) -> ErpProject:
+        """Set the project's budget (in its company's currency) and answer the project; one
+        already at that budget is answered unchanged. No such project is NotFound; a negative
+        budget is RequestRejected naming `budget`."""
+        record = await self._find("project.work", external_id, PROJECT_FIELDS)
+        if record is None:
+            raise NotFound(self.system, f"no project {external_id}", fields=["external_id"])
+        if budget < 0:
+            raise RequestRejected(self.system, f"budget {budget} is negative", fields=["budget"])
+        if Decimal(str(record.get("psflow_budget") or 0)) == budget:
+            return await self._project(record)
+        await self.rpc.model("project.work", "write", [record["id"]], {"psflow_budget": budget})
+        return await self._project(await self._read_back("project.work", external_id))
+
+    async def project_actuals(self, job_id: str) -> Decimal:
+        """The billable amount posted to the project (its id) so far: the sum of its
+        billable timesheet lines' amounts over all periods. No such project is NotFound."""
+        project = internal_id(job_id)
+        rows = await self.rpc.model(
+            "project.work", "search_read", [("id", "=", project or 0), ("type", "=", "project")],
+            0, 1, None, ["timesheet_works"], active_test=False,
+        )  # fmt: skip
+        if not rows:
+            raise NotFound(self.system, f"no project {job_id}", fields=["job"])
+        lines = await self.rpc.model(
+            "timesheet.line", "search_read",
+            [("work", "in", rows[0]["timesheet_works"]), ("psflow_billable", "=", True)],
+            0, None, None, ["psflow_amount"],
+        )  # fmt: skip
+        return sum((Decimal(str(r["psflow_amount"] or 0)) for r in lines), Decimal(0))
 
     async def _project(self, record: dict[str, Any]) -> ErpProject:
         currency = await self._company_currency(int(record["company"]))

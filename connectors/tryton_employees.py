@@ -4,14 +4,15 @@ A Tryton employee is a party working for a company: psflow upserts the person's 
 (external id `person-<employee external id>`), then the employee. The hourly labour cost is
 timesheet_cost's cost price, dated: a changed cost adds a price from today (or corrects
 today's). An employee is inactive when its end date is past, so "inactive" sets the end date
-to yesterday and "active again" clears it.
+to yesterday and "active again" clears it. Deleting an employee leaves its party (see
+`delete_employee`).
 """
 
 import datetime as dt
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from connectors.errors import NotFound
+from connectors.errors import NotFound, RecordInUse
 from connectors.tryton_records import (
     EMPLOYEE_FIELDS,
     KEY,
@@ -24,7 +25,8 @@ from models.erp import ErpEmployee, ErpEmployeeInput
 
 
 class TrytonEmployeesMixin:
-    """get_employee, upsert_employee, set_employee_inactive; the connector has the rest."""
+    """get_employee, upsert_employee, set_employee_inactive, delete_employee and
+    employees_by_external_id; the connector has the rest."""
 
     rpc: TrytonRpc
     system: str
@@ -86,6 +88,41 @@ class TrytonEmployeesMixin:
                 changes["start_date"] = changes["end_date"]  # ended before it began
         await self.rpc.model("company.employee", "write", [record["id"]], changes)
         return True
+
+    async def delete_employee(self, external_id: str) -> bool:
+        """Delete the employee; False when it was already gone.
+
+        An employee that timesheet lines, expenses or labour forecasts name is RecordInUse
+        (permanent, status 400), as NetSuite answers for allocations: Tryton refuses the
+        delete itself. The person's party stays: Tryton would delete it even where projects,
+        invoice lines or account moves name it (it empties those references), so psflow
+        cannot know that nothing uses it; a later upsert of the employee finds it again by its
+        external id.
+        """
+        record = await self._find("company.employee", external_id, ["id"])
+        if record is None:
+            return False
+        try:
+            await self.rpc.model("company.employee", "delete", [record["id"]])
+        except RecordInUse as exc:
+            message = exc.message.removeprefix(f"{self.system}: ")
+            raise RecordInUse(
+                self.system, f"employee {external_id} is in use: {message}", status=400
+            ) from None
+        return True
+
+    async def employees_by_external_id(self, external_ids: list[str]) -> dict[str, ErpEmployee]:
+        """The employees with these external ids (active or not), in one read; missing ones
+        are left out."""
+        wanted = list(dict.fromkeys(e for e in external_ids if e))
+        if not wanted:
+            return {}
+        records = await self.rpc.model(
+            "company.employee", "search_read", [(KEY, "in", wanted)], 0, None, None,
+            EMPLOYEE_FIELDS, active_test=False,
+        )  # fmt: skip
+        employees = [await self._employee(record) for record in records]
+        return {e.external_id: e for e in employees}
 
     async def _set_cost_price(self, employee_id: int, cost: Decimal) -> None:
         """The employee's cost price from today is `cost` (unchanged: nothing written)."""

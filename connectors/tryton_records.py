@@ -16,6 +16,9 @@ from models.erp import (
 KEY = "psflow_external_id"
 # psflow's billing types -> project_invoice's invoice method on a project
 BILLING_METHODS = {"Time and Materials": "timesheet", "Fixed Fee": "manual"}
+# the products a milestone line and an expense line are invoiced with (stack/tryton_seed.py)
+MILESTONE_PRODUCT = "PSFLOW-MILESTONE"
+EXPENSE_PRODUCT = "PSFLOW-EXPENSE"
 CUSTOMER_FIELDS = ["id", KEY, "name", "psflow_origin"]
 PROJECT_FIELDS = [
     "id",

@@ -17,7 +17,9 @@ from proteus import config as proteus_config
 
 from connectors.tryton_records import (
     BILLING_METHODS,
+    EXPENSE_PRODUCT,
     KEY,
+    MILESTONE_PRODUCT,
     person_external_id,
     role_product_code,
     subsidiary_external_id,
@@ -151,15 +153,38 @@ def seed_employees(config: Any, companies: dict[str, Any]) -> None:
                 Employee.write([employee.id], {KEY: key}, config.context)
 
 
-def seed_products(config: Any, company: Any) -> None:
-    """A service product per role, priced at the rate card's hourly rate."""
+def seed_revenue_category(config: Any, companies: dict[str, Any]) -> Any:
+    """The accounting category psflow's products invoice through: each company's revenue."""
+    from trytond.modules.account.tests.tools import get_accounts
+
+    Category = Model.get("product.category")
+    category = Category(name="Professional services", accounting=True)
+    category.save()
+    for company in companies.values():
+        with config.set_context(company=company.id):
+            category = Category(category.id)
+            category.account_revenue = get_accounts(company)["revenue"]
+            category.save()
+    return category
+
+
+def seed_products(config: Any, company: Any, category: Any) -> None:
+    """A service product per role, priced at the rate card's hourly rate, and the products
+    fixed-fee milestones and rebilled expenses are invoiced with."""
     Template = Model.get("product.template")
     hour = Model.get("product.uom")(_model_id("product", "uom_hour", config.context))
+    unit = Model.get("product.uom")(_model_id("product", "uom_unit", config.context))
     _, _, rates = catalog.RATE_CARDS[RATE_CARD]
+    products = [(role, role_product_code(role), hour, rate) for role, rate in rates.items()]
+    products += [
+        ("Fixed-fee milestone", MILESTONE_PRODUCT, unit, Decimal(0)),
+        ("Rebilled expenses", EXPENSE_PRODUCT, unit, Decimal(0)),
+    ]
     with config.set_context(company=company.id):
-        for role, rate in rates.items():
-            template = Template(name=role, type="service", default_uom=hour, list_price=rate)
-            template.code = role_product_code(role)
+        for name, code, uom, price in products:
+            template = Template(name=name, type="service", default_uom=uom, list_price=price)
+            template.account_category = category
+            template.code = code
             template.save()
 
 
@@ -184,7 +209,7 @@ def main(config_file: str, database: str, login: str, password: str) -> None:
     terms = seed_payment_terms()
     seed_customers(config, companies, terms)
     seed_employees(config, companies)
-    seed_products(config, companies["US01"])
+    seed_products(config, companies["US01"], seed_revenue_category(config, companies))
     seed_integration_user(config, companies, login, password)
 
 
