@@ -49,12 +49,14 @@ endif
 test: bytecode postgres browser
 	$(BIN)/ruff check .
 	$(BIN)/mypy $(TYPED)
-	$(BIN)/pytest --ignore=tests/test_tryton.py
+	$(BIN)/pytest --ignore=tests/test_tryton.py --ignore=tests/test_tryton_people.py \
+		--ignore=tests/test_tryton_stack.py --ignore=tests/test_tryton_billing.py
 
 # Not part of `make test` until the workflows run on Tryton: a real trytond, its database built
 # once into a template under .psflow/tryton (about 45 s the first time, 10 s after).
 tryton: bytecode
-	$(BIN)/pytest tests/test_tryton.py
+	$(BIN)/pytest tests/test_tryton.py tests/test_tryton_people.py tests/test_tryton_stack.py \
+		tests/test_tryton_billing.py
 
 # Not part of `make test`: starts its own servers, about 15 minutes on 2 cores (bench/README.md).
 bench: bytecode

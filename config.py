@@ -83,8 +83,16 @@ class CrmSettings(SystemSettings):
 
 
 class ErpSettings(SystemSettings):
-    """`[erp]`: NetSuite, by OAuth 2.0 client credentials (M2M) or token-based auth."""
+    """`[erp]`: NetSuite, by OAuth 2.0 client credentials (M2M) or token-based auth; or Tryton,
+    by its JSON-RPC login."""
 
+    kind: Literal["netsuite", "tryton"] = "netsuite"
+    """Which ERP: netsuite, `url` the account's REST host; tryton, `url` the database's
+    JSON-RPC URL, http://host:port/<database>/rpc/."""
+    login: str = "psflow"
+    """Tryton: the integration user's login."""
+    password: SecretStr | None = None
+    """Tryton: the integration user's password."""
     auth: Literal["m2m", "tba"] = "m2m"
     certificate_id: str = "psflow-sandbox-certificate"
     """The id NetSuite gave the certificate (OAuth 2.0 Client Credentials Setup)."""
@@ -98,6 +106,15 @@ class ErpSettings(SystemSettings):
     token_id: str = "sandbox-token"
     """TBA: the access token's id (with client_id and client_secret as the consumer's)."""
     token_secret: SecretStr | None = SecretStr("sandbox-token-secret")
+
+    def tryton_password(self) -> str:
+        """The Tryton user's password, or a ConfigError naming where to set it."""
+        if self.password is None or not self.password.get_secret_value():
+            raise ConfigError(
+                "[erp] password (PSFLOW_ERP_PASSWORD) is not set: Tryton needs the integration "
+                "user's password"
+            )
+        return self.password.get_secret_value()
 
 
 class HcmSettings(SystemSettings):

@@ -1,13 +1,15 @@
 """`psflow systems check`: what an integration engineer runs before go-live, against the
 configured systems (sandbox or real). Each check says what it found, and on a problem what
-to do about it; a system psflow cannot sign in to is not asked anything more."""
+to do about it; a system psflow cannot sign in to is not asked anything more. A Tryton ERP
+(`[erp] kind = "tryton"`) has its own checks, in system_checks_tryton.py."""
 
 import asyncio
 from collections.abc import Awaitable, Callable
-from dataclasses import asdict, dataclass
 from typing import Any
 
-from config import Settings
+from application.check_rows import Check, Checks
+from application.system_checks_tryton import tryton_checks
+from config import ConfigError, Settings
 from connectors import systems
 from connectors.base import Connector
 from connectors.errors import ConnectorError, NotFound
@@ -46,20 +48,6 @@ ERP_FIELDS: dict[str, list[tuple[str, str]]] = {
                 ("custbody_psflow_source", "Free-Form Text"),
                 ("custbody_psflow_status", "List/Record: draft, approved, released, voided")],
 }  # fmt: skip
-
-
-@dataclass
-class Check:
-    system: str
-    check: str
-    ok: bool
-    detail: str
-
-    def as_json(self) -> dict[str, Any]:
-        return asdict(self)
-
-
-Checks = list[Check]
 
 
 async def _signed_in(
@@ -146,8 +134,10 @@ def _crm_field(
 
 
 async def _erp(settings: Settings) -> Checks:
+    if settings.erp.kind == "tryton":
+        return await tryton_checks(settings)
     found: Checks = []
-    erp = systems.erp(settings)
+    erp = systems.netsuite_erp(settings)
 
     async def read(path: str) -> Any:
         return (await erp.request("GET", f"{RECORD}/{path}")).json()
@@ -260,7 +250,20 @@ def _policy(settings: Settings) -> Checks:
     return found
 
 
+async def _configured(
+    system: str, check: Callable[[Settings], Awaitable[Checks]], settings: Settings
+) -> Checks:
+    """The system's checks; a setting its connector cannot be built without is the one row."""
+    try:
+        return await check(settings)
+    except ConfigError as exc:
+        return [Check(system, "reach and sign in", False, str(exc))]
+
+
 async def check_systems(settings: Settings) -> Checks:
     """Every check, the systems asked at once."""
-    asked = await asyncio.gather(_crm(settings), _erp(settings), _psa(settings), _hcm(settings))
+    asked = await asyncio.gather(
+        *(_configured(system, check, settings)
+          for system, check in (("CRM", _crm), ("ERP", _erp), ("PSA", _psa), ("HCM", _hcm)))
+    )  # fmt: skip
     return [c for checks in asked for c in checks] + _policy(settings)

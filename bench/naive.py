@@ -63,7 +63,7 @@ def naive_postings(volume: Volume, count: int) -> list[TimePosting]:
 
 async def measure_naive(stack: Stack, volume: Volume, count: int) -> NaiveFigures:
     """Post `count` entries one call each, one after another; the time it took."""
-    erp = systems.erp(stack.settings)
+    erp = systems.netsuite_erp(stack.settings)
     postings = naive_postings(volume, count)
     try:
         await erp.currency_code("")  # its token (and a first read) before the clock starts

@@ -50,8 +50,9 @@ def progress(message: str) -> None:
 
 
 def connectors(settings: Settings) -> tuple[CrmConnector, ErpConnector, PsaConnector]:
-    """The census's own clients of the three systems (not the worker's)."""
-    return systems.crm(settings), systems.erp(settings), systems.psa(settings)
+    """The census's own clients of the three systems (not the worker's). It reads NetSuite
+    directly: with `[erp] kind = "tryton"` this is a ConfigError saying so."""
+    return systems.crm(settings), systems.netsuite_erp(settings), systems.psa(settings)
 
 
 async def _settle(stack: Stack, until: float) -> None:

@@ -1,13 +1,11 @@
 """`psflow sandbox`: run the local CRM, ERP, PSA and HCM, inject faults, reset their data,
 seed month-end volume, and send HCM worker events."""
 
-import asyncio
 import time
 from datetime import datetime
 from typing import Annotated, Any
 
 import typer
-from rich.panel import Panel
 
 from application import runs
 from application.temporal import connect, require_search_attributes, ui_link
@@ -23,11 +21,10 @@ from cli.sandbox_seed import (
     previous_month,
     seed_table,
 )
+from cli.sandbox_up import ErpKind, sandbox_up
 from cli.state import run, settings_of
-from cli.stopping import cancel_on_signals
 from config import Settings
 from models.hcm import WorkerEvent, WorkerEventKind
-from stack.local import check_ports, sandbox_urls, start_sandbox
 
 app = typer.Typer(
     help="Run the sandbox CRM, ERP, PSA and HCM; inject faults; reset their data; "
@@ -40,29 +37,22 @@ SystemArg = Annotated[System, typer.Argument(case_sensitive=False, help="crm, er
 
 
 @app.command()
-def up(ctx: typer.Context) -> None:
+def up(
+    ctx: typer.Context,
+    erp: Annotated[
+        ErpKind,
+        typer.Option(
+            case_sensitive=False,
+            help="The ERP: the sandbox NetSuite, or a Tryton on the same port (its database "
+            "in <data_dir>/tryton; prints the settings a worker needs to use it).",
+        ),
+    ] = ErpKind.NETSUITE,
+) -> None:
     """Serve the sandbox systems until Ctrl-C (data in <data_dir>/sandbox).
 
-    Example: psflow sandbox up
+    Example: psflow sandbox up --erp tryton
     """
-    settings = settings_of(ctx)
-    run(_up(settings))
-
-
-async def _up(settings: Settings) -> None:
-    check_ports(settings, temporal=False)
-    with cancel_on_signals():
-        try:
-            task = await start_sandbox(settings)
-            urls = sandbox_urls(settings)
-            lines = [f"{name.upper()}  {url}" for name, url in urls.items()]
-            lines.append(f"PSA API docs  {urls['psa']}/docs")
-            lines.append(f"HCM API docs  {urls['hcm']}/docs")
-            lines.append("Ctrl-C stops them")
-            console.print(Panel("\n".join(lines), title="psflow sandbox", expand=False))
-            await task
-        except asyncio.CancelledError:
-            console.print("sandbox stopped")
+    sandbox_up(settings_of(ctx), erp)
 
 
 @app.command()

@@ -6,7 +6,8 @@ from rich.box import SIMPLE_HEAD
 from rich.markup import escape
 from rich.table import Table
 
-from application.system_checks import Check, check_systems
+from application.check_rows import Check
+from application.system_checks import check_systems
 from cli.options import JsonOption
 from cli.output import console, print_json
 from cli.state import run, settings_of

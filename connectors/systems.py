@@ -1,11 +1,12 @@
 """Each system's connector from psflow's settings, proving itself the way its vendor
-documents for servers (connectors/auth.py)."""
+documents for servers (connectors/auth.py); the ERP's is NetSuite's or Tryton's, as
+`[erp] kind` says."""
 
 from typing import Any
 
 import httpx
 
-from config import Settings
+from config import ConfigError, Settings
 from connectors.auth import (
     ClientCredentials,
     NetSuiteM2M,
@@ -15,9 +16,11 @@ from connectors.auth import (
 )
 from connectors.crm import CrmConnector
 from connectors.erp import ErpConnector
+from connectors.erp_port import Erp
 from connectors.hcm import HcmConnector
 from connectors.netsuite_tba import NetSuiteTba
 from connectors.psa import PsaConnector
+from connectors.tryton import TrytonErpConnector
 
 
 def crm_auth(settings: Settings) -> httpx.Auth:
@@ -75,9 +78,33 @@ def crm(settings: Settings, **options: Any) -> CrmConnector:
     return connector
 
 
-def erp(settings: Settings, **options: Any) -> ErpConnector:
+def erp(settings: Settings, **options: Any) -> Erp:
+    """The ERP `[erp] kind` names. `options`: timeout_seconds, and for NetSuite concurrency
+    and transport too (else the [erp] settings')."""
+    if settings.erp.kind == "tryton":
+        return tryton_erp(settings, **options)
+    return netsuite_erp(settings, **options)
+
+
+def netsuite_erp(settings: Settings, **options: Any) -> ErpConnector:
+    """NetSuite's connector itself, for what reads NetSuite directly (the systems check, the
+    chaos census, the benchmark); a ConfigError when `[erp] kind` names another ERP."""
+    if settings.erp.kind != "netsuite":
+        raise ConfigError(
+            f'[erp] kind (PSFLOW_ERP_KIND) is "{settings.erp.kind}": this reads NetSuite '
+            'directly, so it needs kind = "netsuite"'
+        )
     return ErpConnector.build(
         settings.erp.url, erp_auth(settings), **_options(settings.erp, options)
+    )
+
+
+def tryton_erp(settings: Settings, **options: Any) -> TrytonErpConnector:
+    """Tryton's connector, signing in as `[erp] login` at the database URL `[erp] url`."""
+    erp = settings.erp
+    timeout = float(options.get("timeout_seconds", erp.timeout_seconds))
+    return TrytonErpConnector.build(
+        erp.url, erp.login, erp.tryton_password(), timeout_seconds=timeout
     )
 
 

@@ -1,6 +1,7 @@
 """Serve the sandbox systems on localhost, each as its own ASGI app on its own port."""
 
 import asyncio
+from collections.abc import Collection
 from pathlib import Path
 from typing import TypedDict
 
@@ -97,15 +98,20 @@ def build_apps(settings: Settings) -> dict[str, tuple[FastAPI, int]]:
     }
 
 
-async def serve(settings: Settings, ready: asyncio.Event | None = None) -> None:
-    """Run every system until cancelled."""
+async def serve(
+    settings: Settings,
+    ready: asyncio.Event | None = None,
+    systems: Collection[str] | None = None,
+) -> None:
+    """Run the named systems (default: every one) until cancelled."""
     servers = [
         uvicorn.Server(
             uvicorn.Config(
                 app, host=settings.sandbox.host, port=port, log_level="warning", lifespan="off"
             )
         )
-        for app, port in build_apps(settings).values()
+        for system, (app, port) in build_apps(settings).items()
+        if systems is None or system in systems
     ]
     tasks = [asyncio.create_task(s.serve()) for s in servers]
     try:

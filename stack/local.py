@@ -265,11 +265,13 @@ async def _until_ready(
     return task
 
 
-async def start_sandbox(settings: Settings) -> asyncio.Task[None]:
-    """Serve the sandbox systems in a task; return once they all listen."""
+async def start_sandbox(
+    settings: Settings, systems: tuple[str, ...] = SANDBOX_SYSTEMS
+) -> asyncio.Task[None]:
+    """Serve the sandbox systems (default: all four) in a task; return once they all listen."""
     from sandbox.server import serve
 
-    return await _until_ready("sandbox", lambda ready: serve(settings, ready))
+    return await _until_ready("sandbox", lambda ready: serve(settings, ready, systems))
 
 
 async def start_ingress(settings: Settings, client: Client) -> asyncio.Task[None]:

@@ -192,7 +192,23 @@ def running_tryton(data_dir: Path, name: str | None = None) -> Iterator[TrytonSe
     name = name or f"psflow{secrets.token_hex(4)}"
     database_dir = data_dir / "databases"
     copy_database(template, database_dir, name)
-    port = free_port()
+    try:
+        process, server = start_trytond(data_dir, database_dir, name, free_port())
+        try:
+            yield server
+        finally:
+            stop_trytond(process)
+    finally:
+        for suffix in ("", "-wal", "-shm"):  # SQLite's write-ahead log goes with it
+            (database_dir / f"{name}.sqlite{suffix}").unlink(missing_ok=True)
+
+
+def start_trytond(
+    data_dir: Path, database_dir: Path, name: str, port: int
+) -> tuple[subprocess.Popen[bytes], TrytonServer]:
+    """`trytond -c CONF -d name` for the database `name` in `database_dir`, on 127.0.0.1:port,
+    answering once this returns. In its own session, so a terminal's Ctrl-C reaches psflow
+    alone, which stops it (stop_trytond)."""
     config = write_config(data_dir, database_dir, port)
     log = data_dir / f"trytond-{port}.log"
     with log.open("w") as out:
@@ -201,16 +217,22 @@ def running_tryton(data_dir: Path, name: str | None = None) -> Iterator[TrytonSe
             stdout=out,
             stderr=subprocess.STDOUT,
             env=_environment(data_dir),
+            start_new_session=True,
         )
+    url = f"http://127.0.0.1:{port}/{name}/rpc/"
     try:
-        url = f"http://127.0.0.1:{port}/{name}/rpc/"
         wait_until_answering(url, process, log)
-        yield TrytonServer(url=url, database=name, config=config)
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-        (database_dir / f"{name}.sqlite").unlink(missing_ok=True)
+    except BaseException:
+        stop_trytond(process)
+        raise
+    return process, TrytonServer(url=url, database=name, config=config)
+
+
+def stop_trytond(process: subprocess.Popen[bytes]) -> None:
+    """Terminate, wait, then kill if it will not go."""
+    process.terminate()
+    try:
+        process.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()

@@ -145,9 +145,7 @@ async def test_no_credential_in_any_history_log_line_or_span_of_the_demo(
     assert any(b"json/plain" in event for event in revealed)  # decrypted for the search
 
     # The demo keys the CRM and ERP connectors sign with: a line of each key's body.
-    key_lines = [
-        settings.key_file(system).read_text().splitlines()[1] for system in ("crm", "erp")
-    ]
+    key_lines = [settings.key_file(system).read_text().splitlines()[1] for system in ("crm", "erp")]
     needles = [*client_secrets.values(), *issued_tokens, *CODEC_KEYS.values(), *ingress_secrets]
     needles += [refresh_token, *key_lines]
     haystacks = {

@@ -21,6 +21,7 @@ SECRETS = [
     "PSFLOW_HCM_CLIENT_SECRET",
     "PSFLOW_HCM_REFRESH_TOKEN",
     "PSFLOW_ERP_TOKEN_SECRET",
+    "PSFLOW_ERP_PASSWORD",
     "PSFLOW_CODEC_KEYS",
     "PSFLOW_CODEC_SERVER_TOKEN",
     "PSFLOW_STORE_URL",
@@ -186,7 +187,7 @@ def test_a_bad_value_is_one_line_naming_the_toml_key_and_the_variable() -> None:
     with pytest.raises(ConfigError) as refused:
         load_settings(env={"PSFLOW_WORKER_MAX_ACTIVITIES": "many"})
     assert str(refused.value) == (
-        '[worker] max_concurrent_activities (PSFLOW_WORKER_MAX_ACTIVITIES): '
+        "[worker] max_concurrent_activities (PSFLOW_WORKER_MAX_ACTIVITIES): "
         'must be a whole number, got "many"'
     )
 
@@ -203,11 +204,47 @@ def test_every_bad_value_has_its_own_line_and_a_secret_is_never_shown(tmp_path: 
     assert str(refused.value).splitlines() == [
         "[crm] client_secret (PSFLOW_CRM_CLIENT_SECRET): must be text",
         '[sandbox] crm_port: must be a whole number, got "eighty"',
-        "[worker] activity_pollers (PSFLOW_WORKER_ACTIVITY_POLLERS): must be at least 1, got \"0\"",
+        '[worker] activity_pollers (PSFLOW_WORKER_ACTIVITY_POLLERS): must be at least 1, got "0"',
         '[policy.approval] thresholds.USD: must be a number, got "lots"',
         "[telemetry] traces (PSFLOW_TRACES): must be one of 'none', 'console' or 'otlp', "
         'got "jaeger"',
     ]
+
+
+def test_the_erp_is_netsuite_unless_kind_names_tryton_with_its_login_and_password(
+    tmp_path: Path,
+) -> None:
+    default = Settings().erp
+    assert (default.kind, default.login, default.password) == ("netsuite", "psflow", None)
+    url = "http://127.0.0.1:8000/firm/rpc/"
+    config = toml(tmp_path, f'[erp]\nkind = "tryton"\nurl = "{url}"\nlogin = "psflow-prod"\n')
+    erp = load_settings(config, env={"PSFLOW_ERP_PASSWORD": "from-env"}).erp
+    assert (erp.kind, erp.url, erp.login, erp.tryton_password()) == (
+        "tryton", url, "psflow-prod", "from-env"
+    )  # fmt: skip
+    settings = load_settings(config, env={"PSFLOW_ERP_PASSWORD": "from-env"})
+    assert "from-env" not in repr(settings)
+    assert load_settings(env={"PSFLOW_ERP_KIND": "tryton"}).erp.kind == "tryton"
+
+
+@pytest.mark.parametrize("where", ["toml", "env"])
+def test_an_unknown_erp_kind_is_one_line_naming_the_key_and_the_variable(
+    tmp_path: Path, where: str
+) -> None:
+    config = toml(tmp_path, '[erp]\nkind = "sap"\n' if where == "toml" else "")
+    env = {"PSFLOW_ERP_KIND": "sap"} if where == "env" else {}
+    with pytest.raises(ConfigError) as refused:
+        load_settings(config, env=env)
+    assert str(refused.value) == (
+        "[erp] kind (PSFLOW_ERP_KIND): must be one of 'netsuite' or 'tryton', got \"sap\""
+    )
+
+
+def test_a_tryton_password_unset_or_empty_is_refused_naming_where_to_set_it() -> None:
+    for env in ({"PSFLOW_ERP_KIND": "tryton"}, {"PSFLOW_ERP_PASSWORD": ""}):
+        with pytest.raises(ConfigError) as refused:
+            load_settings(env=env).erp.tryton_password()
+        assert str(refused.value).startswith("[erp] password (PSFLOW_ERP_PASSWORD) is not set")
 
 
 def test_unknown_sections_and_keys_in_the_file_are_ignored_as_before(tmp_path: Path) -> None:
