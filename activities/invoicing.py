@@ -38,10 +38,10 @@ class InvoicingActivities:
             return Drafted()
 
     @activity.defn(name="erp.move_invoice")
-    async def move_invoice(self, change: InvoiceStatusChange) -> None:
+    async def move_invoice(self, change: InvoiceStatusChange) -> str | None:
         """Approve or release the invoice: one call (repeating a move already made changes
-        nothing)."""
-        await self._erp.move_invoice(change.external_id, change.status)
+        nothing). Its number when the move gave it one (Tryton's, on release), else None."""
+        return await self._erp.move_invoice(change.external_id, change.status)
 
     @activity.defn(name="erp.set_invoice_status")
     async def set_invoice_status(self, change: InvoiceStatusChange) -> Invoice:

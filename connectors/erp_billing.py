@@ -260,7 +260,8 @@ class ErpBillingMixin(Connector):
     async def move_invoice(self, external_id: str, status: InvoiceStatus) -> None:
         """Move the invoice to `status` with one PATCH; the ERP keeps the rules: the same
         status again changes nothing, an impossible move (a released invoice voided, a draft
-        released) is RequestRejected, an unknown invoice NotFound."""
+        released) is RequestRejected, an unknown invoice NotFound. The number is the draft's:
+        None."""
         url = self._eid_url("invoice", external_id)
         await self.request("PATCH", url, json={STATUS_FIELD: status.value})
 

@@ -231,12 +231,14 @@ class TrytonBillingMixin:
             approvers=approvers,
         )
 
-    async def move_invoice(self, external_id: str, status: InvoiceStatus) -> None:
-        """Move the invoice to `status` with one call; the same status again changes nothing,
+    async def move_invoice(self, external_id: str, status: InvoiceStatus) -> str | None:
+        """Move the invoice to `status` with one call and answer its number once it has one
+        (Tryton numbers an invoice when it posts it); the same status again changes nothing,
         an impossible move is RequestRejected, an unknown invoice NotFound."""
-        moved = await self.rpc.model("account.invoice", "psflow_move", external_id, status.value)
-        if not moved:
+        number = await self.rpc.model("account.invoice", "psflow_move", external_id, status.value)
+        if number is None:
             raise NotFound(self.system, f"no invoice {external_id}", fields=["external_id"])
+        return str(number) or None
 
     async def set_invoice_status(self, external_id: str, status: InvoiceStatus) -> Invoice:
         """Move the invoice to `status` and read it back."""

@@ -434,18 +434,19 @@ class Invoice(ExternalIdMixin, metaclass=PoolMeta):  # type: ignore[metaclass]
         return fresh
 
     @classmethod
-    def psflow_move(cls, key: str, status: str) -> bool:
+    def psflow_move(cls, key: str, status: str) -> str | None:
         """Move the invoice to psflow's `status` (approved: validated, released: posted,
-        voided: cancelled, by a credit note once posted); False when there is no such
+        voided: cancelled, by a credit note once posted) and answer its number ("" until it
+        is posted: Tryton numbers an invoice when it posts it); None when there is no such
         invoice. The same status again changes nothing."""
         with Transaction().set_context(active_test=False):
             found = cls.search([(KEY, "=", key)])
         if not found:
-            return False
+            return None
         invoice = found[0]
         current = STATUS[invoice.state]
         if current == status:
-            return True
+            return str(invoice.number or "")
         if (current, status) not in MOVES:
             raise UserError(gettext(
                 "psflow.msg_invoice_move", invoice=invoice.rec_name, status=current, wanted=status
@@ -462,7 +463,7 @@ class Invoice(ExternalIdMixin, metaclass=PoolMeta):  # type: ignore[metaclass]
             else:
                 cls.cancel([invoice])
                 cls._psflow_free([invoice])
-        return True
+        return str(Pool().get("account.invoice")(invoice.id).number or "")
 
     @classmethod
     def _psflow_lock_for_posting(cls) -> None:

@@ -292,9 +292,12 @@ class TimeToBill(FollowsTimeApprovals):
         return await call(InvoicingActivities.set_invoice_status, change)
 
     async def _release_moved(self, approved: Invoice) -> Invoice:
-        """Approved -> released: one ERP call; the invoice is as drafted, now released."""
+        """Approved -> released: one ERP call; the invoice is as drafted, now released, with
+        the number the release gave it if any (an ERP that numbers on posting)."""
         change = InvoiceStatusChange(external_id=approved.external_id, status=RELEASED)
-        await call(InvoicingActivities.move_invoice, change)
+        number = await call(InvoicingActivities.move_invoice, change)
+        if number:
+            return approved.model_copy(update={"status": RELEASED, "number": number})
         return approved.model_copy(update={"status": RELEASED})
 
     async def _status_and_audit(self, update: InvoiceStatusUpdate, released: str | None) -> None:

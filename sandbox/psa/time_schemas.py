@@ -2,9 +2,9 @@
 
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Annotated, Literal
+from typing import Annotated, Literal, Self
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from sandbox.psa.schemas import Currency
 
@@ -167,6 +167,19 @@ class VolumeSeedInput(BaseModel):
     entries: int = Field(100_000, ge=0, le=1_000_000)
     period: Period = "2026-10"
     seed: int = 7
+    erp_project_ids: dict[int, str] | None = Field(
+        None,
+        description="each project's ERP project id by its number, 1 to `projects`, for an ERP "
+        "that gives its own ids (Tryton: stack/tryton_volume.py); default: the sandbox "
+        "NetSuite's job ids, 700000 + number",
+    )
+
+    @model_validator(mode="after")
+    def _names_every_project(self) -> Self:
+        ids = self.erp_project_ids
+        if ids is not None and set(ids) != set(range(1, self.projects + 1)):
+            raise ValueError("erp_project_ids must name every project, 1 to projects, once")
+        return self
 
 
 class VolumeSeedCounts(BaseModel):

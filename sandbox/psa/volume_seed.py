@@ -2,7 +2,7 @@
 
 import threading
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime, time, timedelta
 from time import perf_counter
 from typing import Any
@@ -41,7 +41,7 @@ VOLUME_PROJECT = "PRJ-V"
 VOLUME_RESOURCE = "RES-V"
 
 
-def _project(p: VolumeProject) -> dict[str, Any]:
+def _project(p: VolumeProject, erp_project_id: str) -> dict[str, Any]:
     milestones = [
         {
             "id": m.id,
@@ -57,7 +57,7 @@ def _project(p: VolumeProject) -> dict[str, Any]:
         "external_id": p.external_id,
         "name": p.name,
         "customer_name": catalog.ACCOUNTS[p.account_index][0],
-        "erp_project_id": p.erp_job_id,
+        "erp_project_id": erp_project_id,
         "status": "closed" if p.closed_on else "active",
         "currency": p.currency,
         "budget": f"{p.budget:.2f}",
@@ -157,14 +157,22 @@ def remove_volume(store: RecordStore, sheets: TimesheetStore) -> None:
                 store.delete(kind, record_key(kind, record))
 
 
-def seed_volume(store: RecordStore, sheets: TimesheetStore, v: Volume) -> VolumeSeedCounts:
-    """Replace earlier volume data with the volume v describes."""
+def seed_volume(
+    store: RecordStore,
+    sheets: TimesheetStore,
+    v: Volume,
+    erp_project_ids: Mapping[int, str] | None = None,
+) -> VolumeSeedCounts:
+    """Replace earlier volume data with the volume v describes; each project's ERP project id
+    is `erp_project_ids[number]` when given, else the sandbox NetSuite's job id."""
     started = perf_counter()
     remove_volume(store, sheets)
     projects = volume_projects(v)
+    erp_ids = erp_project_ids or {p.number: p.erp_job_id for p in projects}
     for p in projects:
         if store.id_for_external(PROJECT, p.external_id) is None:
-            store.insert(PROJECT, p.psa_id, _project(p), external_id=p.external_id)
+            record = _project(p, erp_ids[p.number])
+            store.insert(PROJECT, p.psa_id, record, external_id=p.external_id)
     available = (projects[0].start_date - timedelta(days=365)).isoformat()
     workers = [w for w in volume_workers(v) if store.id_for_external(RESOURCE, w.worker_id) is None]
     for w in workers:
@@ -200,8 +208,10 @@ def volume_admin_router(
     def seed_volume_data(data: VolumeSeedInput) -> VolumeSeedCounts:
         """Replace any earlier volume data with the generated set for (projects, entries,
         period, seed): projects PRJ-V00001 onwards, a resource per volume worker, their
-        time entries and expenses. Answers how many of each, per status and invalid kind."""
+        time entries and expenses. Answers how many of each, per status and invalid kind.
+        The projects' ERP ids are the sandbox NetSuite's unless `erp_project_ids` gives them."""
+        volume = Volume(**data.model_dump(exclude={"erp_project_ids"}))
         with lock:
-            return seed_volume(store, sheets, Volume(**data.model_dump()))
+            return seed_volume(store, sheets, volume, data.erp_project_ids)
 
     return router
