@@ -52,8 +52,9 @@ test: bytecode postgres browser
 	$(BIN)/pytest --ignore=tests/test_tryton.py --ignore=tests/test_tryton_people.py \
 		--ignore=tests/test_tryton_stack.py --ignore=tests/test_tryton_billing.py
 
-# Not part of `make test` until the workflows run on Tryton: a real trytond, its database built
-# once into a template under .psflow/tryton (about 45 s the first time, 10 s after).
+# The Tryton connector's own tests, outside `make test` to keep it in budget (the workflows on
+# Tryton are in it): a real trytond, its database built once into a template under
+# .psflow/tryton (about 45 s the first time, 10 s after).
 tryton: bytecode
 	$(BIN)/pytest tests/test_tryton.py tests/test_tryton_people.py tests/test_tryton_stack.py \
 		tests/test_tryton_billing.py

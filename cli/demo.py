@@ -3,6 +3,7 @@
 import secrets
 from collections.abc import Collection
 from dataclasses import dataclass, field
+from pathlib import Path
 from urllib.parse import quote
 
 from rich.rule import Rule
@@ -14,6 +15,7 @@ from application.identity import proof_from_session, session_for
 from cli import sandbox_admin
 from cli.bench import bench_of, bench_table
 from cli.demo_billing import month_end_close
+from cli.demo_tryton import month_end_in_tryton
 from cli.demo_unattended import systems_speak_first
 from cli.output import CliError, console
 from cli.render import list_table, status_view
@@ -316,8 +318,8 @@ async def approvals_in_the_browser(demo: Demo) -> None:
     demo.say(f"sign in as morgan with password {password} (this demo's account) to approve it")
 
 
-async def everything_at_a_glance(demo: Demo) -> None:
-    demo.chapter("9. Everything at a glance", "$ psflow list --all")
+async def everything_at_a_glance(demo: Demo, number: int) -> None:
+    demo.chapter(f"{number}. Everything at a glance", "$ psflow list --all")
     types = sorted(runs.workflow_kinds())
     rows = await listing.collect(demo.client, demo.settings, types=types, include_closed=True)
     console.print(list_table(rows, console.width))
@@ -326,8 +328,9 @@ async def everything_at_a_glance(demo: Demo) -> None:
     console.print(f"Temporal UI: {temporal.ui_url.rstrip('/')}/namespaces/{namespace}/workflows")
 
 
-async def run_journey(client: Client, settings: Settings) -> None:
-    """The whole story, chapter by chapter; a chapter that goes wrong raises CliError."""
+async def run_journey(client: Client, settings: Settings, tryton_dir: Path | None = None) -> None:
+    """The whole story, chapter by chapter; a chapter that goes wrong raises CliError. With
+    `tryton_dir` (where Tryton's prepared database is kept), month-end runs on Tryton too."""
     demo = Demo(client, settings)
     try:
         await closed_won_becomes_project(demo)
@@ -338,7 +341,9 @@ async def run_journey(client: Client, settings: Settings) -> None:
         await month_end_close(demo, 6)
         await systems_speak_first(demo, 7)
         await approvals_in_the_browser(demo)
-        await everything_at_a_glance(demo)
+        if tryton_dir is not None:
+            await month_end_in_tryton(demo, 9, tryton_dir)
+        await everything_at_a_glance(demo, 10 if tryton_dir is not None else 9)
     finally:
         demo.close()
     console.print()

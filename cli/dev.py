@@ -116,6 +116,14 @@ def demo(
             help="Keep the stack running after the journey (for the UI), or exit.",
         ),
     ] = True,
+    tryton: Annotated[
+        bool,
+        typer.Option(
+            "--tryton/--no-tryton",
+            help="Close a month with Tryton as the ERP too (its database is prepared once "
+            "under <data_dir>/tryton, about 45 s).",
+        ),
+    ] = True,
 ) -> None:
     """Run the stack from scratch and walk through the journeys, narrated.
 
@@ -127,10 +135,10 @@ def demo(
     """
     settings = settings_of(ctx)
     one_line_logging()
-    run(_demo(settings, keep_running))
+    run(_demo(settings, keep_running, tryton))
 
 
-async def _demo(settings: Settings, keep_running: bool) -> None:
+async def _demo(settings: Settings, keep_running: bool, tryton: bool) -> None:
     from cli.demo import run_journey
 
     demo_settings = settings.model_copy(update={"data_dir": settings.data_dir / "demo"})
@@ -141,7 +149,8 @@ async def _demo(settings: Settings, keep_running: bool) -> None:
             async with local_stack(demo_settings, persist=False) as stack:
                 given = has_secret(demo_settings)
                 console.print(stack_panel(stack.settings, persist=False, given_secret=given))
-                journey = asyncio.create_task(run_journey(stack.client, stack.settings))
+                tryton_dir = settings.data_dir / "tryton" if tryton else None
+                journey = asyncio.create_task(run_journey(stack.client, stack.settings, tryton_dir))
                 watchdog = asyncio.create_task(stack.wait_failure())
                 done, _ = await asyncio.wait(
                     [journey, watchdog], return_when=asyncio.FIRST_COMPLETED
