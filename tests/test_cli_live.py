@@ -484,10 +484,11 @@ def test_dev_serves_until_sigint_then_stops_everything(tmp_path: Path) -> None:
 def test_demo_walks_the_journey_and_exits(tmp_path: Path) -> None:
     config = stack_config(tmp_path)
     began = time.monotonic()
+    # the Tryton chapter has its own test: tests/test_demo_tryton.py
     demo = subprocess.run(
         [PSFLOW, "demo", "--exit", "--no-tryton"], env=stack_env(config), capture_output=True,
         text=True, timeout=240,
-    )  # fmt: skip  (the Tryton chapter: tests/test_demo_tryton.py)
+    )  # fmt: skip
     assert demo.returncode == 0, demo.stdout[-3000:] + demo.stderr[-3000:]
     chapters = ("1. A closed-won", "2. A large deal", "3. Bad data", "4. The ERP", "5. Staffing")
     chapters += ("6. Month-end", "7. The CRM speaks first", "8. Approvals in the browser")
