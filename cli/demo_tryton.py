@@ -11,18 +11,16 @@ from pydantic import SecretStr
 from rich.box import SIMPLE_HEAD
 from rich.table import Table
 
-from cli import sandbox_admin
 from cli.output import CliError, console
+from cli.tryton_seed import seed_with_tryton
 from config import Settings
 from connectors import systems
-from connectors.tryton import TrytonErpConnector
 from models.billing import InvoiceHeader, InvoiceStatus, month_end_id, time_to_bill_id
 from models.people import Approval
 from models.status import RunState
 from models.time_to_bill import MonthEndTotals
 from sandbox.volume import Volume, volume_entries, volume_projects
 from stack.tryton import TrytonServer, prepare_template, running_tryton
-from stack.tryton_volume import seed_tryton_volume
 
 if TYPE_CHECKING:  # cli.demo imports this module
     from cli.demo import Demo
@@ -46,7 +44,7 @@ async def month_end_in_tryton(demo: "Demo", number: int, tryton_dir: Path) -> No
         async with _worker_on(demo, server) as tryton:
             erp = systems.tryton_erp(tryton.settings)
             try:
-                ids = await _seed(tryton, erp)
+                ids = await _seed(tryton)
                 await _close_month(tryton)
                 invoices = await erp.invoices_by_project(list(ids.values()))
             finally:
@@ -94,27 +92,21 @@ def tryton_settings(settings: Settings, server: TrytonServer) -> Settings:
     return settings.model_copy(update={"erp": erp, "temporal": temporal})
 
 
-async def _seed(demo: "Demo", erp: TrytonErpConnector) -> dict[int, str]:
-    """The volume's projects and people in Tryton, then in the PSA and CRM with Tryton's
-    project ids; volume project number -> Tryton project id."""
-    seeded = await seed_tryton_volume(VOLUME, erp)
+async def _seed(demo: "Demo") -> dict[int, str]:
+    """The volume in Tryton, then in the PSA (with Tryton's project ids) and the CRM; volume
+    project number -> Tryton project id."""
     body = {
         "projects": VOLUME.projects, "entries": VOLUME.entries, "period": VOLUME.period,
         "seed": VOLUME.seed,
     }  # fmt: skip
     demo.say(f"$ psflow sandbox seed --time-entries {VOLUME.entries} --projects "
              f"{VOLUME.projects} --period {VOLUME.period} --seed {VOLUME.seed}")  # fmt: skip
-    answers = [
-        await sandbox_admin.seed_volume(
-            demo.settings, sandbox_admin.System.PSA, body | {"erp_project_ids": seeded.project_ids}
-        ),
-        await sandbox_admin.seed_volume(demo.settings, sandbox_admin.System.CRM, body),
-    ]
+    answers, seeded = await seed_with_tryton(demo.settings, body)
     for answer in answers:
         if answer.error:
-            raise CliError(
-                f"demo: seeding the {answer.system.value.upper()} failed: {answer.error}"
-            )
+            system = answer.system.value.upper()
+            raise CliError(f"demo: seeding the {system} failed: {answer.error}")
+    assert seeded is not None  # no error: Tryton was seeded
     return seeded.project_ids
 
 

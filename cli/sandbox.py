@@ -23,6 +23,7 @@ from cli.sandbox_seed import (
 )
 from cli.sandbox_up import ErpKind, sandbox_up
 from cli.state import run, settings_of
+from cli.tryton_seed import seed_with_tryton
 from config import Settings
 from models.hcm import WorkerEvent, WorkerEventKind
 
@@ -162,7 +163,9 @@ def seed_volume(
 ) -> None:
     """Generate month-end volume in the PSA, ERP and CRM, replacing earlier volume data.
 
-    Each system derives its slice from the same options, so the three agree.
+    Each system derives its slice from the same options, so the three agree. With
+    `[erp] kind = "tryton"` the volume goes into Tryton first (added: Tryton keeps what it
+    posted), and the PSA takes Tryton's project ids.
 
     Example: psflow sandbox seed --time-entries 100000 --projects 500 --period 2026-10
     """
@@ -179,7 +182,10 @@ def seed_volume(
         "seed": seed,
     }
     began = time.monotonic()
-    results = run(sandbox_admin.seed_volumes(settings, SEED_SYSTEMS, body))
+    if settings.erp.kind == "tryton":
+        results, _ = run(seed_with_tryton(settings, body))
+    else:
+        results = run(sandbox_admin.seed_volumes(settings, SEED_SYSTEMS, body))
     took = time.monotonic() - began
     if json_output:
         print_json(body | {"seconds": round(took, 3), "systems": [as_json(r) for r in results]})

@@ -78,6 +78,18 @@ async def upsert_customer(settings: Settings, key: str) -> None:
         await erp.aclose()
 
 
+async def ids_of(settings: Settings) -> tuple[str | None, str | None]:
+    """The first volume project's id in Tryton, and the ERP id the PSA has for it."""
+    erp, psa = systems.erp(settings), systems.psa(settings)
+    try:
+        job = await erp.get_project("vol-00001")
+        project = await psa.billing_project("PRJ-V00001")
+        return (job.id if job else None), (project.erp_project_id if project else None)
+    finally:
+        await erp.aclose()
+        await psa.aclose()
+
+
 async def get_customer(settings: Settings, key: str) -> ErpCustomer | None:
     erp = systems.erp(settings)
     try:
@@ -128,6 +140,16 @@ def test_sandbox_up_erp_tryton_serves_tryton_and_a_worker_uses_it_with_its_setti
         assert ("CRM", "reach and sign in") in rows and ("HCM", "reach and sign in") in rows
 
         asyncio.run(upsert_customer(load_settings(config, env=worker_env), key))
+
+        seed = ["sandbox", "seed", "--projects", "2", "--time-entries", "40", "--json"]
+        seeded = runner.invoke(
+            app, [*seed, "--period", "2026-10"], env=env_for(config, **worker_env)
+        )
+        assert seeded.exit_code == 0, seeded.stdout
+        answers = {s["system"]: s for s in json.loads(seeded.stdout)["systems"]}
+        assert answers["erp"]["counts"]["projects"] == 2 and answers["erp"]["error"] is None
+        erp_id, psa_id = asyncio.run(ids_of(load_settings(config, env=worker_env)))
+        assert erp_id is not None and psa_id == erp_id  # the PSA carries Tryton's id
     finally:
         out = stop(up)
     assert up.returncode == 0, out
