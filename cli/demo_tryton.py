@@ -7,7 +7,6 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from pydantic import SecretStr
 from rich.box import SIMPLE_HEAD
 from rich.table import Table
 
@@ -78,14 +77,7 @@ async def _worker_on(demo: "Demo", server: TrytonServer) -> AsyncIterator["Demo"
 
 def tryton_settings(settings: Settings, server: TrytonServer) -> Settings:
     """The settings with Tryton as the ERP and a task queue of its own."""
-    erp = settings.erp.model_copy(
-        update={
-            "kind": "tryton",
-            "url": server.url,
-            "login": server.login,
-            "password": SecretStr(server.password),
-        }
-    )
+    erp = settings.erp.model_copy(update=server.erp_settings())
     temporal = settings.temporal.model_copy(
         update={"task_queue": f"{settings.temporal.task_queue}-tryton"}
     )

@@ -79,8 +79,8 @@ def crm(settings: Settings, **options: Any) -> CrmConnector:
 
 
 def erp(settings: Settings, **options: Any) -> Erp:
-    """The ERP `[erp] kind` names. `options`: timeout_seconds, and for NetSuite concurrency
-    and transport too (else the [erp] settings')."""
+    """The ERP `[erp] kind` names. `options`: timeout_seconds and concurrency, and for
+    NetSuite transport too (else the [erp] settings')."""
     if settings.erp.kind == "tryton":
         return tryton_erp(settings, **options)
     return netsuite_erp(settings, **options)
@@ -100,11 +100,13 @@ def netsuite_erp(settings: Settings, **options: Any) -> ErpConnector:
 
 
 def tryton_erp(settings: Settings, **options: Any) -> TrytonErpConnector:
-    """Tryton's connector, signing in as `[erp] login` at the database URL `[erp] url`."""
+    """Tryton's connector, signing in as `[erp] login` at the database URL `[erp] url`, with
+    `[erp] concurrency` calls at once at most."""
     erp = settings.erp
     timeout = float(options.get("timeout_seconds", erp.timeout_seconds))
+    concurrency = int(options.get("concurrency", erp.concurrency))
     return TrytonErpConnector.build(
-        erp.url, erp.login, erp.tryton_password(), timeout_seconds=timeout
+        erp.url, erp.login, erp.tryton_password(), timeout_seconds=timeout, concurrency=concurrency
     )
 
 

@@ -49,11 +49,19 @@ class TrytonErpConnector(
 
     @classmethod
     def build(
-        cls, url: str, login: str, password: str, *, timeout_seconds: float = 30.0
+        cls,
+        url: str,
+        login: str,
+        password: str,
+        *,
+        timeout_seconds: float = 30.0,
+        concurrency: int = 5,
     ) -> "TrytonErpConnector":
-        """A connector with its own client for the database URL `http://host:port/<database>/rpc/`."""
+        """A connector with its own client for the database URL `http://host:port/<database>/rpc/`,
+        sending at most `concurrency` calls at once (1 for a trytond on SQLite, which reads
+        outside its write transaction: concurrent creates draw the same sequence number)."""
         client = httpx.AsyncClient(base_url=url, timeout=timeout_seconds)
-        return cls(TrytonRpc(client, login, password))
+        return cls(TrytonRpc(client, login, password, concurrency))
 
     async def aclose(self) -> None:
         await self.rpc.aclose()

@@ -21,8 +21,10 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
+from typing import Any
 
 import httpx
+from pydantic import SecretStr
 
 # Tryton's modules psflow needs; --activate-dependencies adds theirs (country, ...)
 MODULES = (
@@ -38,6 +40,12 @@ PREPARE_TIMEOUT = 600.0
 MODULE_DIR = Path(__file__).resolve().parent.parent / "tryton_psflow"
 
 
+SQLITE_CONCURRENCY = 1
+"""psflow's calls at once to a trytond on SQLite. Such a trytond reads outside its write
+transaction: with several creates at once, two drew the same party code and the second was
+refused as not unique. A Tryton on PostgreSQL takes `[erp] concurrency` as configured."""
+
+
 @dataclass(frozen=True)
 class TrytonServer:
     """A running trytond: its JSON-RPC URL (`/<database>/rpc/`) and the integration login."""
@@ -47,6 +55,16 @@ class TrytonServer:
     config: Path
     login: str = INTEGRATION_LOGIN
     password: str = INTEGRATION_PASSWORD
+
+    def erp_settings(self) -> dict[str, Any]:
+        """`[erp]` for a worker whose ERP is this trytond (on SQLite: one call at a time)."""
+        return {
+            "kind": "tryton",
+            "url": self.url,
+            "login": self.login,
+            "password": SecretStr(self.password),
+            "concurrency": SQLITE_CONCURRENCY,
+        }
 
 
 def _bin(name: str) -> str:

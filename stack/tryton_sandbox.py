@@ -18,6 +18,7 @@ from pathlib import Path
 from application.errors import AppError
 from config import Settings
 from stack.tryton import (
+    SQLITE_CONCURRENCY,
     TrytonServer,
     copy_database,
     prepare_template,
@@ -66,6 +67,7 @@ def worker_variables(server: TrytonServer, password_file: Path) -> dict[str, str
         "PSFLOW_ERP_URL": server.url,
         "PSFLOW_ERP_LOGIN": server.login,
         "PSFLOW_ERP_PASSWORD_FILE": str(password_file),
+        "PSFLOW_ERP__CONCURRENCY": str(SQLITE_CONCURRENCY),
     }
 
 

@@ -1,6 +1,7 @@
 """Time-to-bill on a real Tryton (tests/tryton_support.py): postings by external id, the
 invoice drafted, approved, released and voided, and what Tryton's own books then say."""
 
+import asyncio
 from collections.abc import AsyncIterator
 from datetime import date
 from decimal import Decimal
@@ -9,6 +10,8 @@ from uuid import uuid4
 import httpx
 import pytest
 
+from config import Settings
+from connectors import systems
 from connectors.errors import NotFound, NothingToBill, RequestRejected
 from connectors.tryton import TrytonErpConnector
 from connectors.tryton_rpc import TrytonRpc
@@ -23,7 +26,7 @@ from models.billing import (
 )
 from models.erp import ErpProject
 from stack.tryton import ADMIN_PASSWORD, TrytonServer
-from tests.test_tryton import project
+from tests.test_tryton import customer, project
 from tests.tryton_support import tryton, tryton_template_seconds
 
 __all__ = ["tryton", "tryton_template_seconds"]  # the fixtures this module uses
@@ -242,3 +245,35 @@ async def test_refused_rows_fail_alone_naming_why(erp: TrytonErpConnector) -> No
     with pytest.raises(RequestRejected) as wrong:
         await erp.draft_invoice(draft(job, "x").model_copy(update={"currency": "GBP"}))
     assert wrong.value.fields == ["currency"]
+
+
+async def test_writes_at_once_draw_distinct_numbers(tryton: TrytonServer) -> None:
+    """Eight customers and four releases asked at the same moment, through the connector a
+    worker builds for this trytond (on SQLite one call at a time: two at once drew the same
+    party code): each party its own code, each invoice its own number."""
+    settings = Settings()
+    settings = settings.model_copy(
+        update={"erp": settings.erp.model_copy(update=tryton.erp_settings())}
+    )
+    erp = systems.tryton_erp(settings)
+    try:
+        keys = [f"sfdc-{uuid4().hex[:12]}" for _ in range(8)]
+        await asyncio.gather(*(erp.upsert_customer(customer(k)) for k in keys))
+        parties = await erp.rpc.model(
+            "party.party", "search_read", [(KEY, "in", keys)], 0, None, None, ["code"]
+        )
+        assert len({p["code"] for p in parties}) == len(parties) == 8
+
+        jobs = [await new_project(erp) for _ in range(4)]
+        who = await employee_id(erp)
+        await erp.upsert_time_bills([time(j, who, 21, "2", "Consultant", "150.00") for j in jobs])
+        keys = [f"inv-{uuid4().hex[:10]}" for _ in jobs]
+        for job, key in zip(jobs, keys, strict=True):
+            await erp.draft_invoice(draft(job, key))
+            await erp.move_invoice(key, InvoiceStatus.APPROVED)
+        numbers = await asyncio.gather(
+            *(erp.move_invoice(key, InvoiceStatus.RELEASED) for key in keys)
+        )
+        assert all(numbers) and len(set(numbers)) == 4
+    finally:
+        await erp.aclose()

@@ -18,7 +18,6 @@ from uuid import uuid4
 
 import httpx
 import pytest
-from pydantic import SecretStr
 from temporalio.client import Client
 
 from bench.tryton_month_end import tryton_calls
@@ -71,14 +70,7 @@ async def accountant(tryton: TrytonServer) -> AsyncIterator[TrytonRpc]:
 
 def on_tryton(settings: Settings, tryton: TrytonServer) -> Settings:
     """The suite's settings with `[erp] kind = "tryton"` at this Tryton."""
-    erp = settings.erp.model_copy(
-        update={
-            "kind": "tryton",
-            "url": tryton.url,
-            "login": tryton.login,
-            "password": SecretStr(tryton.password),
-        }
-    )
+    erp = settings.erp.model_copy(update=tryton.erp_settings())
     return settings.model_copy(update={"erp": erp})
 
 

@@ -12,7 +12,6 @@ from uuid import uuid4
 
 import httpx
 import pytest
-from pydantic import SecretStr
 from temporalio.client import Client, WorkflowFailureError
 from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
@@ -67,14 +66,7 @@ EMPLOYEE_FIELDS = [
 def tryton_settings(settings: Settings, tryton: TrytonServer) -> Settings:
     """The suite's settings with Tryton as the ERP; a Tryton that keeps failing fails its
     step within the test's time, naming why."""
-    erp = settings.erp.model_copy(
-        update={
-            "kind": "tryton",
-            "url": tryton.url,
-            "login": tryton.login,
-            "password": SecretStr(tryton.password),
-        }
-    )
+    erp = settings.erp.model_copy(update=tryton.erp_settings())
     changed = settings.model_copy(update={"erp": erp}, deep=True)
     changed.retry.erp = timedelta(seconds=30)
     return changed

@@ -124,6 +124,7 @@ def test_sandbox_up_erp_tryton_serves_tryton_and_a_worker_uses_it_with_its_setti
             "PSFLOW_ERP_URL": url,
             "PSFLOW_ERP_LOGIN": "psflow",
             "PSFLOW_ERP_PASSWORD_FILE": str(env_file.with_name("erp-password")),
+            "PSFLOW_ERP__CONCURRENCY": "1",  # trytond on SQLite: one call at a time
         }
         assert password_file.read_text() == INTEGRATION_PASSWORD
         assert password_file.stat().st_mode & 0o077 == 0
