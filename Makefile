@@ -50,14 +50,15 @@ test: bytecode postgres browser
 	$(BIN)/ruff check .
 	$(BIN)/mypy $(TYPED)
 	$(BIN)/pytest --ignore=tests/test_tryton.py --ignore=tests/test_tryton_people.py \
-		--ignore=tests/test_tryton_stack.py --ignore=tests/test_tryton_billing.py
+		--ignore=tests/test_tryton_stack.py --ignore=tests/test_tryton_billing.py \
+		--ignore=tests/test_chaos_tryton.py
 
-# The Tryton connector's own tests, outside `make test` to keep it in budget (the workflows on
-# Tryton are in it): a real trytond, its database built once into a template under
-# .psflow/tryton (about 45 s the first time, 10 s after).
+# The Tryton connector's own tests and a small chaos run against Tryton (about a minute),
+# outside `make test` to keep it in budget (the workflows on Tryton are in it): a real trytond,
+# its database built once into a template under .psflow/tryton (about 45 s the first time).
 tryton: bytecode
 	$(BIN)/pytest tests/test_tryton.py tests/test_tryton_people.py tests/test_tryton_stack.py \
-		tests/test_tryton_billing.py
+		tests/test_tryton_billing.py tests/test_chaos_tryton.py
 
 # Not part of `make test`: starts its own servers, about 15 minutes on 2 cores (bench/README.md).
 bench: bytecode
@@ -65,6 +66,7 @@ bench: bytecode
 
 # Not part of `make test` (tests/test_chaos.py runs a small one): its own servers, 100 sagas and
 # a month-end under kills, an outage, 429 storms and cancels; five to eight minutes on 2 cores.
+# CHAOS_ARGS="--erp tryton": the same against a trytond of its own (README, Chaos against Tryton).
 chaos: bytecode
 	$(BIN)/python -m chaos $(CHAOS_ARGS)
 

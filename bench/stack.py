@@ -254,7 +254,8 @@ class Stack:
 
     async def _start_sandbox(self) -> None:
         self._spawn("sandbox", ["-m", "sandbox", "--config", str(self.config)])
-        urls = [getattr(self.settings, s).url for s in SYSTEMS]
+        box = self.settings.sandbox  # its own ports: a system's URL may be elsewhere (Tryton)
+        urls = [f"http://{box.host}:{getattr(box, f'{s}_port')}" for s in SYSTEMS]
         deadline = time.monotonic() + START_TIMEOUT
         async with httpx.AsyncClient(timeout=1) as http:
             for url in urls:

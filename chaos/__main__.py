@@ -1,5 +1,5 @@
-"""`python -m chaos [--small] [--sagas N] [--worker-kills N] ... [--json FILE]`: a chaos run,
-then its table (stdout), the findings under it, and JSON if asked."""
+"""`python -m chaos [--small] [--erp tryton] [--sagas N] ... [--json FILE]`: a chaos run, then
+its table (stdout), the findings under it, and JSON if asked."""
 
 import argparse
 import asyncio
@@ -21,7 +21,7 @@ OPTIONS = {
     "sagas": "opportunity-to-project sagas",
     "worker_kills": "worker SIGKILLs",
     "server_kills": "dev server SIGKILLs",
-    "outage_seconds": "length of the outage (every route answers 503)",
+    "outage_seconds": "length of the outage (every route answers 503; Tryton is stopped)",
     "outage_system": "the system that goes down: erp, crm or psa",
     "storms": "429 storms (every route of a system answers 429 with Retry-After)",
     "storm_seconds": "length of each storm",
@@ -32,6 +32,7 @@ OPTIONS = {
     "projects": "month-end projects",
     "entries": "month-end time entries",
     "seed": "the seed every random choice is drawn from",
+    "erp": "the worker's ERP: netsuite (the sandbox's) or tryton (a trytond of the run's own)",
 }
 
 

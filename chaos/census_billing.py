@@ -36,7 +36,8 @@ BILLED = "T"
 
 @dataclass
 class Posting:
-    """A time bill or expense report as SuiteQL answers it."""
+    """A posted time entry or expense as the ERP answers for it: NetSuite's time bill or
+    expense report, Tryton's timesheet line or psflow expense; `job` its project's id."""
 
     external_id: str
     job: str
@@ -158,15 +159,16 @@ def _invoices(r: BillingRecords, job_of: dict[str, str], settled: set[str]) -> l
 
 
 class BillingReader:
-    """Reads the period's entries, postings and invoices of the volume's projects."""
+    """Reads the period's approved entries (PSA) and invoice status (CRM) of the volume's
+    projects; their postings and invoices are each ERP's own read (`read_erp`)."""
 
-    def __init__(self, crm: CrmConnector, erp: ErpConnector, psa: PsaConnector) -> None:
-        self.crm, self.erp, self.psa = crm, erp, psa
+    def __init__(self, crm: CrmConnector, psa: PsaConnector) -> None:
+        self.crm, self.psa = crm, psa
 
     async def read(self, volume: Volume) -> BillingRecords:
         """Approved entries (PSA), postings and invoices (ERP), invoice status (CRM)."""
-        records = BillingRecords(volume.period, volume_projects(volume))
-        records.invalid = {e.id: e.invalid for e in volume_entries(volume) if e.invalid}
+        records = BillingRecords(volume.period, self.projects(volume))
+        records.invalid = self.invalid(volume)
         for project in records.projects:
             for kind, approved in (("time", records.time), ("expenses", records.expenses)):
                 found = await self._approved(project.psa_id, volume.period, kind)
@@ -175,12 +177,20 @@ class BillingReader:
             records.crm_invoice[project.opportunity_id] = (
                 (shown.invoice_number, shown.status.value) if shown else None
             )
-        jobs = [p.erp_job_id for p in records.projects]
-        records.time_bills = await self._postings("timebill", jobs, volume.period)
-        records.expense_reports = await self._postings("expensereport", jobs, volume.period)
-        query = f"job ANY_OF [{', '.join(jobs)}]"
-        records.invoices = await self.erp.invoices_where(query)
+        await self.read_erp(records)
         return records
+
+    def projects(self, volume: Volume) -> list[VolumeProject]:
+        """The volume's projects, `erp_job_id` their ERP project's id."""
+        return volume_projects(volume)
+
+    def invalid(self, volume: Volume) -> dict[str, str]:
+        """Entry id -> why month-end must leave it to the exception list."""
+        return {e.id: e.invalid for e in volume_entries(volume) if e.invalid}
+
+    async def read_erp(self, records: BillingRecords) -> None:
+        """Fill in the postings and invoices of `records.projects` in `records.period`."""
+        raise NotImplementedError
 
     async def _approved(self, project_id: str, period: str, kind: str) -> list[str]:
         """The ids of the project's approved time entries or expenses in the period."""
@@ -195,6 +205,22 @@ class BillingReader:
             token = page.next_page_token
             if token is None:
                 return ids
+
+
+class NetSuiteBillingReader(BillingReader):
+    """BillingReader for the sandbox NetSuite: postings by SuiteQL, invoices by REST."""
+
+    def __init__(self, crm: CrmConnector, erp: ErpConnector, psa: PsaConnector) -> None:
+        super().__init__(crm, psa)
+        self.erp = erp
+
+    async def read_erp(self, records: BillingRecords) -> None:
+        """Time bills, expense reports and invoices of the projects' jobs."""
+        jobs = [p.erp_job_id for p in records.projects]
+        records.time_bills = await self._postings("timebill", jobs, records.period)
+        records.expense_reports = await self._postings("expensereport", jobs, records.period)
+        query = f"job ANY_OF [{', '.join(jobs)}]"
+        records.invoices = await self.erp.invoices_where(query)
 
     async def _postings(self, table: str, jobs: list[str], period: str) -> list[Posting]:
         first, last = period_bounds(period)

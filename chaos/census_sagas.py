@@ -1,8 +1,8 @@
 """The sagas' records as the CRM, ERP and PSA answer for them, judged against each run's
 outcome: a completed run made exactly one of each; a run that did not complete left none.
 
-Read through psflow's connectors (the systems' own REST APIs), after the chaos, with no
-faults armed; nothing here asks Temporal or psflow's store.
+Read through psflow's connectors (the systems' own APIs: REST, Tryton's JSON-RPC), after the
+chaos, with no faults armed; nothing here asks Temporal or psflow's store.
 """
 
 import asyncio
@@ -13,6 +13,7 @@ from chaos.findings import Finding, Kind
 from chaos.outcomes import COMPLETED, RUNNING
 from connectors.crm import CrmConnector
 from connectors.erp import ErpConnector
+from connectors.erp_port import Erp
 from connectors.psa import PsaConnector
 from models.erp import ErpCustomer, ErpProject, customer_external_id
 from models.opportunity_to_project import project_external_id
@@ -127,9 +128,10 @@ def judge_customer(records: CustomerRecords, live_keys: set[str]) -> list[Findin
 
 
 class SagaReader:
-    """Reads a deal's records in the CRM, ERP and PSA."""
+    """Reads a deal's records in the CRM, ERP and PSA; how many projects a customer has is
+    each ERP's own read (`projects_under`)."""
 
-    def __init__(self, crm: CrmConnector, erp: ErpConnector, psa: PsaConnector) -> None:
+    def __init__(self, crm: CrmConnector, erp: Erp, psa: PsaConnector) -> None:
         self.crm, self.erp, self.psa = crm, erp, psa
         self._limit = asyncio.Semaphore(READS_AT_ONCE)
 
@@ -154,12 +156,26 @@ class SagaReader:
         )
 
     async def customer(self, account_id: str) -> CustomerRecords:
-        """The account's ERP customer and how many jobs it has."""
+        """The account's ERP customer and how many projects it has."""
         async with self._limit:
             customer = await self.erp.get_customer(customer_external_id(account_id))
-            jobs = 0
-            if customer is not None:
-                params = {"q": f"parent ANY_OF {customer.id}", "limit": 1}
-                response = await self.erp.request("GET", JOBS, params=params)
-                jobs = int(response.json()["totalResults"])
+            jobs = await self.projects_under(customer.id) if customer is not None else 0
         return CustomerRecords(account_id, customer, jobs)
+
+    async def projects_under(self, customer_id: str) -> int:
+        """How many projects the ERP holds under the customer (its internal id)."""
+        raise NotImplementedError
+
+
+class NetSuiteSagaReader(SagaReader):
+    """SagaReader for the sandbox NetSuite: a customer's jobs by REST."""
+
+    def __init__(self, crm: CrmConnector, erp: ErpConnector, psa: PsaConnector) -> None:
+        super().__init__(crm, erp, psa)
+        self.netsuite = erp
+
+    async def projects_under(self, customer_id: str) -> int:
+        """The customer's jobs, as NetSuite's record collection counts them."""
+        params = {"q": f"parent ANY_OF {customer_id}", "limit": 1}
+        response = await self.netsuite.request("GET", JOBS, params=params)
+        return int(response.json()["totalResults"])

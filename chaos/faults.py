@@ -22,6 +22,9 @@ class Armed:
     seconds: float
     refused: int = 0
     """Calls the fault answered (read just before it lapses)."""
+    stopped: bool = False
+    """The system itself was stopped (a SIGKILLed trytond) rather than answering `status`:
+    `refused` counts the activity attempts that could not reach it."""
 
 
 async def arm(stack: Stack, armed: Armed, retry_after: int | None = None) -> None:
@@ -77,11 +80,14 @@ def step_call(step: str, opportunity_id: str) -> tuple[str, str, str]:
     return calls[step]
 
 
-async def slow_step(stack: Stack, step: str, opportunity_id: str) -> None:
+async def slow_step(stack: Stack, step: str, opportunity_id: str, systems: tuple[str, ...]) -> None:
     """The next call of the step answers SLOW_MS late, so a cancel at that step finds its
     activity in flight (the sandbox answers in milliseconds otherwise). Another deal's run
-    may take the slow call instead: that is chaos too."""
+    may take the slow call instead: that is chaos too. A step of a system not in `systems`
+    (Tryton's) is not slowed."""
     system, method, path = step_call(step, opportunity_id)
+    if system not in systems:
+        return
     spec = {"path": path, "method": method, "status": None, "latency_ms": SLOW_MS, "count": 1}
     async with httpx.AsyncClient(timeout=10) as http:
         response = await http.post(f"{stack.url(system)}/__admin/faults", json=spec)
@@ -100,6 +106,11 @@ WRITES = [
     ("erp", "POST", "*/record/v1/invoice"),
 ]
 """The creating writes of the saga and of month-end: each must be safe to repeat."""
+
+
+def writes_on(systems: tuple[str, ...]) -> list[tuple[str, str, str]]:
+    """The WRITES to these systems (those whose sandbox can lose an answer)."""
+    return [write for write in WRITES if write[0] in systems]
 
 
 @dataclass

@@ -9,6 +9,9 @@ from dataclasses import dataclass, field
 
 SYSTEMS = ("crm", "erp", "psa")
 """The systems a saga or month-end talks to: storms fall on them."""
+NETSUITE = "netsuite"
+TRYTON = "tryton"
+ERPS = (NETSUITE, TRYTON)
 
 
 @dataclass(frozen=True)
@@ -36,6 +39,8 @@ class Plan:
     """The month-end's volume: time entries over projects (plus about 5% expenses)."""
     period: str = "2026-10"
     seed: int = 1
+    erp: str = NETSUITE
+    """The worker's ERP: the sandbox NetSuite, or a trytond of the run's own."""
 
     def __post_init__(self) -> None:
         if self.sagas < 1 or self.window_seconds <= 0 or self.settle_seconds < 0:
@@ -46,10 +51,18 @@ class Plan:
             raise ValueError("kills, storms and lost answers cannot be negative")
         if self.outage_system not in SYSTEMS:
             raise ValueError(f"the outage system is one of {', '.join(SYSTEMS)}")
+        if self.erp not in ERPS:
+            raise ValueError(f"the ERP is one of {', '.join(ERPS)}")
 
     @property
     def cancels(self) -> int:
         return round(self.sagas * self.cancel_share)
+
+    @property
+    def fault_systems(self) -> tuple[str, ...]:
+        """The systems whose sandbox injects faults (429s, lost answers, slowed calls): a
+        trytond has no fault routes, so with Tryton only the CRM and PSA."""
+        return SYSTEMS if self.erp == NETSUITE else ("crm", "psa")
 
 
 FULL = Plan()
@@ -108,7 +121,7 @@ class Schedule:
 
 def schedule(plan: Plan, steps: list[str], writes: int) -> Schedule:
     """Draw every event from the plan's seed; `steps` are the saga steps a cancel may hit,
-    `writes` how many kinds of write may lose their answer."""
+    `writes` how many kinds of write may lose their answer (on the plan's fault systems)."""
     rng = random.Random(f"psflow-chaos/{plan.seed}")
     window = plan.window_seconds
     starts = sorted(rng.uniform(0, 0.7 * window) for _ in range(plan.sagas))
@@ -129,7 +142,7 @@ def schedule(plan: Plan, steps: list[str], writes: int) -> Schedule:
         (
             Storm(
                 rng.uniform(0.05 * window, 0.95 * window),
-                rng.choice(SYSTEMS),
+                rng.choice(plan.fault_systems),
                 plan.storm_seconds,
                 rng.randint(1, 3),
             )

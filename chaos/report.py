@@ -10,7 +10,7 @@ from rich.table import Table
 from chaos.faults import Armed, LostAnswer
 from chaos.findings import Finding, Kind, by_record, count
 from chaos.outcomes import CANCELLED, COMPLETED, FAILED, RUNNING
-from chaos.plan import Plan
+from chaos.plan import NETSUITE, Plan
 from chaos.processes import Kills
 from chaos.sagas import SagaRun
 from models.dead_letter import DeadLetter
@@ -134,6 +134,12 @@ def _lost_detail(f: Figures) -> str:
     return ", ".join(f"{n} {w}" if n > 1 else w for w, n in lost.most_common()) or "-"
 
 
+def _outage_detail(f: Figures) -> str:
+    if f.outage.stopped:
+        return f"trytond SIGKILLed, then started again: {f.outage.refused} attempts met it"
+    return f"{f.outage.refused} calls answered {f.outage.status}"
+
+
 def rows(f: Figures) -> list[list[str]]:
     """The table's rows, in the order a reader checks them."""
     c, p, kills = f.counts(), f.plan, f.kills
@@ -174,11 +180,7 @@ def rows(f: Figures) -> list[list[str]]:
             f"{kills.worker} / {kills.server}",
             f"{kills.unplanned_worker_exits} unplanned worker exits",
         ],
-        [
-            f"{p.outage_system.upper()} outage",
-            f"{p.outage_seconds:.0f} s",
-            f"{f.outage.refused} calls answered 503",
-        ],
+        [f"{p.outage_system.upper()} outage", f"{p.outage_seconds:.0f} s", _outage_detail(f)],
         [
             "429 storms",
             str(len(f.storms)),
@@ -193,7 +195,7 @@ def rows(f: Figures) -> list[list[str]]:
             "wall time",
             f"{f.seconds:.0f} s",
             f"window {p.window_seconds:.0f} s, settle up to {p.settle_seconds:.0f} s, "
-            f"seed {p.seed}",
+            f"seed {p.seed}" + (f", ERP {p.erp}" if p.erp != NETSUITE else ""),
         ],
     ]
 
@@ -208,8 +210,11 @@ def table(f: Figures) -> Table:
 
 
 def print_report(f: Figures, console: Console, findings_shown: int = 20) -> None:
-    """The table, then the first findings and transient dead letters, one line each."""
+    """The table, its notes, then the first findings and transient dead letters, one line
+    each."""
     console.print(table(f))
+    for note in f.notes:
+        console.print(f"note: {note}", markup=False, highlight=False)
     for finding in f.findings[:findings_shown]:
         console.print(
             f"{finding.kind}: {finding.record} {finding.key}: {finding.detail}",

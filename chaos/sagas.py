@@ -38,12 +38,13 @@ class SagaRun:
         return workflow_id(self.opportunity_id)
 
 
-async def start(stack: Stack, run: SagaRun, moment: float) -> None:
+async def start(stack: Stack, run: SagaRun, moment: float, slowed: tuple[str, ...]) -> None:
     """Start the saga at `moment`; a start the server took before dying counts as started.
-    A run to be cancelled has its step's call slowed first, so the cancel finds it running."""
+    A run to be cancelled has its step's call slowed first (on the `slowed` systems), so the
+    cancel finds it running."""
     await sleep_until(moment)
     if run.cancel_at:
-        await slow_step(stack, run.cancel_at, run.opportunity_id)
+        await slow_step(stack, run.cancel_at, run.opportunity_id, slowed)
 
     run.start_error = await start_once(
         stack.client,
