@@ -1,5 +1,5 @@
 """The month-end volume seeded with Tryton as the ERP: Tryton first (it gives the ids), then
-the PSA with Tryton's project ids and the CRM, each answer as `psflow sandbox seed` shows it."""
+the PSA and the CRM with Tryton's project ids, each answer as `psflow sandbox seed` shows it."""
 
 import time
 from typing import Any
@@ -35,7 +35,7 @@ async def seed_with_tryton(
         "hand imports refused": len(seeded.refused),
     }
     tryton = Seeded(System.ERP, counts, time.monotonic() - began)
-    psa_body = body | {"erp_project_ids": seeded.project_ids}
-    psa = await sandbox_admin.seed_volume(settings, System.PSA, psa_body)
-    crm = await sandbox_admin.seed_volume(settings, System.CRM, body)
+    linked = body | {"erp_project_ids": seeded.project_ids}
+    psa = await sandbox_admin.seed_volume(settings, System.PSA, linked)
+    crm = await sandbox_admin.seed_volume(settings, System.CRM, linked)
     return [psa, tryton, crm], seeded

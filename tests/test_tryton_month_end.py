@@ -43,7 +43,7 @@ from stack.tryton_volume import TrytonVolume, seed_tryton_volume
 from store.db import open_engine
 from store.exceptions import list_exceptions
 from tests.billing_support import awaiting_finance
-from tests.support import Sandbox, proven, running_worker
+from tests.support import Sandbox, Systems, proven, running_worker
 from tests.tryton_support import tryton, tryton_template_seconds
 from workflows.month_end import MonthEnd
 from workflows.time_to_bill import TimeToBill
@@ -82,10 +82,10 @@ def seed_psa_and_crm(sandbox: Sandbox, volume: Volume, project_ids: dict[int, st
         "period": volume.period,
         "seed": volume.seed,
     }
-    psa = body | {"erp_project_ids": project_ids}
-    for system, sent in (("psa", psa), ("crm", body)):
+    linked = body | {"erp_project_ids": project_ids}
+    for system in ("psa", "crm"):
         url = f"{sandbox.urls[system]}/__admin/seed/volume"
-        httpx.post(url, json=sent, timeout=60).raise_for_status()
+        httpx.post(url, json=linked, timeout=60).raise_for_status()
 
 
 def company_of(project: VolumeProject) -> str:
@@ -336,6 +336,30 @@ async def test_the_psa_volume_names_the_erp_project_ids_it_is_given(sandbox: San
         assert await seeded_ids(body) == netsuite
         partial = await api.post("/__admin/seed/volume", json=body | {"erp_project_ids": {1: "41"}})
     assert partial.status_code == 422 and "name every project" in partial.text
+
+
+async def test_the_crm_volume_names_the_erp_project_ids_it_is_given(sandbox: Sandbox) -> None:
+    volume = Volume(projects=2, entries=10, period=PERIOD, seed=5)
+    body = {"projects": 2, "entries": 10, "period": PERIOD, "seed": 5}
+    systems = Systems(sandbox.settings)
+    admin = httpx.AsyncClient(base_url=sandbox.urls["crm"], timeout=30)
+    try:
+
+        async def seeded_ids(sent: dict[str, Any]) -> list[str | None]:
+            (await admin.post("/__admin/seed/volume", json=sent)).raise_for_status()
+            projects = volume_projects(volume)
+            deals = [await systems.crm.get_opportunity(p.opportunity_id) for p in projects]
+            return [deal.erp_project_id for deal in deals]
+
+        assert await seeded_ids(body | {"erp_project_ids": {"1": "41", "2": "42"}}) == ["41", "42"]
+        assert await seeded_ids(body) == [p.erp_job_id for p in volume_projects(volume)]
+        partial = await admin.post(
+            "/__admin/seed/volume", json=body | {"erp_project_ids": {1: "41"}}
+        )
+    finally:
+        await admin.aclose()
+        await systems.aclose()
+    assert partial.status_code == 400 and "name every project" in partial.text  # as Salesforce
 
 
 def test_the_benchmark_reads_each_call_trytond_answered_from_its_log() -> None:

@@ -1,9 +1,9 @@
 """The CRM sandbox's own admin routes, beside the shared faults, reset and health routes."""
 
-from typing import Any
+from typing import Any, Self
 
 from fastapi import APIRouter, Query
-from pydantic import BaseModel, Field, field_validator
+from pydantic import BaseModel, Field, field_validator, model_validator
 
 from models.billing import check_period
 from sandbox.crm.objects import schema_for
@@ -21,11 +21,23 @@ class VolumeRequest(BaseModel):
     entries: int = Field(100_000, ge=1, description="time entries (the PSA's; unused here)")
     period: str = Field("2026-10", description="billing period, YYYY-MM")
     seed: int = Field(7, description="the same seed gives the same data in every system")
+    erp_project_ids: dict[int, str] | None = Field(
+        None,
+        description="each project's ERP project id by its number, 1 to `projects`, for an ERP "
+        "that gives its own ids (Tryton); default: the sandbox NetSuite's job ids",
+    )
 
     @field_validator("period")
     @classmethod
     def _month(cls, value: str) -> str:
         return check_period(value)
+
+    @model_validator(mode="after")
+    def _names_every_project(self) -> Self:
+        ids = self.erp_project_ids
+        if ids is not None and set(ids) != set(range(1, self.projects + 1)):
+            raise ValueError("erp_project_ids must name every project, 1 to projects, once")
+        return self
 
 
 class DealsRequest(BaseModel):
@@ -53,8 +65,8 @@ def crm_admin_router(crm: Crm) -> APIRouter:
     @router.post("/seed/volume")
     def seed_volume(request: VolumeRequest) -> dict[str, int]:
         """Replace earlier volume opportunities with one closed-won deal per volume project."""
-        volume = Volume(**request.model_dump())
-        records = volume_opportunities(volume)
+        volume = Volume(**request.model_dump(exclude={"erp_project_ids"}))
+        records = volume_opportunities(volume, request.erp_project_ids)
         replaced = crm.replace_opportunities(is_volume_id, records)
         return {"opportunities": len(records), "replaced": replaced}
 

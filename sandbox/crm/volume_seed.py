@@ -5,6 +5,7 @@ every system, so the CRM seeds its slice without asking the PSA or the ERP.
 """
 
 import random
+from collections.abc import Mapping
 from datetime import timedelta
 from typing import Any
 
@@ -22,7 +23,7 @@ def is_volume_id(opportunity_id: str) -> bool:
     return digits.isascii() and digits.isdigit() and int(digits) > VOLUME_BASE
 
 
-def volume_opportunity(project: VolumeProject) -> dict[str, Any]:
+def volume_opportunity(project: VolumeProject, erp_project_id: str) -> dict[str, Any]:
     """The Opportunity record behind one volume project, already delivered in PSA and ERP."""
     rng = random.Random(f"psflow-volume-crm/{project.opportunity_id}")
     closed = project.start_date - timedelta(days=rng.randint(7, 30))
@@ -42,7 +43,7 @@ def volume_opportunity(project: VolumeProject) -> dict[str, Any]:
         "Billing_Terms__c": "Net 30",
         "Billing_Type__c": project.billing_type,
         "Start_Date__c": project.start_date.isoformat(),
-        "ERP_Project_Id__c": project.erp_job_id,
+        "ERP_Project_Id__c": erp_project_id,
         "PSA_Project_Id__c": project.psa_id,
         "Invoice_Status__c": None,
         "Last_Invoice_Number__c": None,
@@ -51,6 +52,10 @@ def volume_opportunity(project: VolumeProject) -> dict[str, Any]:
     }
 
 
-def volume_opportunities(volume: Volume) -> list[dict[str, Any]]:
-    """Every volume project's opportunity, in project order."""
-    return [volume_opportunity(p) for p in volume_projects(volume)]
+def volume_opportunities(
+    volume: Volume, erp_project_ids: Mapping[int, str] | None = None
+) -> list[dict[str, Any]]:
+    """Every volume project's opportunity, in project order; its ERP project id is
+    `erp_project_ids[number]` when given, else the sandbox NetSuite's job id."""
+    ids = erp_project_ids or {}
+    return [volume_opportunity(p, ids.get(p.number, p.erp_job_id)) for p in volume_projects(volume)]
