@@ -2,6 +2,7 @@
 back from Tryton's books."""
 
 import asyncio
+from collections import Counter
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -11,6 +12,7 @@ from rich.box import SIMPLE_HEAD
 from rich.table import Table
 
 from cli.output import CliError, console
+from cli.state import store_of
 from cli.tryton_seed import seed_with_tryton
 from config import Settings
 from connectors import systems
@@ -20,6 +22,7 @@ from models.status import RunState
 from models.time_to_bill import MonthEndTotals
 from sandbox.volume import Volume, volume_entries, volume_projects
 from stack.tryton import TrytonServer, prepare_template, running_tryton
+from store.exceptions import list_exceptions
 
 if TYPE_CHECKING:  # cli.demo imports this module
     from cli.demo import Demo
@@ -113,6 +116,14 @@ async def _close_month(demo: "Demo") -> None:
     demo.say(
         f"{totals.posted} entries posted, {totals.exceptions} exceptions, "
         f"{totals.drafted} invoices drafted in Tryton"
+    )
+    found = list_exceptions(store_of(demo.settings), period=VOLUME.period)
+    demo.say(f"$ psflow exceptions list --period {VOLUME.period}")
+    reasons = Counter(e.reason for e in found)
+    demo.say(", ".join(f"{count} {reason}" for reason, count in sorted(reasons.items())))
+    demo.say(
+        "Tryton books an employee's time only in the employee's own company: the time of "
+        "people lent from another company is refused by the ERP and left to the list."
     )
     for project in volume_projects(VOLUME):
         child = time_to_bill_id(project.psa_id, VOLUME.period)

@@ -38,3 +38,4 @@ async def test_the_month_end_chapter_releases_invoices_numbered_by_tryton(
     numbers = [(row[1], row[3]) for row in rows]
     assert len(set(numbers)) == len(numbers)  # each company's own sequence, one number each
     assert f"{len(rows)} invoices posted in Tryton, numbered by Tryton" in out
+    assert "refused by the ERP" in out  # time lent across companies, which Tryton refuses
