@@ -23,9 +23,6 @@ import time
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
-
-import httpx
 
 from bench.counters import cpu_used
 from bench.month_end import (
@@ -46,7 +43,7 @@ from stack.tryton import (
     stop_trytond,
 )
 from stack.tryton_sandbox import worker_variables
-from stack.tryton_volume import seed_tryton_volume
+from stack.tryton_volume import seed_linked
 from store.exceptions import list_exceptions
 
 FULL = Volume(projects=50, entries=10_000)
@@ -177,28 +174,14 @@ class TrytonStack(Stack):
 
 
 async def seed(stack: TrytonStack, volume: Volume) -> float:
-    """The volume in Tryton, then in the PSA (naming Tryton's project ids) and the CRM."""
+    """The volume in Tryton, then in the PSA and the CRM (naming Tryton's project ids)."""
     assert stack.tryton is not None
     started = time.perf_counter()
     erp = TrytonErpConnector.build(stack.tryton.url, stack.tryton.login, stack.tryton.password)
     try:
-        seeded = await seed_tryton_volume(volume, erp)
+        await seed_linked(volume, erp, [stack.url("psa"), stack.url("crm")])
     finally:
         await erp.aclose()
-    body: dict[str, Any] = {
-        "projects": volume.projects,
-        "entries": volume.entries,
-        "period": volume.period,
-        "seed": volume.seed,
-    }
-    async with httpx.AsyncClient(timeout=600) as http:
-        for system, sent in (
-            ("psa", body | {"erp_project_ids": seeded.project_ids}),
-            ("crm", body),
-        ):
-            (
-                await http.post(f"{stack.url(system)}/__admin/seed/volume", json=sent)
-            ).raise_for_status()
     return time.perf_counter() - started
 
 

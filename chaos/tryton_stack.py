@@ -13,8 +13,6 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
-import httpx
-
 from bench.stack import ROOT, Stack
 from chaos.faults import Armed
 from chaos.patience import sleep_until
@@ -29,7 +27,7 @@ from stack.tryton import (
     start_trytond,
     stop_trytond,
 )
-from stack.tryton_volume import TrytonVolume, seed_tryton_volume
+from stack.tryton_volume import TrytonVolume, seed_linked
 
 TEMPLATES = ROOT / ".psflow" / "tryton"
 """Where the prepared database is kept between runs (the tests' place too: built once)."""
@@ -100,25 +98,13 @@ class TrytonStack(Stack):
         await super().stop()
 
     async def seed_volume(self, volume: Volume) -> TrytonVolume:
-        """The volume in Tryton (as psflow's integration user), then in the PSA with Tryton's
-        project ids, and in the CRM."""
+        """The volume in Tryton (as psflow's integration user), then in the PSA and the CRM
+        with Tryton's project ids."""
         erp = TrytonErpConnector.build(self.tryton.url, self.tryton.login, self.tryton.password)
         try:
-            seeded = await seed_tryton_volume(volume, erp)
+            return await seed_linked(volume, erp, [self.url("psa"), self.url("crm")])
         finally:
             await erp.aclose()
-        body: dict[str, Any] = {
-            "projects": volume.projects,
-            "entries": volume.entries,
-            "period": volume.period,
-            "seed": volume.seed,
-        }
-        psa = body | {"erp_project_ids": seeded.project_ids}
-        async with httpx.AsyncClient(timeout=600) as http:
-            for system, sent in (("psa", psa), ("crm", body)):
-                response = await http.post(f"{self.url(system)}/__admin/seed/volume", json=sent)
-                response.raise_for_status()
-        return seeded
 
 
 def unreached_attempts(log: Path, since: int) -> int:

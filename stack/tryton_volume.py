@@ -16,8 +16,11 @@ project has no connector method (its delete_project closes only a project with t
 seed writes the status itself.
 """
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from decimal import Decimal
+
+import httpx
 
 from connectors.tryton import TrytonErpConnector
 from models.billing import PostingOutcome, TimePosting, time_bill_external_id
@@ -62,6 +65,27 @@ def labour_cost(worker: VolumeWorker) -> Decimal:
     currency = catalog.LEGAL_ENTITIES[worker.legal_entity][2]
     rates = catalog.RATE_CARDS[f"STD-{currency}-2026"][2]
     return (rates.get(worker.role, Decimal(100)) * COST_SHARE).quantize(Decimal("0.01"))
+
+
+def volume_body(volume: Volume, project_ids: dict[int, str]) -> dict[str, object]:
+    """A sandbox's volume request naming Tryton's project ids (`erp_project_ids`)."""
+    return {
+        "projects": volume.projects, "entries": volume.entries, "period": volume.period,
+        "seed": volume.seed, "erp_project_ids": project_ids,
+    }  # fmt: skip
+
+
+async def seed_linked(
+    volume: Volume, erp: TrytonErpConnector, sandbox_urls: Iterable[str]
+) -> TrytonVolume:
+    """The volume in Tryton, then in each sandbox (the PSA, the CRM: their base URLs) with
+    Tryton's project ids."""
+    seeded = await seed_tryton_volume(volume, erp)
+    body = volume_body(volume, seeded.project_ids)
+    async with httpx.AsyncClient(timeout=600) as http:
+        for url in sandbox_urls:
+            (await http.post(f"{url}/__admin/seed/volume", json=body)).raise_for_status()
+    return seeded
 
 
 async def seed_tryton_volume(volume: Volume, erp: TrytonErpConnector) -> TrytonVolume:

@@ -39,7 +39,7 @@ from sandbox.volume import (
     volume_workers,
 )
 from stack.tryton import ADMIN_PASSWORD, TrytonServer
-from stack.tryton_volume import TrytonVolume, seed_tryton_volume
+from stack.tryton_volume import TrytonVolume, seed_tryton_volume, volume_body
 from store.db import open_engine
 from store.exceptions import list_exceptions
 from tests.billing_support import awaiting_finance
@@ -75,17 +75,10 @@ def on_tryton(settings: Settings, tryton: TrytonServer) -> Settings:
 
 
 def seed_psa_and_crm(sandbox: Sandbox, volume: Volume, project_ids: dict[int, str]) -> None:
-    """The volume in the sandbox PSA (its projects naming Tryton's ids) and CRM."""
-    body: dict[str, Any] = {
-        "projects": volume.projects,
-        "entries": volume.entries,
-        "period": volume.period,
-        "seed": volume.seed,
-    }
-    linked = body | {"erp_project_ids": project_ids}
+    """The volume in the sandbox PSA and CRM, naming Tryton's project ids."""
     for system in ("psa", "crm"):
         url = f"{sandbox.urls[system]}/__admin/seed/volume"
-        httpx.post(url, json=linked, timeout=60).raise_for_status()
+        httpx.post(url, json=volume_body(volume, project_ids), timeout=60).raise_for_status()
 
 
 def company_of(project: VolumeProject) -> str:
