@@ -6,6 +6,7 @@ Which entries are invalid (inactive worker, closed project, ...) is the volume's
 the seed built them so, and month-end must leave them to the exception list.
 """
 
+from abc import ABC, abstractmethod
 from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
@@ -158,7 +159,7 @@ def _invoices(r: BillingRecords, job_of: dict[str, str], settled: set[str]) -> l
     return found
 
 
-class BillingReader:
+class BillingReader(ABC):
     """Reads the period's approved entries (PSA) and invoice status (CRM) of the volume's
     projects; their postings and invoices are each ERP's own read (`read_erp`)."""
 
@@ -188,9 +189,9 @@ class BillingReader:
         """Entry id -> why month-end must leave it to the exception list."""
         return {e.id: e.invalid for e in volume_entries(volume) if e.invalid}
 
+    @abstractmethod
     async def read_erp(self, records: BillingRecords) -> None:
         """Fill in the postings and invoices of `records.projects` in `records.period`."""
-        raise NotImplementedError
 
     async def _approved(self, project_id: str, period: str, kind: str) -> list[str]:
         """The ids of the project's approved time entries or expenses in the period."""

@@ -6,6 +6,7 @@ chaos, with no faults armed; nothing here asks Temporal or psflow's store.
 """
 
 import asyncio
+from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -127,7 +128,7 @@ def judge_customer(records: CustomerRecords, live_keys: set[str]) -> list[Findin
     return [Finding(Kind.ORPHANED, "ERP customer", records.account_id, detail)]
 
 
-class SagaReader:
+class SagaReader(ABC):
     """Reads a deal's records in the CRM, ERP and PSA; how many projects a customer has is
     each ERP's own read (`projects_under`)."""
 
@@ -162,9 +163,9 @@ class SagaReader:
             jobs = await self.projects_under(customer.id) if customer is not None else 0
         return CustomerRecords(account_id, customer, jobs)
 
+    @abstractmethod
     async def projects_under(self, customer_id: str) -> int:
         """How many projects the ERP holds under the customer (its internal id)."""
-        raise NotImplementedError
 
 
 class NetSuiteSagaReader(SagaReader):

@@ -1,6 +1,7 @@
 """Session fixtures: a real Temporal dev server and the sandbox systems over real HTTP."""
 
 import gc
+import threading
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -23,6 +24,16 @@ from tests.support import (
 )
 from workflows.search_attributes import ALL as SEARCH_ATTRIBUTES
 from workflows.search_attributes import register
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Prepare Tryton's database (35-45 s, once per module change) beside the first tests when
+    a selected test needs it; the Tryton fixtures wait for it on the template's lock."""
+    if any("tryton_template_seconds" in getattr(i, "fixturenames", ()) for i in items):
+        from stack.tryton import prepare_template
+        from tests.tryton_support import DATA_DIR
+
+        threading.Thread(target=prepare_template, args=(DATA_DIR,), daemon=True).start()
 
 
 @pytest.fixture(scope="session")

@@ -203,9 +203,9 @@ async def test_a_cancel_before_release_voids_the_draft_and_frees_the_postings(
 async def test_a_cancel_after_release_undoes_nothing(
     client: Client, worker: Settings, sandbox: Sandbox, systems: Systems
 ) -> None:
-    month = month_of(sandbox, "2025-09", 45)
+    month = month_of(sandbox, "2025-01", 45)
     sandbox.fault("crm", path=STATUS_WRITES, method="PATCH", status=None, latency_ms=3000)
-    handle = await start(client, worker, month.project.psa_id, "2025-09")
+    handle = await start(client, worker, month.project.psa_id, "2025-01")
     await awaiting_finance(handle)
     await approve(worker, handle)
     await when_started(handle, CRM_STATUS, "crm.set_invoice_status")

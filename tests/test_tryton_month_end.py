@@ -50,7 +50,7 @@ from workflows.time_to_bill import TimeToBill
 
 __all__ = ["tryton", "tryton_template_seconds"]  # the fixtures this module uses
 
-PERIOD = "2025-09"  # no other test's month-end: its children are this test's alone
+PERIOD = "2025-09"  # no other test's period: its entries, runs and exceptions are this test's alone
 # A project in each company (USD, GBP, EUR, CAD), one of them Fixed Fee with a milestone
 # completed in the period, one closed mid-period, every invalid kind, two hand imports in
 # Tryton (a third is of an employee of another company), and more than half the time by

@@ -9,7 +9,7 @@ not stop the others; the rest are written in the call's one transaction.
 import datetime as dt
 from collections import defaultdict
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from trytond.exceptions import UserError
 from trytond.i18n import gettext
@@ -143,9 +143,12 @@ class PostingMixin:
     def _psflow_prepare(cls, projects: list[Any]) -> None:
         """Make ready what the rows are written to."""
 
-    @classmethod
-    def _psflow_values(cls, row: dict[str, Any], project: Any) -> dict[str, Any]:
-        raise NotImplementedError
+    if TYPE_CHECKING:
+
+        @classmethod
+        def _psflow_values(cls, row: dict[str, Any], project: Any) -> dict[str, Any]:
+            """The record's values for a checked row (each model its own)."""
+            ...
 
 
 class TimesheetLine(PostingMixin, ExternalIdMixin, metaclass=PoolMeta):  # type: ignore[metaclass]
